@@ -1,0 +1,84 @@
+"""TOML configuration files.
+
+A config holds the problem (``name``, ``[problem]``, ``[demand]``) and optional
+tables for methods and tools (``[qlearning]``, ``[dqn]``, ``[simulation]`` ...).
+Unknown tables or keys are errors naming the key and the value.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import SpecError
+from .spec import Problem
+
+#: Optional top-level tables; methods validate their own table's keys.
+SECTIONS = {"qlearning", "dqn", "classic", "simulation", "dp", "report", "fleet", "tune",
+            "compare", "order-up-to", "sS", "sQ", "capped-base-stock", "constant-order", "myopic",
+            "weekday-base-stock"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """A parsed configuration file.
+
+    Attributes:
+        problem: the validated problem.
+        sections: the optional tables, e.g. ``sections["dqn"]``.
+        path: the file it came from (``None`` when built in memory).
+    """
+
+    problem: Problem
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    path: Path | None = None
+
+    def section(self, name: str) -> dict[str, Any]:
+        """The ``[name]`` table (empty if absent)."""
+        return dict(self.sections.get(name, {}))
+
+
+def config_from_dict(data: dict[str, Any], *, path: Path | None = None) -> Config:
+    """Validate a config given as nested dicts (the parsed TOML)."""
+    for key, value in data.items():
+        if key not in {"name", "problem", "demand"} | SECTIONS:
+            raise SpecError(key, value if not isinstance(value, dict) else "{...}",
+                            "unknown top-level key or table")
+        if key in SECTIONS and not isinstance(value, dict):
+            raise SpecError(key, value, "must be a table")
+    problem = Problem.from_dict(data)
+    return Config(problem=problem, sections={k: v for k, v in data.items() if k in SECTIONS},
+                  path=path)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML config file."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SpecError("config", str(path), "no such file") from None
+    except OSError as exc:
+        raise SpecError("config", str(path), f"cannot read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError("config", str(path), f"invalid TOML: {exc}") from None
+    return config_from_dict(data, path=path)
+
+
+def check_keys(table: dict[str, Any], allowed: dict[str, type | tuple[type, ...]],
+               section: str) -> dict[str, Any]:
+    """Validate a method table: known keys with the right types; returns it."""
+    for key, value in table.items():
+        if key not in allowed:
+            raise SpecError(f"{section}.{key}", value,
+                            f"unknown key (expected one of {', '.join(sorted(allowed))})")
+        typ = allowed[key]
+        ok = isinstance(value, typ) and not (isinstance(value, bool) and bool not in
+                                             (typ if isinstance(typ, tuple) else (typ,)))
+        if not ok:
+            names = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
+            raise SpecError(f"{section}.{key}", value, f"must be of type {names}")
+    return table

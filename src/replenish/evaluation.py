@@ -1,0 +1,99 @@
+"""Evaluate any policy: exactly (Markov chain) when possible, else by simulation.
+
+:func:`evaluate` is what every method's result goes through, so all methods
+are compared on the same footing; :func:`optimal_average_cost` gives the DP
+optimum used for gaps (cached per problem).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .errors import SpecError
+from .markov import evaluate_exact
+from .policies.base import Policy
+from .simulate import simulate
+from .spec import Problem
+from .statespace import StateSpace
+
+#: Largest reachable chain evaluated exactly by default.
+EXACT_STATE_LIMIT = 2_000_000
+#: Largest reduced state space on which the DP optimum is computed for gaps.
+DP_STATE_LIMIT = 3_000_000
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Long-run performance of a policy.
+
+    Attributes:
+        average_cost: $/period (exact, or the simulation mean).
+        exact: True when computed from the stationary distribution.
+        ci95: 95% confidence interval for simulated results, ``None`` if exact.
+        breakdown: $/period by component (holding, stockout, ordering, revenue).
+        fill_rate: fraction of demand served from stock on the day.
+        stockout_rate: fraction of periods with unmet demand.
+        average_on_hand: mean end-of-day stock (units).
+    """
+
+    average_cost: float
+    exact: bool
+    ci95: tuple[float, float] | None
+    breakdown: dict[str, float]
+    fill_rate: float
+    stockout_rate: float
+    average_on_hand: float
+
+
+def evaluate(problem: Problem, policy: Policy, *, exact: bool | None = None,
+             rng: np.random.Generator | None = None, n_paths: int = 200, horizon: int = 2000,
+             warmup: int = 200) -> Evaluation:
+    """Evaluate ``policy`` on ``problem``.
+
+    Args:
+        exact: ``True`` forces the exact Markov-chain evaluation, ``False``
+            simulation; ``None`` tries exact and falls back to simulation when the
+            reachable chain exceeds :data:`EXACT_STATE_LIMIT`.
+        rng: generator for simulation (default ``np.random.default_rng(0)``,
+            so repeated evaluations share common random numbers).
+    """
+    if exact is not False:
+        try:
+            e = evaluate_exact(problem, policy, max_states=EXACT_STATE_LIMIT)
+            return Evaluation(e.average_cost, True, None, e.breakdown, e.fill_rate,
+                              e.stockout_probability, e.average_on_hand)
+        except SpecError:
+            if exact:
+                raise
+    s = simulate(problem, policy, rng=rng if rng is not None else np.random.default_rng(0),
+                 n_paths=n_paths, horizon=horizon, warmup=warmup)
+    return Evaluation(s.average_cost, False, s.ci95, s.breakdown, s.fill_rate, s.stockout_days,
+                      s.average_on_hand)
+
+
+@lru_cache(maxsize=32)
+def _optimum(problem: Problem) -> float | None:
+    from .solvers.dp import solve_dp
+
+    try:
+        n = StateSpace(problem, reduced=True).count()
+    except SpecError:
+        return None
+    if n > DP_STATE_LIMIT:
+        return None
+    return solve_dp(problem, objective="average").average_cost
+
+
+def optimal_average_cost(problem: Problem) -> float | None:
+    """DP-optimal long-run average cost, or ``None`` when the state space is too large."""
+    return _optimum(problem)
+
+
+def relative_gap(cost: float, optimum: float | None) -> float | None:
+    """``(cost − g*) / |g*|`` (``None`` without an optimum)."""
+    if optimum is None:
+        return None
+    return (cost - optimum) / abs(optimum) if optimum != 0 else cost - optimum

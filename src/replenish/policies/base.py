@@ -1,0 +1,140 @@
+"""The policy protocol shared by every method, and JSON persistence.
+
+A policy maps a batch of states to orders::
+
+    orders = policy.act(states)   # states: int64 (n, d) [α, β_1..β_L, (w)]
+                                  # orders: int64 (n,), feasible units
+
+Every policy carries its :class:`~replenish.spec.Problem` (so a saved policy is
+self-contained) and returns feasible orders (multiples of ``m`` within
+capacity, ``max_order`` and the position bound).  Policies whose action depends
+on ``α`` and ``β_1`` only through ``α + β_1`` set ``uses_reduced_state = True``,
+which lets exact evaluation run on the smaller reduced state space.
+
+Saved policies are JSON documents::
+
+    {"format": "replenish.policy/1", "kind": "<kind>", "params": {...},
+     "problem": {"name": ..., "problem": {...}, "demand": {...}}, ...}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from ..errors import SpecError
+from ..spec import Problem
+
+FORMAT = "replenish.policy/1"
+
+#: kind → policy class, filled by :func:`register_policy`.
+POLICY_KINDS: dict[str, type[Policy]] = {}
+#: file suffix → loader, for policies not stored as JSON (e.g. ``.pt`` for DQN).
+SUFFIX_LOADERS: dict[str, Callable[[Path], Policy]] = {}
+
+
+def register_policy(cls: type[Policy]) -> type[Policy]:
+    """Class decorator: make ``cls`` loadable from JSON under ``cls.kind``."""
+    POLICY_KINDS[cls.kind] = cls
+    return cls
+
+
+class Policy(ABC):
+    """Base class of all policies (DP tables, Q-tables, DQN, classic rules)."""
+
+    kind: ClassVar[str] = "policy"
+    #: True when ``act`` depends on ``α, β_1`` only through ``α + β_1``.
+    uses_reduced_state: ClassVar[bool] = False
+    problem: Problem
+
+    @abstractmethod
+    def act(self, states: np.ndarray) -> np.ndarray:
+        """Orders (int64 (n,), units) for states (int64 (n, d))."""
+
+    def order(self, state: np.ndarray | list[int]) -> int:
+        """The order for one state (convenience wrapper around :meth:`act`)."""
+        return int(self.act(np.asarray(state, dtype=np.int64)[None, :])[0])
+
+    def params(self) -> dict[str, Any]:
+        """JSON-serialisable parameters (e.g. ``{"level": 7}``)."""
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of this policy."""
+        return {"format": FORMAT, "kind": self.kind, "params": self.params(),
+                "problem": self.problem.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], problem: Problem) -> Policy:
+        """Rebuild from :meth:`to_dict` output (``problem`` already parsed)."""
+        return cls(problem=problem, **data.get("params", {}))  # type: ignore[call-arg]
+
+    #: file suffix of :meth:`save` (JSON unless the policy overrides it).
+    file_suffix: ClassVar[str] = ".json"
+
+    def save(self, path: str | Path) -> Path:
+        """Save to ``path`` atomically (JSON by default)."""
+        return atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
+
+    def describe(self) -> str:
+        """Short human-readable label, e.g. ``order-up-to(level=7)``."""
+        ps = ", ".join(f"{k}={v}" for k, v in self.params().items()
+                       if not isinstance(v, (list, dict)))
+        return f"{self.kind}({ps})" if ps else self.kind
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_policy(policy: Policy, path: str | Path) -> Path:
+    """Save ``policy`` at ``path`` (atomic; JSON unless the policy has its own format)."""
+    return policy.save(path)
+
+
+def policy_from_dict(data: dict[str, Any]) -> Policy:
+    """Rebuild any registered policy from its JSON document."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise SpecError("policy.format", data.get("format") if isinstance(data, dict) else data,
+                        f"not a replenish policy (expected format '{FORMAT}')")
+    kind = data.get("kind")
+    if kind not in POLICY_KINDS:
+        raise SpecError("policy.kind", kind,
+                        f"unknown policy kind; known: {', '.join(sorted(POLICY_KINDS))}")
+    problem = Problem.from_dict(data["problem"])
+    return POLICY_KINDS[kind].from_dict(data, problem)
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Load a policy saved by :func:`save_policy`."""
+    path = Path(path)
+    if path.suffix in SUFFIX_LOADERS:
+        if not path.is_file():
+            raise SpecError("policy", str(path), "no such file")
+        return SUFFIX_LOADERS[path.suffix](path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError("policy", str(path), f"cannot read file ({exc.strerror})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError("policy", str(path), f"not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    return policy_from_dict(data)

@@ -1,0 +1,79 @@
+"""Tabular policies: an explicit order for every state of a bounded state space.
+
+Used for DP solutions (on reduced states), Q-learning greedy policies (on full
+states) and DQN policies converted to tables for exact evaluation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..dynamics import clip_orders
+from ..errors import SpecError
+from ..spec import Problem
+from ..statespace import StateSpace
+from .base import Policy, register_policy
+
+
+@register_policy
+class TablePolicy(Policy):
+    """Order ``orders[i]`` in state ``states[i]``.
+
+    Args:
+        problem: the problem.
+        states: int64 (n, d) states, in reduced coordinates if ``reduced``
+            (see :mod:`replenish.statespace`) else full ones.
+        orders: int64 (n,) orders (units).
+        reduced: whether ``states`` are reduced states ``[α + β_1, β_2.., (w)]``.
+        label: the method that produced the table (``"dp"``, ``"qlearning"``...).
+
+    States below the lowest represented net inventory (backorders) are looked up
+    at that bound.  A state outside the table raises :class:`ValueError`.
+    """
+
+    kind = "table"
+
+    def __init__(self, *, problem: Problem, states: Any, orders: Any, reduced: bool,
+                 label: str = "table") -> None:
+        self.problem = problem
+        self.label = label
+        self.space = StateSpace(problem, reduced=reduced)
+        self.uses_reduced_state = bool(reduced) or problem.lead_time == 0  # type: ignore[misc]
+        states = np.asarray(states, dtype=np.int64).reshape(-1, self.space.dim)
+        orders = np.asarray(orders, dtype=np.int64).reshape(-1)
+        if states.shape[0] != orders.shape[0]:
+            raise SpecError("policy.orders", orders.shape[0],
+                            f"expected one order per state ({states.shape[0]})")
+        keys = self.space.encode(states)
+        order = np.argsort(keys, kind="stable")
+        self.states = states[order]
+        self.keys = keys[order]
+        self.orders = orders[order]
+        if np.any(np.diff(self.keys) == 0):
+            raise SpecError("policy.states", "duplicates", "each state may appear once")
+
+    def lookup(self, coords: np.ndarray) -> np.ndarray:
+        """Indices into the table of states given in the table's coordinates."""
+        coords = np.array(coords, dtype=np.int64, copy=True)
+        coords[:, 0] = np.maximum(coords[:, 0], self.space.offsets[0])
+        keys = self.space.encode(coords)
+        idx = np.searchsorted(self.keys, keys)
+        idx = np.minimum(idx, len(self.keys) - 1)
+        bad = self.keys[idx] != keys
+        if np.any(bad):
+            raise ValueError(f"state {coords[np.argmax(bad)].tolist()} is outside the policy table")
+        return idx
+
+    def act(self, states: np.ndarray) -> np.ndarray:
+        states = np.atleast_2d(np.asarray(states, dtype=np.int64))
+        idx = self.lookup(self.space.reduce(states))
+        return clip_orders(self.problem, states, self.orders[idx])
+
+    def params(self) -> dict[str, Any]:
+        return {"label": self.label, "reduced": self.space.reduced,
+                "states": self.states.tolist(), "orders": self.orders.tolist()}
+
+    def describe(self) -> str:
+        return f"{self.label} table ({len(self.orders)} states)"

@@ -1,0 +1,425 @@
+"""Exact dynamic programming on the reduced state space.
+
+The Markov decision process is built once from the one compiled transition
+function (:func:`replenish.dynamics.transition`): for every reduced state
+``s = [α + β_1, β_2..β_L, (w)]`` (see :mod:`replenish.statespace`), every
+feasible order ``a`` and every demand value ``d`` of the truncated pmf, the
+period is simulated exactly, successors are merged, and the result is stored
+in CSR form (state → state-action rows → successor lists).
+
+Objectives:
+
+* **average cost** — relative value iteration (White 1963; Puterman 1994,
+  §8.5.5) accelerated by modified policy iteration (Puterman & Shin 1978;
+  Puterman 1994, §8.7), with the aperiodicity transformation
+  ``P̃ = τP + (1 − τ)I`` (Puterman 1994, §8.5.4) so that periodic chains
+  (weekday demand) converge.  Each Bellman sweep brackets the optimal gain,
+  ``min_s (T h − h)(s) <= g* <= max_s (T h − h)(s)`` (Odoni 1969); iteration
+  stops when the bracket is narrower than ``tol``.
+* **discounted cost** — value iteration with the same partial policy
+  evaluation (modified policy iteration), stopped when
+  ``‖V_{n+1} − V_n‖∞ < ε(1 − γ)/(2γ)`` so the greedy policy is ε-optimal
+  (Puterman 1994, Thm 6.3.1).
+
+Whatever the objective, the returned policy is then evaluated exactly on its
+Markov chain (:func:`replenish.markov.evaluate_exact`): ``average_cost`` is
+its long-run average cost per period.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numba as nb
+import numpy as np
+
+from ..demand import TAIL
+from ..dynamics import max_feasible, max_feasible_batch, transition
+from ..errors import SpecError
+from ..markov import ExactEvaluation, evaluate_exact
+from ..policies.table import TablePolicy
+from ..spec import Problem
+from ..statespace import StateSpace
+
+Objective = Literal["average", "discounted"]
+
+
+# ----------------------------------------------------------------------------
+# MDP construction (compiled)
+# ----------------------------------------------------------------------------
+@nb.njit(cache=True)
+def _build(states, keys, lut, offsets, strides, lead_time, lost, period, cost, bound, max_units,
+           multiple, pmf, fill, sa_ptr, sa_order, sa_cost, sa_clip, tr_ptr, tr_idx,
+           tr_prob):  # pragma: no cover
+    n, dr = states.shape
+    seasonal = period > 1
+    dfull = lead_time + 1 + (1 if seasonal else 0)
+    full = np.zeros(dfull, dtype=np.int64)
+    out = np.zeros(dfull, dtype=np.int64)
+    red = np.zeros(dr, dtype=np.int64)
+    n_sa = 0
+    n_tr = 0
+    for s in range(n):
+        # representative full state of the reduced state
+        full[0] = states[s, 0]
+        if lead_time >= 1:
+            full[1] = 0
+            for i in range(2, lead_time + 1):
+                full[i] = states[s, i - 1]
+        if seasonal:
+            full[dfull - 1] = states[s, dr - 1]
+        w = full[dfull - 1] if seasonal else 0
+        amax = max_feasible(full, lead_time, bound, max_units, multiple)
+        if fill:
+            sa_ptr[s] = n_sa
+        for a in range(0, amax + 1, multiple):
+            exp_cost = 0.0
+            clip = 0.0
+            last = -1
+            if fill:
+                tr_ptr[n_sa] = n_tr
+            for d in range(pmf.shape[1]):
+                pd = pmf[w, d]
+                if pd == 0.0:
+                    continue
+                hc, sc, oc, rc, _, _ = transition(full, a, d, lead_time, lost, period, cost, out)
+                exp_cost += pd * (hc + sc + oc - rc)
+                # reduce the successor
+                if lead_time >= 1:
+                    red[0] = out[0] + out[1]
+                    for i in range(2, lead_time + 1):
+                        red[i - 1] = out[i]
+                else:
+                    red[0] = out[0]
+                if seasonal:
+                    red[dr - 1] = out[dfull - 1]
+                if red[0] < offsets[0]:
+                    red[0] = offsets[0]
+                    clip += pd
+                key = 0
+                for i in range(dr):
+                    key += (red[i] - offsets[i]) * strides[i]
+                if lut.shape[0] > 0:
+                    j = lut[key] if 0 <= key < lut.shape[0] else n
+                else:
+                    j = np.searchsorted(keys, key)
+                if j == last:
+                    if fill:
+                        tr_prob[n_tr - 1] += pd
+                    continue
+                if fill:
+                    if n_tr >= tr_idx.shape[0]:
+                        return -2, -2  # successor storage estimate exceeded
+                    if j < 0 or j >= n or keys[j] != key:
+                        return -1, -1  # successor outside the state space (cannot happen)
+                    tr_idx[n_tr] = j
+                    tr_prob[n_tr] = pd
+                last = j
+                n_tr += 1
+            if fill:
+                sa_order[n_sa] = a
+                sa_cost[n_sa] = exp_cost
+                sa_clip[n_sa] = clip
+            n_sa += 1
+    if fill:
+        sa_ptr[n] = n_sa
+        tr_ptr[n_sa] = n_tr
+    return n_sa, n_tr
+
+
+@nb.njit(parallel=True, cache=True)
+def _bellman(sa_ptr, sa_cost, tr_ptr, tr_idx, tr_prob, V, gamma, out_v, out_sa):  # pragma: no cover
+    """``out_v(s) = min_a c(s,a) + γ Σ P(s'|s,a) V(s')``; ties go to the smaller order."""
+    n = sa_ptr.shape[0] - 1
+    for s in nb.prange(n):
+        best = np.inf
+        arg = sa_ptr[s]
+        for k in range(sa_ptr[s], sa_ptr[s + 1]):
+            acc = 0.0
+            for j in range(tr_ptr[k], tr_ptr[k + 1]):
+                acc += tr_prob[j] * V[tr_idx[j]]
+            q = sa_cost[k] + gamma * acc
+            if q < best - 1e-12 * (1.0 + abs(q)):
+                best = q
+                arg = k
+        out_v[s] = best
+        out_sa[s] = arg
+
+
+@nb.njit(parallel=True, cache=True)
+def _evaluate(pol_sa, sa_cost, tr_ptr, tr_idx, tr_prob, V, gamma, out_v):  # pragma: no cover
+    """``out_v(s) = c(s,π(s)) + γ Σ P(s'|s,π(s)) V(s')``."""
+    for s in nb.prange(pol_sa.shape[0]):
+        k = pol_sa[s]
+        acc = 0.0
+        for j in range(tr_ptr[k], tr_ptr[k + 1]):
+            acc += tr_prob[j] * V[tr_idx[j]]
+        out_v[s] = sa_cost[k] + gamma * acc
+
+
+@nb.njit(cache=True)
+def _q_values(sa_cost, tr_ptr, tr_idx, tr_prob, V, gamma):  # pragma: no cover
+    q = np.empty(sa_cost.shape[0])
+    for k in range(sa_cost.shape[0]):
+        acc = 0.0
+        for j in range(tr_ptr[k], tr_ptr[k + 1]):
+            acc += tr_prob[j] * V[tr_idx[j]]
+        q[k] = sa_cost[k] + gamma * acc
+    return q
+
+
+@dataclass(frozen=True)
+class MDP:
+    """The finite MDP of a problem on reduced states, in CSR form.
+
+    Attributes:
+        problem: the problem.
+        space: reduced coordinates; ``states`` int64 (n, dim) sorted by key.
+        sa_ptr: int64 (n+1,), state ``s`` owns state-action rows
+            ``sa_ptr[s] .. sa_ptr[s+1]-1`` (orders ascending).
+        sa_order: int64 (n_sa,), the order ``a`` (units) of each row.
+        sa_cost: float64 (n_sa,), expected one-period cost ``c(s, a)`` ($).
+        sa_clip: float64 (n_sa,), probability of clipping at the backlog bound.
+        tr_ptr, tr_idx, tr_prob: successors of each row (CSR).
+        seconds: build time.
+    """
+
+    problem: Problem
+    space: StateSpace
+    states: np.ndarray
+    keys: np.ndarray
+    sa_ptr: np.ndarray
+    sa_order: np.ndarray
+    sa_cost: np.ndarray
+    sa_clip: np.ndarray
+    tr_ptr: np.ndarray
+    tr_idx: np.ndarray
+    tr_prob: np.ndarray
+    seconds: float
+
+    @property
+    def n_states(self) -> int:
+        return int(self.states.shape[0])
+
+    @property
+    def n_state_actions(self) -> int:
+        return int(self.sa_order.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the model's arrays (bytes)."""
+        return int(sum(a.nbytes for a in (self.states, self.keys, self.sa_ptr, self.sa_order,
+                                          self.sa_cost, self.sa_clip, self.tr_ptr, self.tr_idx,
+                                          self.tr_prob)))
+
+    def index(self, full_states: np.ndarray) -> np.ndarray:
+        """Row index (into ``states``) of full states (n, d)."""
+        coords = self.space.reduce(np.atleast_2d(full_states))
+        coords = coords.copy()
+        coords[:, 0] = np.maximum(coords[:, 0], self.space.offsets[0])
+        keys = self.space.encode(coords)
+        idx = np.searchsorted(self.keys, keys)
+        if np.any(idx >= self.n_states) or np.any(self.keys[np.minimum(idx, self.n_states - 1)] != keys):
+            raise ValueError("state outside the bounded state space")
+        return idx
+
+    def q_values(self, values: np.ndarray, gamma: float) -> np.ndarray:
+        """``Q(s, a) = c(s, a) + γ Σ P(s'|s, a) V(s')`` for every state-action row."""
+        return _q_values(self.sa_cost, self.tr_ptr, self.tr_idx, self.tr_prob,
+                         np.ascontiguousarray(values, dtype=np.float64), float(gamma))
+
+    def action_values(self, full_state: np.ndarray, values: np.ndarray,
+                      gamma: float) -> tuple[np.ndarray, np.ndarray]:
+        """``(orders, Q)`` of every feasible order in one full state."""
+        s = int(self.index(np.asarray(full_state)[None, :])[0])
+        rows = slice(self.sa_ptr[s], self.sa_ptr[s + 1])
+        q = self.q_values(values, gamma)
+        return self.sa_order[rows].copy(), q[rows]
+
+
+def build_mdp(problem: Problem, *, tail: float = TAIL, max_states: int = 20_000_000) -> MDP:
+    """Enumerate reduced states and build the MDP (two compiled passes)."""
+    t0 = time.perf_counter()
+    space = StateSpace(problem, reduced=True)
+    states = space.enumerate(max_states=max_states)
+    keys = space.encode(states)
+    box = int(np.prod(space.sizes.astype(np.float64)))
+    if box <= max(50_000_000, 8 * states.shape[0]):
+        lut = np.full(box, -1, dtype=np.int64 if states.shape[0] >= 2**31 else np.int32)
+        lut[keys] = np.arange(states.shape[0])
+    else:  # sparse box: binary search instead of a lookup table
+        lut = np.zeros(0, dtype=np.int32)
+    pmfs = [problem.demand.pmf(w, tail=tail) for w in range(problem.period)]
+    pmf = np.zeros((problem.period, max(len(p) for p in pmfs)))
+    for w, p in enumerate(pmfs):
+        pmf[w, : len(p)] = p
+    args = (states, keys, lut, space.offsets, space.strides, problem.lead_time, problem.lost_sales,
+            problem.period, problem.cost_params(), problem.bound, problem.max_order_units,
+            problem.order_multiple, pmf)
+    # exact count of state-action rows and an upper bound on successor entries
+    # (lost sales: demands beyond the morning stock all lead to the same state)
+    full = space.expand(states)
+    amax = max_feasible_batch(full, problem.lead_time, problem.bound, problem.max_order_units,
+                              problem.order_multiple)
+    n_act = amax // problem.order_multiple + 1
+    n_sa = int(n_act.sum())
+    per = np.full(states.shape[0], pmf.shape[1], dtype=np.int64)
+    if problem.lost_sales:
+        per = np.minimum(per, states[:, 0] + 2)
+    n_tr = int((n_act * per).sum())
+    sa_ptr = np.empty(states.shape[0] + 1, dtype=np.int64)
+    sa_order = np.empty(n_sa, dtype=np.int64)
+    sa_cost = np.empty(n_sa)
+    sa_clip = np.empty(n_sa)
+    tr_ptr = np.empty(n_sa + 1, dtype=np.int64)
+    tr_idx = np.empty(n_tr, dtype=np.int32 if states.shape[0] < 2**31 else np.int64)
+    tr_prob = np.empty(n_tr)
+    res = _build(*args, True, sa_ptr, sa_order, sa_cost, sa_clip, tr_ptr, tr_idx, tr_prob)
+    if res[0] == -2:  # estimate too small (unusual dynamics): allow every demand value
+        n_tr = int(n_act.sum()) * pmf.shape[1]
+        tr_idx = np.empty(n_tr, dtype=tr_idx.dtype)
+        tr_prob = np.empty(n_tr)
+        res = _build(*args, True, sa_ptr, sa_order, sa_cost, sa_clip, tr_ptr, tr_idx, tr_prob)
+    if res[0] < 0:
+        raise RuntimeError("internal error: a successor fell outside the state space")
+    tr_idx = tr_idx[: res[1]].copy()
+    tr_prob = tr_prob[: res[1]].copy()
+    return MDP(problem=problem, space=space, states=states, keys=keys, sa_ptr=sa_ptr,
+               sa_order=sa_order, sa_cost=sa_cost, sa_clip=sa_clip, tr_ptr=tr_ptr, tr_idx=tr_idx,
+               tr_prob=tr_prob, seconds=time.perf_counter() - t0)
+
+
+# ----------------------------------------------------------------------------
+# Solvers
+# ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DPResult:
+    """Result of :func:`solve_dp`.
+
+    Attributes:
+        policy: optimal (ε-optimal) policy as a table on reduced states.
+        objective: ``"average"`` or ``"discounted"``.
+        average_cost: long-run average cost per period of ``policy`` ($/period),
+            from its stationary distribution.
+        gain_bounds: ``(lower, upper)`` bracket of the optimal average cost from
+            the last Bellman sweep (average objective; ``None`` otherwise).
+        values: relative values ``h`` (average) or discounted costs ``V`` per
+            reduced state ($).
+        iterations: Bellman (improvement) sweeps performed.
+        converged: whether the stopping criterion was met.
+        bound_binding_mass: long-run probability that the artificial position
+            bound ``B`` limits the order (0 with a real capacity); a positive
+            value means ``B`` may be too small.
+        evaluation: exact evaluation of ``policy``.
+        mdp: the MDP (reuse it for action values / explanations).
+        seconds: total wall time, including the MDP build.
+    """
+
+    policy: TablePolicy
+    objective: Objective
+    average_cost: float
+    gain_bounds: tuple[float, float] | None
+    values: np.ndarray = field(repr=False)
+    iterations: int
+    converged: bool
+    bound_binding_mass: float
+    evaluation: ExactEvaluation = field(repr=False)
+    mdp: MDP = field(repr=False)
+    seconds: float
+
+    @property
+    def gamma(self) -> float:
+        """Discount used for :attr:`values` (1 for the average objective)."""
+        return 1.0 if self.objective == "average" else self.mdp.problem.discount
+
+    def action_values(self, full_state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(orders, Q)`` in one state: the value of each candidate order."""
+        return self.mdp.action_values(full_state, self.values, self.gamma)
+
+
+def solve_dp(problem: Problem, *, objective: Objective = "average", tol: float = 1e-9,
+             eval_sweeps: int = 20, tau: float | None = None, max_iter: int = 100_000,
+             tail: float = TAIL, mdp: MDP | None = None, max_states: int = 20_000_000) -> DPResult:
+    """Optimal policy of ``problem`` by dynamic programming.
+
+    Args:
+        problem: problem with a known demand distribution.
+        objective: ``"average"`` (long-run average cost) or ``"discounted"``
+            (discount ``problem.discount``).
+        tol: average: stop when the gain bracket is narrower than
+            ``tol·max(1, |g|)``; discounted: ε = ``tol·max(1, ‖V‖∞)``.
+        eval_sweeps: partial policy-evaluation sweeps between Bellman sweeps
+            (0 = plain value iteration).
+        tau: aperiodicity factor ``τ`` in (0, 1] (default 0.5 when demand is
+            seasonal, else 0.95).
+        max_iter: cap on Bellman sweeps.
+        tail: demand pmf truncation mass.
+        mdp: a prebuilt :class:`MDP` of the same problem.
+    """
+    t0 = time.perf_counter()
+    if objective not in ("average", "discounted"):
+        raise SpecError("objective", objective, "must be 'average' or 'discounted'")
+    if mdp is None:
+        mdp = build_mdp(problem, tail=tail, max_states=max_states)
+    n = mdp.n_states
+    if tau is None:
+        tau = 0.5 if problem.seasonal else 0.95
+    if not 0 < tau <= 1:
+        raise SpecError("tau", tau, "must be in (0, 1]")
+    args = (mdp.sa_ptr, mdp.sa_cost, mdp.tr_ptr, mdp.tr_idx, mdp.tr_prob)
+    ev_args = (mdp.sa_cost, mdp.tr_ptr, mdp.tr_idx, mdp.tr_prob)
+    V = np.zeros(n)
+    new = np.empty(n)
+    arg = np.zeros(n, dtype=np.int64)
+    converged = False
+    bounds: tuple[float, float] | None = None
+    it = 0
+    if objective == "average":
+        ref = 0
+        for it in range(1, max_iter + 1):  # noqa: B007
+            _bellman(*args, V, tau, new, arg)
+            diff = new - tau * V  # (T̃h − h) of the transformed problem
+            lo, hi = float(diff.min()), float(diff.max())
+            bounds = (lo, hi)
+            if hi - lo <= tol * max(1.0, abs(lo)):
+                converged = True
+                break
+            V = new + (1.0 - tau) * V
+            V -= V[ref]
+            for _ in range(eval_sweeps):
+                _evaluate(arg, *ev_args, V, tau, new)
+                V = new + (1.0 - tau) * V
+                V -= V[ref]
+        values = V / tau  # relative values of the original chain
+    else:
+        gamma = problem.discount
+        for it in range(1, max_iter + 1):  # noqa: B007
+            _bellman(*args, V, gamma, new, arg)
+            delta = float(np.max(np.abs(new - V)))
+            eps = tol * max(1.0, float(np.max(np.abs(new))))
+            V = new.copy()
+            if delta < eps * (1 - gamma) / (2 * gamma):
+                converged = True
+                break
+            for _ in range(eval_sweeps):
+                _evaluate(arg, *ev_args, V, gamma, new)
+                V, new = new, V
+        values = V
+    orders = mdp.sa_order[arg]
+    policy = TablePolicy(problem=problem, states=mdp.states, orders=orders, reduced=True,
+                         label="dp")
+    evaluation = evaluate_exact(problem, policy, tail=tail)
+    binding = 0.0
+    if problem.capacity is None:
+        ch = evaluation.chain
+        pos = ch.states[:, : problem.lead_time if problem.lead_time else 1].sum(axis=1) + ch.orders
+        at_bound = pos + problem.order_multiple > problem.bound
+        if problem.max_order is not None:
+            at_bound &= ch.orders < problem.max_order_units
+        binding = float(evaluation.stationary[at_bound].sum())
+    return DPResult(policy=policy, objective=objective, average_cost=evaluation.average_cost,
+                    gain_bounds=bounds, values=values, iterations=it, converged=converged,
+                    bound_binding_mass=binding, evaluation=evaluation, mdp=mdp,
+                    seconds=time.perf_counter() - t0)

@@ -1,0 +1,235 @@
+"""The problem specification: one product, one store, periodic review.
+
+Notation (Zipkin 2000, *Foundations of Inventory Management*; the bike-shop
+design uses ``α`` and ``β``):
+
+* state at the evening review: on-hand stock ``α`` (units left after today's
+  demand; negative = backlog under backorders), the pipeline of orders in
+  transit ``β_1 .. β_L`` (``β_1`` arrives tomorrow morning) and, when demand is
+  seasonal, the phase ``w`` of tomorrow (weekday, Monday = 0);
+* decision: order ``a`` units (a multiple of ``m``), which arrives ``L``
+  mornings from now, i.e. it can serve demand ``L + 1`` days later when
+  ``L >= 1``, and tomorrow when ``L = 0``;
+* one period: order ``a`` placed; ``β_1`` arrives (``L = 0``: ``a`` arrives);
+  demand ``D`` is served from stock; unmet demand is lost or backordered;
+* cost of a period: ``h`` per unit on hand at the end of the day, ``p`` per
+  unit of lost demand (or per unit backordered at the end of the day), ``K``
+  per order placed, ``c`` per unit ordered, minus ``r`` (``price``) per unit
+  sold.  Reward is minus cost.
+* constraints: inventory position after ordering ``α + Σβ + a <= C``
+  (``capacity``) and ``a <= a_max`` (``max_order``).
+
+The inventory position ``α + Σβ + a`` is also bounded by ``B``
+(:attr:`Problem.bound`): the capacity when there is one, else
+``position_bound``, else a bound derived from the demand (a ``1 − 10⁻⁶``
+quantile of demand over ``L + 1`` periods plus an economic-order-quantity
+allowance for ``K``).  Every component (environment, simulator, DP) uses the
+same feasible set; exact solvers report how often the bound binds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+
+from .demand import DemandModel, demand_from_dict, multi_period_pmf
+from .errors import SpecError, require
+
+ExcessDemand = Literal["lost", "backorder"]
+
+#: Quantile used for automatic state bounds.
+_BOUND_QUANTILE_TAIL = 1e-6
+
+
+def _int_or_none(name: str, value: Any, low: int = 0) -> None:
+    if value is None:
+        return
+    require(isinstance(value, (int, np.integer)) and not isinstance(value, bool), name, value,
+            "must be an integer")
+    require(value >= low, name, value, f"must be >= {low}")
+
+
+def _nonneg(name: str, value: Any) -> None:
+    require(isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            and math.isfinite(value), name, value, "must be a finite number")
+    require(value >= 0, name, value, "must be >= 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    """A single-item, periodic-review inventory problem (frozen and validated).
+
+    Attributes (symbol, unit):
+        demand: demand model ``D`` (units/period), see :mod:`replenish.demand`.
+        lead_time: ``L`` (periods), number of pipeline slots; ``0`` means
+            tonight's order is on the shelf tomorrow morning.
+        capacity: ``C`` (units) on the inventory position after ordering,
+            ``α + Σβ + a <= C``; ``None`` for no capacity.
+        max_order: ``a_max`` (units) per order; ``None`` for no limit.
+        order_multiple: ``m`` (units); orders are ``0, m, 2m, ...`` (pack size).
+        excess_demand: ``"lost"`` (lost sales) or ``"backorder"``.
+        holding_cost: ``h`` ($/unit/period) on stock on hand at the end of a day.
+        stockout_cost: ``p`` ($/unit) per unit of lost demand, or per unit
+            backordered at the end of a day.
+        fixed_order_cost: ``K`` ($/order) for each period with ``a > 0``.
+        unit_cost: ``c`` ($/unit) per unit ordered.
+        price: ``r`` ($/unit) revenue per unit sold.
+        discount: ``γ`` in (0, 1), for discounted objectives.
+        position_bound: ``B`` (units), bound on the inventory position used when
+            there is no capacity; ``None`` derives one from the demand.
+        backlog_bound: (units) under backorders, exact solvers truncate the net
+            inventory at ``−backlog_bound``; ``None`` derives one.
+        name: a label for reports.
+    """
+
+    demand: DemandModel
+    lead_time: int = field(default=0, metadata={"symbol": "L", "unit": "periods"})
+    capacity: int | None = field(default=None, metadata={"symbol": "C", "unit": "units"})
+    max_order: int | None = field(default=None, metadata={"symbol": "a_max", "unit": "units"})
+    order_multiple: int = field(default=1, metadata={"symbol": "m", "unit": "units"})
+    excess_demand: ExcessDemand = "lost"
+    holding_cost: float = field(default=1.0, metadata={"symbol": "h", "unit": "$/unit/period"})
+    stockout_cost: float = field(default=9.0, metadata={"symbol": "p", "unit": "$/unit"})
+    fixed_order_cost: float = field(default=0.0, metadata={"symbol": "K", "unit": "$/order"})
+    unit_cost: float = field(default=0.0, metadata={"symbol": "c", "unit": "$/unit"})
+    price: float = field(default=0.0, metadata={"symbol": "r", "unit": "$/unit"})
+    discount: float = field(default=0.99, metadata={"symbol": "γ"})
+    position_bound: int | None = field(default=None, metadata={"symbol": "B", "unit": "units"})
+    backlog_bound: int | None = field(default=None, metadata={"unit": "units"})
+    name: str = "problem"
+
+    def __post_init__(self) -> None:
+        require(isinstance(self.demand, DemandModel), "demand", self.demand,
+                "must be a demand model")
+        _int_or_none("problem.lead_time", self.lead_time)
+        require(self.lead_time is not None and self.lead_time <= 52, "problem.lead_time",
+                self.lead_time, "must be an integer in [0, 52]")
+        _int_or_none("problem.capacity", self.capacity, low=1)
+        _int_or_none("problem.max_order", self.max_order, low=1)
+        _int_or_none("problem.order_multiple", self.order_multiple, low=1)
+        _int_or_none("problem.position_bound", self.position_bound, low=1)
+        _int_or_none("problem.backlog_bound", self.backlog_bound, low=0)
+        require(self.excess_demand in ("lost", "backorder"), "problem.excess_demand",
+                self.excess_demand, "must be 'lost' or 'backorder'")
+        for f in ("holding_cost", "stockout_cost", "fixed_order_cost", "unit_cost", "price"):
+            _nonneg(f"problem.{f}", getattr(self, f))
+        require(isinstance(self.discount, (int, float)) and not isinstance(self.discount, bool)
+                and 0 < self.discount < 1, "problem.discount", self.discount,
+                "must be a number in (0, 1)")
+        if self.capacity is not None and self.position_bound is not None:
+            require(self.position_bound == self.capacity, "problem.position_bound",
+                    self.position_bound, "conflicts with capacity; give only one of them")
+        if self.max_order is not None:
+            require(self.max_order >= self.order_multiple, "problem.max_order", self.max_order,
+                    f"is smaller than order_multiple = {self.order_multiple}: nothing can be ordered")
+        if self.capacity is not None:
+            require(self.capacity >= self.order_multiple, "problem.capacity", self.capacity,
+                    f"is smaller than order_multiple = {self.order_multiple}: nothing can be ordered")
+        require(isinstance(self.name, str), "name", self.name, "must be a string")
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def lost_sales(self) -> bool:
+        """True when unmet demand is lost, False when it is backordered."""
+        return self.excess_demand == "lost"
+
+    @property
+    def period(self) -> int:
+        """Number of demand phases ``P`` (1 stationary, 7 weekday-seasonal)."""
+        return int(self.demand.period)
+
+    @property
+    def seasonal(self) -> bool:
+        """True when the phase (weekday) is part of the state."""
+        return self.period > 1
+
+    @property
+    def state_dim(self) -> int:
+        """Length of a state vector ``[α, β_1 .. β_L, (w)]``."""
+        return self.lead_time + 1 + (1 if self.seasonal else 0)
+
+    @cached_property
+    def bound(self) -> int:
+        """``B`` (units): the bound on the inventory position after ordering."""
+        if self.capacity is not None:
+            return int(self.capacity)
+        if self.position_bound is not None:
+            return int(self.position_bound)
+        q = self._lead_time_demand_quantile()
+        eoq = 0.0
+        if self.fixed_order_cost > 0:
+            mu = max(self.demand.mean_at(w) for w in range(self.period))
+            eoq = math.sqrt(2 * self.fixed_order_cost * mu / max(self.holding_cost, 1e-9))
+        b = int(math.ceil(q + 2 * eoq)) + self.order_multiple
+        return max(b, self.order_multiple)
+
+    @cached_property
+    def min_net_inventory(self) -> int:
+        """Lowest net inventory exact solvers represent (0 under lost sales)."""
+        if self.lost_sales:
+            return 0
+        if self.backlog_bound is not None:
+            return -int(self.backlog_bound)
+        return -int(math.ceil(self._lead_time_demand_quantile()))
+
+    def _lead_time_demand_quantile(self) -> float:
+        best = 0
+        for w in range(self.period):
+            pmf = multi_period_pmf(self.demand, self.lead_time + 1, start_phase=w)
+            cdf = np.cumsum(pmf)
+            best = max(best, int(np.searchsorted(cdf, 1 - _BOUND_QUANTILE_TAIL)))
+        return float(best)
+
+    @property
+    def max_order_units(self) -> int:
+        """Largest order ever feasible (units): ``min(a_max, B)`` rounded down to ``m``."""
+        hi = self.bound if self.max_order is None else min(self.max_order, self.bound)
+        return (hi // self.order_multiple) * self.order_multiple
+
+    @property
+    def n_actions(self) -> int:
+        """Number of order quantities ``0, m, .., max_order_units``."""
+        return self.max_order_units // self.order_multiple + 1
+
+    def cost_params(self) -> np.ndarray:
+        """``[h, p, K, c, r]`` as float64, the cost vector the dynamics use."""
+        return np.array([self.holding_cost, self.stockout_cost, self.fixed_order_cost,
+                         self.unit_cost, self.price], dtype=np.float64)
+
+    def start_state(self, phase: int = 0) -> np.ndarray:
+        """The empty state: nothing on hand or in transit; phase ``phase``."""
+        s = np.zeros(self.state_dim, dtype=np.int64)
+        if self.seasonal:
+            s[-1] = phase % self.period
+        return s
+
+    def replace(self, **changes: Any) -> Problem:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+    # ------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """The ``{"name", "problem", "demand"}`` tables of a TOML config."""
+        prob = {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("demand", "name") and getattr(self, f.name) is not None}
+        return {"name": self.name, "problem": prob, "demand": self.demand.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Problem:
+        """Inverse of :meth:`to_dict` (also the core of TOML loading)."""
+        require(isinstance(data, dict), "config", data, "must be a table")
+        prob = data.get("problem", {})
+        require(isinstance(prob, dict), "problem", prob, "must be a table")
+        allowed = {f.name for f in fields(cls)} - {"demand", "name"}
+        for key in prob:
+            if key not in allowed:
+                raise SpecError(f"problem.{key}", prob[key],
+                                f"unknown key (expected one of {', '.join(sorted(allowed))})")
+        require("demand" in data, "demand", None, "a [demand] table is required")
+        demand = demand_from_dict(data["demand"])
+        name = data.get("name", "problem")
+        return cls(demand=demand, name=name, **prob)

@@ -1,0 +1,150 @@
+"""Enumeration and indexing of the (bounded) state space for tabular methods.
+
+Two coordinate systems are used:
+
+* the **full** state ``[α, β_1, .., β_L, (w)]`` that the environment, the
+  simulator and every policy see;
+* the **reduced** state ``[y, β_2, .., β_L, (w)]`` with ``y = α + β_1`` (the stock
+  on the shelf tomorrow morning before demand).  For ``L = 0`` it equals the
+  full state.  ``α`` and ``β_1`` enter the future only through their sum (the
+  arrival precedes tomorrow's demand, and holding, stockout and capacity depend
+  on sums), so the reduced state is a sufficient statistic: optimal policies,
+  and every policy whose action depends on ``α + β_1`` only, are exactly
+  evaluated on it with a state space ``L + 1`` times smaller in each pipeline
+  dimension.  Any reduced state is represented by the full state
+  ``[y, 0, β_2, .., β_L, (w)]``.
+
+States are bounded by the problem: net inventory ``>= min_net_inventory``,
+inventory position ``<= B`` and pipeline entries multiples of ``m``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import SpecError
+from .spec import Problem
+
+
+class StateSpace:
+    """Indexes the full or reduced states of ``problem``.
+
+    Args:
+        problem: the problem.
+        reduced: use the reduced coordinates (see module docstring).
+
+    Attributes:
+        dim: length of a state vector in these coordinates.
+        offsets, strides: int64 (dim,), ``key = Σ (x − offset)·stride``.
+    """
+
+    def __init__(self, problem: Problem, *, reduced: bool) -> None:
+        self.problem = problem
+        self.reduced = reduced
+        L, B = problem.lead_time, problem.bound
+        lo = problem.min_net_inventory
+        n_pipe = (L - 1 if (reduced and L >= 1) else L)
+        self.n_pipeline = n_pipe
+        lows = [lo] + [0] * n_pipe
+        sizes = [B - lo + 1] + [B + 1] * n_pipe
+        if problem.seasonal:
+            lows.append(0)
+            sizes.append(problem.period)
+        self.dim = len(lows)
+        self.offsets = np.array(lows, dtype=np.int64)
+        self.sizes = np.array(sizes, dtype=np.int64)
+        total = 1.0
+        for s in sizes:
+            total *= float(s)
+        if total >= 2.0**62:
+            raise SpecError("problem.bound", B, "state space too large to index; use DQN")
+        # the net-inventory coordinate varies fastest: successors of one state
+        # under different demands then sit next to each other in memory
+        strides = np.ones(self.dim, dtype=np.int64)
+        for i in range(1, self.dim):
+            strides[i] = strides[i - 1] * sizes[i - 1]
+        self.strides = strides
+
+    # ----------------------------------------------------------- coordinates
+    def reduce(self, full: np.ndarray) -> np.ndarray:
+        """Full states (n, L+1[+1]) → these coordinates (identity if not reduced)."""
+        full = np.asarray(full, dtype=np.int64)
+        if not self.reduced or self.problem.lead_time == 0:
+            return full
+        out = np.delete(full, 1, axis=1)
+        out[:, 0] = full[:, 0] + full[:, 1]
+        return out
+
+    def expand(self, states: np.ndarray) -> np.ndarray:
+        """These coordinates → representative full states (``β_1 = 0`` if reduced)."""
+        states = np.asarray(states, dtype=np.int64)
+        if not self.reduced or self.problem.lead_time == 0:
+            return states
+        return np.insert(states, 1, 0, axis=1)
+
+    def encode(self, states: np.ndarray) -> np.ndarray:
+        """Integer keys (int64) of states in these coordinates."""
+        return (np.asarray(states, dtype=np.int64) - self.offsets) @ self.strides
+
+    def decode(self, keys: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`encode`."""
+        keys = np.asarray(keys, dtype=np.int64)
+        out = np.empty((keys.size, self.dim), dtype=np.int64)
+        rem = keys.copy()
+        for i in range(self.dim - 1, -1, -1):
+            out[:, i] = rem // self.strides[i]
+            rem = rem - out[:, i] * self.strides[i]
+        return out + self.offsets
+
+    def clip_low(self, states: np.ndarray) -> np.ndarray:
+        """Mask of rows whose net inventory is below the representable minimum."""
+        return np.asarray(states)[:, 0] < self.offsets[0]
+
+    # ---------------------------------------------------------- enumeration
+    def count(self) -> int:
+        """Number of states (without enumerating them)."""
+        p = self.problem
+        B, m, lo = p.bound, p.order_multiple, p.min_net_inventory
+        # ways[r] = number of pipeline vectors (multiples of m) with sum exactly r
+        ways = np.zeros(B - min(lo, 0) + 1, dtype=np.float64)
+        ways[0] = 1.0
+        for _ in range(self.n_pipeline):
+            new = np.zeros_like(ways)
+            for v in range(0, len(ways), m):
+                new[v:] += ways[: len(ways) - v]
+            ways = new
+        total = 0.0
+        for first in range(lo, B + 1):
+            budget = B - first  # pipeline sum allowed
+            total += ways[: budget + 1].sum() if budget >= 0 else 0.0
+        return int(total) * (p.period if p.seasonal else 1)
+
+    def enumerate(self, *, max_states: int = 20_000_000) -> np.ndarray:
+        """All states in these coordinates, sorted by key (int64 (n, dim))."""
+        n = self.count()
+        if n > max_states:
+            raise SpecError("problem.bound", self.problem.bound,
+                            f"{n:,} states exceed the tabular limit of {max_states:,}; "
+                            "lower the bound or capacity, or use DQN")
+        p = self.problem
+        B, m = p.bound, p.order_multiple
+        first = np.arange(p.min_net_inventory, B + 1, dtype=np.int64)
+        cols = [first]
+        pos = first.copy()
+        for _ in range(self.n_pipeline):
+            room = np.maximum(B - pos, -1)
+            counts = np.where(room >= 0, room // m + 1, 0)
+            rep = np.repeat(np.arange(pos.size), counts)
+            starts = np.cumsum(counts) - counts
+            vals = (np.arange(rep.size) - np.repeat(starts, counts)) * m
+            cols = [c[rep] for c in cols] + [vals]
+            pos = pos[rep] + vals
+        states = np.stack(cols, axis=1)
+        if p.seasonal:
+            P = p.period
+            states = np.concatenate(
+                [np.repeat(states, P, axis=0), np.tile(np.arange(P), states.shape[0])[:, None]],
+                axis=1)
+        keys = self.encode(states)
+        order = np.argsort(keys, kind="stable")
+        return states[order]
