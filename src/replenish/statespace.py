@@ -15,7 +15,8 @@ Two coordinate systems are used:
   ``[y, 0, β_2, .., β_L, (w)]``.
 
 States are bounded by the problem: net inventory ``>= min_net_inventory``,
-inventory position ``<= B`` and pipeline entries multiples of ``m``.
+inventory position ``<= B`` and pipeline entries (single orders) multiples of
+``m`` of at most ``max_order_units``.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class StateSpace:
         n_pipe = (L - 1 if (reduced and L >= 1) else L)
         self.n_pipeline = n_pipe
         lows = [lo] + [0] * n_pipe
-        sizes = [B - lo + 1] + [B + 1] * n_pipe
+        sizes = [B - lo + 1] + [problem.max_order_units + 1] * n_pipe
         if problem.seasonal:
             lows.append(0)
             sizes.append(problem.period)
@@ -108,9 +109,10 @@ class StateSpace:
         # ways[r] = number of pipeline vectors (multiples of m) with sum exactly r
         ways = np.zeros(B - min(lo, 0) + 1, dtype=np.float64)
         ways[0] = 1.0
+        vmax = min(p.max_order_units, len(ways) - 1)
         for _ in range(self.n_pipeline):
             new = np.zeros_like(ways)
-            for v in range(0, len(ways), m):
+            for v in range(0, vmax + 1, m):
                 new[v:] += ways[: len(ways) - v]
             ways = new
         total = 0.0
@@ -132,7 +134,8 @@ class StateSpace:
         cols = [first]
         pos = first.copy()
         for _ in range(self.n_pipeline):
-            room = np.maximum(B - pos, -1)
+            # each pipeline slot is one order: a multiple of m, at most max_order_units
+            room = np.minimum(np.maximum(B - pos, -1), p.max_order_units)
             counts = np.where(room >= 0, room // m + 1, 0)
             rep = np.repeat(np.arange(pos.size), counts)
             starts = np.cumsum(counts) - counts

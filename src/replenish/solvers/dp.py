@@ -50,83 +50,106 @@ Objective = Literal["average", "discounted"]
 # MDP construction (compiled)
 # ----------------------------------------------------------------------------
 @nb.njit(cache=True)
-def _build(states, keys, lut, offsets, strides, lead_time, lost, period, cost, bound, max_units,
-           multiple, pmf, fill, sa_ptr, sa_order, sa_cost, sa_clip, tr_ptr, tr_idx,
-           tr_prob):  # pragma: no cover
+def _build_state(s, states, keys, lut, offsets, strides, lead_time, lost, period, cost, bound,
+                 max_units, multiple, pmf, sa0, tr0, tr_end, sa_order, sa_cost, sa_clip,
+                 tr_start, tr_cnt, tr_idx, tr_prob):  # pragma: no cover
+    """Rows of reduced state ``s``: one per feasible order, successors merged.
+
+    Writes state-action rows from ``sa0`` and successors in ``[tr0, tr_end)``.
+    Returns 0, or -1 (successor outside the space) / -2 (storage exceeded).
+    """
     n, dr = states.shape
     seasonal = period > 1
     dfull = lead_time + 1 + (1 if seasonal else 0)
     full = np.zeros(dfull, dtype=np.int64)
     out = np.zeros(dfull, dtype=np.int64)
     red = np.zeros(dr, dtype=np.int64)
-    n_sa = 0
-    n_tr = 0
-    for s in range(n):
-        # representative full state of the reduced state
-        full[0] = states[s, 0]
-        if lead_time >= 1:
-            full[1] = 0
-            for i in range(2, lead_time + 1):
-                full[i] = states[s, i - 1]
-        if seasonal:
-            full[dfull - 1] = states[s, dr - 1]
-        w = full[dfull - 1] if seasonal else 0
-        amax = max_feasible(full, lead_time, bound, max_units, multiple)
-        if fill:
-            sa_ptr[s] = n_sa
-        for a in range(0, amax + 1, multiple):
-            exp_cost = 0.0
-            clip = 0.0
-            last = -1
-            if fill:
-                tr_ptr[n_sa] = n_tr
-            for d in range(pmf.shape[1]):
-                pd = pmf[w, d]
-                if pd == 0.0:
-                    continue
-                hc, sc, oc, rc, _, _ = transition(full, a, d, lead_time, lost, period, cost, out)
-                exp_cost += pd * (hc + sc + oc - rc)
-                # reduce the successor
-                if lead_time >= 1:
-                    red[0] = out[0] + out[1]
-                    for i in range(2, lead_time + 1):
-                        red[i - 1] = out[i]
-                else:
-                    red[0] = out[0]
-                if seasonal:
-                    red[dr - 1] = out[dfull - 1]
-                if red[0] < offsets[0]:
-                    red[0] = offsets[0]
-                    clip += pd
-                key = 0
-                for i in range(dr):
-                    key += (red[i] - offsets[i]) * strides[i]
-                if lut.shape[0] > 0:
-                    j = lut[key] if 0 <= key < lut.shape[0] else n
-                else:
-                    j = np.searchsorted(keys, key)
-                if j == last:
-                    if fill:
-                        tr_prob[n_tr - 1] += pd
-                    continue
-                if fill:
-                    if n_tr >= tr_idx.shape[0]:
-                        return -2, -2  # successor storage estimate exceeded
-                    if j < 0 or j >= n or keys[j] != key:
-                        return -1, -1  # successor outside the state space (cannot happen)
-                    tr_idx[n_tr] = j
-                    tr_prob[n_tr] = pd
-                last = j
-                n_tr += 1
-            if fill:
-                sa_order[n_sa] = a
-                sa_cost[n_sa] = exp_cost
-                sa_clip[n_sa] = clip
-            n_sa += 1
-    if fill:
-        sa_ptr[n] = n_sa
-        tr_ptr[n_sa] = n_tr
-    return n_sa, n_tr
+    # representative full state of the reduced state: [y, 0, β_2.., (w)]
+    full[0] = states[s, 0]
+    if lead_time >= 1:
+        full[1] = 0
+        for i in range(2, lead_time + 1):
+            full[i] = states[s, i - 1]
+    if seasonal:
+        full[dfull - 1] = states[s, dr - 1]
+    w = full[dfull - 1] if seasonal else 0
+    amax = max_feasible(full, lead_time, bound, max_units, multiple)
+    k = sa0
+    t = tr0
+    for a in range(0, amax + 1, multiple):
+        exp_cost = 0.0
+        clip = 0.0
+        last_key = -1
+        tr_start[k] = t
+        for d in range(pmf.shape[1]):
+            pd = pmf[w, d]
+            if pd == 0.0:
+                continue
+            hc, sc, oc, rc, _, _ = transition(full, a, d, lead_time, lost, period, cost, out)
+            exp_cost += pd * (hc + sc + oc - rc)
+            # reduce the successor
+            if lead_time >= 1:
+                red[0] = out[0] + out[1]
+                for i in range(2, lead_time + 1):
+                    red[i - 1] = out[i]
+            else:
+                red[0] = out[0]
+            if seasonal:
+                red[dr - 1] = out[dfull - 1]
+            if red[0] < offsets[0]:
+                red[0] = offsets[0]
+                clip += pd
+            key = 0
+            for i in range(dr):
+                key += (red[i] - offsets[i]) * strides[i]
+            if key == last_key:  # same successor as the previous demand: merge
+                tr_prob[t - 1] += pd
+                continue
+            if lut.shape[0] > 0:
+                j = lut[key] if 0 <= key < lut.shape[0] else -1
+            else:
+                j = np.searchsorted(keys, key)
+                if j >= n or keys[j] != key:
+                    j = -1
+            if j < 0:
+                return -1
+            if t >= tr_end:
+                return -2
+            tr_idx[t] = j
+            tr_prob[t] = pd
+            last_key = key
+            t += 1
+        sa_order[k] = a
+        sa_cost[k] = exp_cost
+        sa_clip[k] = clip
+        tr_cnt[k] = t - tr_start[k]
+        k += 1
+    return 0
+
+
+@nb.njit(parallel=True, cache=True)
+def _build(states, keys, lut, offsets, strides, lead_time, lost, period, cost, bound, max_units,
+           multiple, pmf, sa_ptr, tr_base, sa_order, sa_cost, sa_clip, tr_start, tr_cnt, tr_idx,
+           tr_prob):  # pragma: no cover
+    """All states in parallel, each into its own preassigned storage segment."""
+    n = states.shape[0]
+    status = np.zeros(n, dtype=np.int64)
+    for s in nb.prange(n):
+        status[s] = _build_state(s, states, keys, lut, offsets, strides, lead_time, lost, period,
+                                 cost, bound, max_units, multiple, pmf, sa_ptr[s], tr_base[s],
+                                 tr_base[s + 1], sa_order, sa_cost, sa_clip, tr_start, tr_cnt,
+                                 tr_idx, tr_prob)
+    return status.min()
+
+
+@nb.njit(parallel=True, cache=True)
+def _compact(tr_start, tr_cnt, tr_ptr, tr_idx, tr_prob, out_idx, out_prob):  # pragma: no cover
+    for k in nb.prange(tr_start.shape[0]):
+        src = tr_start[k]
+        dst = tr_ptr[k]
+        for j in range(tr_cnt[k]):
+            out_idx[dst + j] = tr_idx[src + j]
+            out_prob[dst + j] = tr_prob[src + j]
 
 
 @nb.njit(parallel=True, cache=True)
@@ -240,7 +263,7 @@ class MDP:
 
 
 def build_mdp(problem: Problem, *, tail: float = TAIL, max_states: int = 20_000_000) -> MDP:
-    """Enumerate reduced states and build the MDP (two compiled passes)."""
+    """Enumerate reduced states and build the MDP (compiled, parallel over states)."""
     t0 = time.perf_counter()
     space = StateSpace(problem, reduced=True)
     states = space.enumerate(max_states=max_states)
@@ -258,34 +281,44 @@ def build_mdp(problem: Problem, *, tail: float = TAIL, max_states: int = 20_000_
     args = (states, keys, lut, space.offsets, space.strides, problem.lead_time, problem.lost_sales,
             problem.period, problem.cost_params(), problem.bound, problem.max_order_units,
             problem.order_multiple, pmf)
-    # exact count of state-action rows and an upper bound on successor entries
+    # exact count of state-action rows, and storage for successors per state
     # (lost sales: demands beyond the morning stock all lead to the same state)
     full = space.expand(states)
     amax = max_feasible_batch(full, problem.lead_time, problem.bound, problem.max_order_units,
                               problem.order_multiple)
     n_act = amax // problem.order_multiple + 1
-    n_sa = int(n_act.sum())
+    sa_ptr = np.zeros(states.shape[0] + 1, dtype=np.int64)
+    np.cumsum(n_act, out=sa_ptr[1:])
+    n_sa = int(sa_ptr[-1])
+    idx_dtype = np.int32 if states.shape[0] < 2**31 else np.int64
     per = np.full(states.shape[0], pmf.shape[1], dtype=np.int64)
     if problem.lost_sales:
-        per = np.minimum(per, states[:, 0] + 2)
-    n_tr = int((n_act * per).sum())
-    sa_ptr = np.empty(states.shape[0] + 1, dtype=np.int64)
-    sa_order = np.empty(n_sa, dtype=np.int64)
-    sa_cost = np.empty(n_sa)
-    sa_clip = np.empty(n_sa)
-    tr_ptr = np.empty(n_sa + 1, dtype=np.int64)
-    tr_idx = np.empty(n_tr, dtype=np.int32 if states.shape[0] < 2**31 else np.int64)
-    tr_prob = np.empty(n_tr)
-    res = _build(*args, True, sa_ptr, sa_order, sa_cost, sa_clip, tr_ptr, tr_idx, tr_prob)
-    if res[0] == -2:  # estimate too small (unusual dynamics): allow every demand value
-        n_tr = int(n_act.sum()) * pmf.shape[1]
-        tr_idx = np.empty(n_tr, dtype=tr_idx.dtype)
-        tr_prob = np.empty(n_tr)
-        res = _build(*args, True, sa_ptr, sa_order, sa_cost, sa_clip, tr_ptr, tr_idx, tr_prob)
-    if res[0] < 0:
+        per = np.minimum(per, np.maximum(states[:, 0], 0) + 2)
+    status = -2
+    for attempt in range(2):
+        tr_base = np.zeros(states.shape[0] + 1, dtype=np.int64)
+        np.cumsum(n_act * per, out=tr_base[1:])
+        sa_order = np.empty(n_sa, dtype=np.int64)
+        sa_cost = np.empty(n_sa)
+        sa_clip = np.empty(n_sa)
+        tr_start = np.empty(n_sa, dtype=np.int64)
+        tr_cnt = np.empty(n_sa, dtype=np.int64)
+        tr_idx = np.empty(int(tr_base[-1]), dtype=idx_dtype)
+        tr_prob = np.empty(int(tr_base[-1]))
+        status = _build(*args, sa_ptr, tr_base, sa_order, sa_cost, sa_clip, tr_start, tr_cnt,
+                        tr_idx, tr_prob)
+        if status != -2:
+            break
+        # storage estimate too small (unusual dynamics): allow every demand value
+        per = np.full(states.shape[0], pmf.shape[1], dtype=np.int64)
+    if status < 0:
         raise RuntimeError("internal error: a successor fell outside the state space")
-    tr_idx = tr_idx[: res[1]].copy()
-    tr_prob = tr_prob[: res[1]].copy()
+    tr_ptr = np.zeros(n_sa + 1, dtype=np.int64)
+    np.cumsum(tr_cnt, out=tr_ptr[1:])
+    out_idx = np.empty(int(tr_ptr[-1]), dtype=idx_dtype)
+    out_prob = np.empty(int(tr_ptr[-1]))
+    _compact(tr_start, tr_cnt, tr_ptr, tr_idx, tr_prob, out_idx, out_prob)
+    tr_idx, tr_prob = out_idx, out_prob
     return MDP(problem=problem, space=space, states=states, keys=keys, sa_ptr=sa_ptr,
                sa_order=sa_order, sa_cost=sa_cost, sa_clip=sa_clip, tr_ptr=tr_ptr, tr_idx=tr_idx,
                tr_prob=tr_prob, seconds=time.perf_counter() - t0)
