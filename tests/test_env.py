@@ -40,7 +40,7 @@ def test_mask_and_clipping(bike):
     env = InventoryEnv(bike)
     obs, info = env.reset(seed=0, options={"state": [6, 3]})
     assert info["action_mask"].tolist() == [True, True] + [False] * 9
-    obs, reward, term, trunc, info = env.step(8)  # infeasible: clipped to 1
+    obs, reward, _term, _trunc, info = env.step(8)  # infeasible: clipped to 1
     assert info["order"] == 1 and obs[1] == 1
     assert reward == -info["cost"]
     assert sum(info["costs"][k] for k in ("holding", "stockout", "ordering")) == info["cost"]
@@ -55,6 +55,6 @@ def test_env_average_matches_exact(bike):
     obs, _ = env.reset(seed=5)
     total = 0.0
     for _ in range(40_000):
-        obs, r, _, trunc, _ = env.step(pol.order(obs))
+        obs, r, _, _trunc, _ = env.step(pol.order(obs))
         total -= r
     assert total / 40_000 == pytest.approx(16.1830, abs=0.25)

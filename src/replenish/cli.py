@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                           Callable[[argparse.Namespace], int]]] = {}
 
 
-def command(name: str, help: str, add: Callable[[argparse.ArgumentParser], None]):  # noqa: A002
+def command(name: str, help: str, add: Callable[[argparse.ArgumentParser], None]):
     """Decorator registering a sub-command."""
 
     def deco(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -51,7 +51,8 @@ def _fmt(x: float | None, spec: str = ".4f") -> str:
 
 def format_results(rows: Sequence[dict[str, Any]]) -> str:
     """A plain-text table of result JSON objects (method, cost, CI, gap, time)."""
-    head = f"{'method':<22} {'avg cost/period':>16} {'95% CI / exact':>21} {'gap to optimum':>15} {'seconds':>8}"
+    head = (f"{'method':<22} {'avg cost/period':>16} {'95% CI / exact':>21} "
+            f"{'gap to optimum':>15} {'seconds':>8}")
     lines = [head, "-" * len(head)]
     for r in rows:
         ci = "exact" if r.get("exact") else (

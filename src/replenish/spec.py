@@ -164,7 +164,7 @@ class Problem:
         if self.fixed_order_cost > 0:
             mu = max(self.demand.mean_at(w) for w in range(self.period))
             eoq = math.sqrt(2 * self.fixed_order_cost * mu / max(self.holding_cost, 1e-9))
-        b = int(math.ceil(q + 2 * eoq)) + self.order_multiple
+        b = math.ceil(q + 2 * eoq) + self.order_multiple
         return max(b, self.order_multiple)
 
     @cached_property
@@ -174,7 +174,7 @@ class Problem:
             return 0
         if self.backlog_bound is not None:
             return -int(self.backlog_bound)
-        return -int(math.ceil(self._lead_time_demand_quantile()))
+        return -math.ceil(self._lead_time_demand_quantile())
 
     def _lead_time_demand_quantile(self) -> float:
         best = 0

@@ -295,7 +295,7 @@ def build_mdp(problem: Problem, *, tail: float = TAIL, max_states: int = 20_000_
     if problem.lost_sales:
         per = np.minimum(per, np.maximum(states[:, 0], 0) + 2)
     status = -2
-    for attempt in range(2):
+    for _attempt in range(2):
         tr_base = np.zeros(states.shape[0] + 1, dtype=np.int64)
         np.cumsum(n_act * per, out=tr_base[1:])
         sa_order = np.empty(n_sa, dtype=np.int64)
