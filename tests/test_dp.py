@@ -209,3 +209,19 @@ def test_statespace_count_matches_enumeration():
             assert len(st) == sp.count()
             assert np.array_equal(sp.decode(sp.encode(st)), st)
             assert len(np.unique(sp.encode(st))) == len(st)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Problem(demand=Poisson(4), lead_time=1, capacity=10, holding_cost=8, stockout_cost=10),
+    lambda: Problem(demand=WeekdayPoisson((3, 3, 3, 4, 6, 9, 5)), lead_time=1, capacity=20,
+                    holding_cost=1, stockout_cost=9),
+])
+def test_relative_values_satisfy_the_average_cost_optimality_equation(make):
+    """g + h(s) = min_a [c(s, a) + Σ P(s'|s, a) h(s')] for every state (Puterman 1994, §8.4)."""
+    prob = make()
+    r = solve_dp(prob, tol=1e-11)
+    q = r.mdp.q_values(r.values, 1.0)
+    best = np.minimum.reduceat(q, r.mdp.sa_ptr[:-1])
+    assert np.max(np.abs(r.average_cost + r.values - best)) < 1e-6
+    orders, qs = r.action_values(np.array([0, 0] + ([0] if prob.seasonal else [])))
+    assert orders[np.argmin(qs)] == r.policy.order([0, 0] + ([0] if prob.seasonal else []))

@@ -28,7 +28,19 @@ from .errors import SpecError
 from .evaluation import Evaluation, evaluate, optimal_average_cost
 from .markov import ExactEvaluation, evaluate_exact
 from .methods import SolveResult, available_methods, solve
-from .policies import OrderUpTo, Policy, TablePolicy, load_policy, save_policy
+from .policies import (
+    SQ,
+    SS,
+    CappedBaseStock,
+    ConstantOrder,
+    Myopic,
+    OrderUpTo,
+    Policy,
+    TablePolicy,
+    WeekdayBaseStock,
+    load_policy,
+    save_policy,
+)
 from .simulate import SimulationResult, simulate
 from .solvers.dp import DPResult, solve_dp
 from .spec import Problem
@@ -38,9 +50,10 @@ register()
 __version__ = "0.1.0"
 
 __all__ = [
-    "ENV_ID", "Config", "DPResult", "Empirical", "Evaluation", "ExactEvaluation",
-    "InventoryEnv", "NegativeBinomial", "OrderUpTo", "Poisson", "Policy", "Problem",
-    "SimulationResult", "SolveResult", "SpecError", "TablePolicy", "WeekdayEmpirical",
-    "WeekdayPoisson", "available_methods", "evaluate", "evaluate_exact", "load_config",
-    "load_policy", "optimal_average_cost", "save_policy", "simulate", "solve", "solve_dp",
+    "ENV_ID", "SQ", "SS", "CappedBaseStock", "Config", "ConstantOrder", "DPResult", "Empirical",
+    "Evaluation", "ExactEvaluation", "InventoryEnv", "Myopic", "NegativeBinomial", "OrderUpTo",
+    "Poisson", "Policy", "Problem", "SimulationResult", "SolveResult", "SpecError", "TablePolicy",
+    "WeekdayBaseStock", "WeekdayEmpirical", "WeekdayPoisson", "available_methods", "evaluate",
+    "evaluate_exact", "load_config", "load_policy", "optimal_average_cost", "save_policy",
+    "simulate", "solve", "solve_dp",
 ]

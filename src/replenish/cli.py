@@ -78,6 +78,8 @@ def _add_solve(p: argparse.ArgumentParser) -> None:
     p.add_argument("--logdir", type=Path, help="TensorBoard log folder (dqn)")
     p.add_argument("--resume", action="store_true", help="resume from the last checkpoint (dqn)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--report", type=Path, help="folder for an HTML report (report.html, figures, "
+                                               "results.json/.csv)")
 
 
 def _method_options(config: Any, method: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -115,6 +117,11 @@ def _run_solve(args: argparse.Namespace) -> int:
     if args.out is not None:
         atomic_write_text(args.out / f"result-{args.method}.json",
                           json.dumps(obj, indent=1, default=_json_default))
+    report = None
+    if args.report is not None:
+        from .report import write_report
+
+        report = write_report([res], args.report, title=f"{cfg.problem.name}: {args.method}")
     if args.json:
         _print_json(obj)
     else:
@@ -122,6 +129,8 @@ def _run_solve(args: argparse.Namespace) -> int:
         print(format_results([obj]))
         if policy_file:
             print(f"policy saved to {policy_file}")
+        if report is not None:
+            print(f"report written to {report.html}")
     return 0
 
 
@@ -179,6 +188,8 @@ def _run_demo(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from . import compare as _compare  # noqa: F401  (registers the "compare" sub-command)
+    from . import explain as _explain  # noqa: F401  (registers "explain" and "recommend")
 
     parser = argparse.ArgumentParser(
         prog="replenish",

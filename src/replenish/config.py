@@ -29,11 +29,16 @@ class Config:
         problem: the validated problem.
         sections: the optional tables, e.g. ``sections["dqn"]``.
         path: the file it came from (``None`` when built in memory).
+        history: for ``[demand] kind = "history"``, the loaded
+            :class:`~replenish.history.HistoricalDemand` (train/test windows);
+            the problem's demand is then the weekday model fitted on the
+            training window.  ``None`` otherwise.
     """
 
     problem: Problem
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
+    history: Any = None
 
     def section(self, name: str) -> dict[str, Any]:
         """The ``[name]`` table (empty if absent)."""
@@ -48,9 +53,23 @@ def config_from_dict(data: dict[str, Any], *, path: Path | None = None) -> Confi
                             "unknown top-level key or table")
         if key in SECTIONS and not isinstance(value, dict):
             raise SpecError(key, value, "must be a table")
-    problem = Problem.from_dict(data)
+    history = None
+    demand = data.get("demand")
+    if isinstance(demand, dict) and demand.get("kind") == "history":
+        # sales history: fit the weekday model on the training window (relative files
+        # resolve against the config file's folder)
+        from .history import problem_from_history
+
+        prob = data.get("problem", {})
+        if not isinstance(prob, dict):
+            raise SpecError("problem", prob, "must be a table")
+        problem, history = problem_from_history(
+            demand, problem=prob, name=data.get("name"),
+            base_dir=path.parent if path is not None else None)
+    else:
+        problem = Problem.from_dict(data)
     return Config(problem=problem, sections={k: v for k, v in data.items() if k in SECTIONS},
-                  path=path)
+                  path=path, history=history)
 
 
 def load_config(path: str | Path) -> Config:

@@ -26,6 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse.csgraph import connected_components
+from threadpoolctl import threadpool_limits
 
 from .demand import TAIL
 from .dynamics import COST_COLUMNS, clip_orders, step
@@ -185,12 +186,16 @@ def _stationary_on_class(P: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:
     n = idx.size
     if n == 1:
         return np.ones(1)
+    # dense solve of the stationary equations with one replaced by Σπ = 1;
+    # BLAS limited to one thread: on a loaded 2-core machine a threaded solve of
+    # a few hundred states is a thousand times slower
     Q = P[idx][:, idx].toarray()
     A = Q.T - np.eye(n)
     A[0, :] = 1.0
     b = np.zeros(n)
     b[0] = 1.0
-    pi = np.maximum(np.linalg.solve(A, b), 0.0)
+    with threadpool_limits(limits=1, user_api="blas"):
+        pi = np.maximum(np.linalg.solve(A, b), 0.0)
     return pi / pi.sum()
 
 

@@ -113,16 +113,21 @@ class SolveResult:
         }
 
 
-def _load_methods() -> None:
-    # importing the modules registers their methods
-    from .solvers import classic, dp_method  # noqa: F401
+def _dqn_method(problem: Problem, *, options: dict[str, Any], seed: int,
+                progress: bool) -> MethodOutput:
+    """Lazy entry for ``dqn``: torch is imported only when DQN is used."""
+    from .solvers import dqn  # noqa: F401  (re-registers METHODS["dqn"])
 
-    for mod in ("qlearning", "dqn"):
-        try:
-            __import__(f"replenish.solvers.{mod}")
-        except ModuleNotFoundError as exc:  # optional method not present
-            if exc.name != f"replenish.solvers.{mod}":
-                raise
+    if METHODS.get("dqn") is _dqn_method:
+        raise SpecError("method", "dqn", "the DQN module did not register itself")
+    return METHODS["dqn"](problem, options=options, seed=seed, progress=progress)
+
+
+def _load_methods() -> None:
+    # importing the modules registers their methods; DQN registers lazily
+    from .solvers import classic, dp_method, qlearning  # noqa: F401
+
+    METHODS.setdefault("dqn", _dqn_method)
 
 
 def available_methods() -> list[str]:

@@ -186,8 +186,14 @@ class Problem:
 
     @property
     def max_order_units(self) -> int:
-        """Largest order ever feasible (units): ``min(a_max, B)`` rounded down to ``m``."""
-        hi = self.bound if self.max_order is None else min(self.max_order, self.bound)
+        """Largest order ever feasible (units), rounded down to ``m``.
+
+        ``a_max`` when given; otherwise the widest range the position bound
+        allows, ``B − min_net_inventory`` (``B`` under lost sales), so a backlog
+        never stops an order back up to the bound.
+        """
+        span = self.bound - min(self.min_net_inventory, 0)
+        hi = span if self.max_order is None else min(self.max_order, span)
         return (hi // self.order_multiple) * self.order_multiple
 
     @property

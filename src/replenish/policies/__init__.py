@@ -1,8 +1,28 @@
 """Policies: the one protocol (:class:`Policy`) and its implementations."""
 
-from .base import POLICY_KINDS, Policy, load_policy, policy_from_dict, save_policy
-from .classic import OrderUpTo, inventory_position
+from .base import POLICY_KINDS, SUFFIX_LOADERS, Policy, load_policy, policy_from_dict, save_policy
+from .classic import (
+    SQ,
+    SS,
+    CappedBaseStock,
+    ConstantOrder,
+    Myopic,
+    OrderUpTo,
+    WeekdayBaseStock,
+    inventory_position,
+)
 from .table import TablePolicy
 
-__all__ = ["POLICY_KINDS", "OrderUpTo", "Policy", "TablePolicy", "inventory_position",
+__all__ = ["POLICY_KINDS", "SQ", "SS", "CappedBaseStock", "ConstantOrder", "Myopic", "OrderUpTo",
+           "Policy", "TablePolicy", "WeekdayBaseStock", "inventory_position",
            "load_policy", "policy_from_dict", "save_policy"]
+
+
+def _load_pt(path):  # type: ignore[no-untyped-def]
+    """Lazy ``.pt`` loader (DQN policies): imports torch only when such a file is loaded."""
+    from .dqn import load_dqn_policy
+
+    return load_dqn_policy(path)
+
+
+SUFFIX_LOADERS.setdefault(".pt", _load_pt)

@@ -425,7 +425,7 @@ def solve_dp(problem: Problem, *, objective: Objective = "average", tol: float =
                 _evaluate(arg, *ev_args, V, tau, new)
                 V = new + (1.0 - tau) * V
                 V -= V[ref]
-        values = V / tau  # relative values of the original chain
+        values = tau * V  # relative values h of the original chain (h = τ·V at the fixed point)
     else:
         gamma = problem.discount
         for it in range(1, max_iter + 1):  # noqa: B007

@@ -1,0 +1,357 @@
+"""``replenish compare``: every method learns on the training window, all are replayed on the test window.
+
+For a config whose demand is a sales history (``[demand] kind = "history"``,
+see :mod:`replenish.history`), each requested method is run through
+:func:`replenish.methods.solve` on the problem whose demand is the weekday
+model fitted on the **training window only** (classic optimisers and the DP
+use it exactly; learners sample it, i.e. bootstrap training days within
+weekday).  Every finished policy is then replayed (:func:`replenish.history.replay`)
+on the actual demand of the training window (in-sample) and of the **test
+window** (held out), from the same start state.  The test-window cost is the
+figure that matters; each method's test cost is also reported relative to the
+reference, the best static (s, S) policy (``sS``; ``order-up-to`` when sS is not
+requested or not available).
+
+The JSON object (``--json``) is ``{"problem", "history", "reference",
+"results": [...]}``; each result holds the fields of ``replenish solve --json``
+(``average_cost`` there is the long-run cost under the *fitted* model) plus
+``test_total_cost``, ``test_average_cost``, ``test_breakdown``,
+``test_fill_rate``, ``test_stockout_days``, ``test_stockout_rate``,
+``test_average_on_hand``, the same ``train_*`` figures, and
+``test_relative_to_reference`` (test cost / the reference's).  A method that
+is not available in this build, or refuses the problem (e.g. tabular
+Q-learning on a state space too large for it), gets a result with ``error``
+set and no figures; the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cli import _json_default, _print_json, command
+from .errors import SpecError, require
+from .history import HistoricalDemand, ReplayResult, default_start_state, replay
+from .methods import METHODS, SolveResult, available_methods, solve
+from .policies.base import Policy, atomic_write_text
+from .spec import Problem
+
+#: Methods a comparison runs when none are given.
+DEFAULT_METHODS = ("sS", "order-up-to", "weekday-base-stock", "dp", "dqn")
+#: Every method name the project plans; those not registered yet are reported, not fatal.
+KNOWN_METHODS = ("dp", "order-up-to", "sS", "sQ", "capped-base-stock", "constant-order", "myopic",
+                 "weekday-base-stock", "qlearning", "dqn")
+#: Reference of the relative test costs, in order of preference.
+REFERENCES = ("sS", "order-up-to")
+
+
+@dataclass(frozen=True)
+class MethodComparison:
+    """One method of a comparison.
+
+    Attributes:
+        method: method name.
+        solve: the method's result on the fitted model (``None`` on error).
+        train: replay on the training window's actual demand (in-sample).
+        test: replay on the test window's actual demand (held out).
+        error: why the method produced nothing, else ``None``.
+    """
+
+    method: str
+    solve: SolveResult | None
+    train: ReplayResult | None
+    test: ReplayResult | None
+    error: str | None = None
+
+    @property
+    def policy(self) -> Policy | None:
+        return None if self.solve is None else self.solve.policy
+
+    def to_json(self, reference_total: float | None = None) -> dict[str, Any]:
+        """Fields of ``solve --json`` plus ``test_*``/``train_*`` replay figures."""
+        if self.solve is None or self.test is None or self.train is None:
+            return {"method": self.method, "error": self.error, "test_total_cost": None,
+                    "test_average_cost": None}
+        obj = self.solve.to_json()
+        obj["describe"] = self.solve.policy.describe()
+        obj.update(self.test.to_json("test_"))
+        obj.update(self.train.to_json("train_"))
+        obj["test_relative_to_reference"] = (
+            self.test.total_cost / reference_total if reference_total else None)
+        return obj
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The result of :func:`compare`.
+
+    Attributes:
+        problem: the problem (demand fitted on the training window).
+        history: the train/test series.
+        results: one :class:`MethodComparison` per requested method, in order.
+        reference: the method test costs are relative to (``None`` if none ran).
+        seed: the seed every method received.
+    """
+
+    problem: Problem
+    history: HistoricalDemand
+    results: tuple[MethodComparison, ...]
+    reference: str | None
+    seed: int
+
+    def get(self, method: str) -> MethodComparison:
+        """The result of ``method``."""
+        for r in self.results:
+            if r.method == method:
+                return r
+        raise KeyError(method)
+
+    @property
+    def reference_total(self) -> float | None:
+        if self.reference is None:
+            return None
+        t = self.get(self.reference).test
+        return None if t is None else t.total_cost
+
+    def to_json(self) -> dict[str, Any]:
+        ref = self.reference_total
+        return {"problem": self.problem.name, "history": self.history.summary(),
+                "order_multiple": self.problem.order_multiple, "position_bound": self.problem.bound,
+                "reference": self.reference, "seed": self.seed,
+                "results": [r.to_json(ref) for r in self.results]}
+
+    def table(self) -> str:
+        """A plain-text table: fitted-model cost, train and test replay cost per day, vs reference."""
+        ref = self.reference_total
+        head = (f"{'method':<20} {'model $/day':>11} {'train $/day':>11} {'test $/day':>10} "
+                f"{'test total $':>13} {'vs ' + (self.reference or '-'):>9} {'fill':>6} "
+                f"{'out days':>8} {'avg stock':>9} {'sec':>7}")
+        lines = [head, "-" * len(head)]
+        for r in self.results:
+            if r.error is not None or r.solve is None or r.test is None or r.train is None:
+                lines.append(f"{r.method:<20} not run: {r.error}")
+                continue
+            rel = f"{100 * (r.test.total_cost / ref - 1):+.1f}%" if ref else "—"
+            lines.append(f"{r.method:<20} {r.solve.average_cost:>11.2f} {r.train.average_cost:>11.2f} "
+                         f"{r.test.average_cost:>10.2f} {r.test.total_cost:>13.0f} {rel:>9} "
+                         f"{r.test.fill_rate:>6.3f} {r.test.stockout_days:>8d} "
+                         f"{r.test.average_on_hand:>9.1f} {r.solve.seconds:>7.1f}")
+        return "\n".join(lines)
+
+
+def _unavailable(method: str) -> str:
+    return (f"method '{method}' is not available in this build yet (registered: "
+            f"{', '.join(sorted(METHODS))}); it will run once its module lands")
+
+
+def compare(problem: Problem, history: HistoricalDemand, methods: tuple[str, ...] | list[str], *,
+            options: dict[str, dict[str, Any]] | None = None, seed: int = 0, progress: bool = False,
+            with_optimum: bool = True, start_state: np.ndarray | None = None,
+            on_result: Any = None) -> Comparison:
+    """Run ``methods`` on the fitted ``problem`` and replay their policies on ``history``.
+
+    Args:
+        problem: the problem whose demand was fitted on ``history.train`` only.
+        history: the training and test series.
+        methods: method names (see :data:`KNOWN_METHODS`); unknown names raise
+            :class:`~replenish.errors.SpecError`, planned but unregistered ones
+            and methods that refuse the problem give a result with ``error``.
+        options: per-method option tables (``{"dqn": {"steps": 50000}}``).
+        seed: passed to every method.
+        progress: progress bars of the learners.
+        with_optimum: compute the DP optimum of the fitted model for the gaps.
+        start_state: common replay start (default
+            :func:`~replenish.history.default_start_state` for each window).
+        on_result: optional callback ``f(MethodComparison)`` after each method.
+    """
+    require(len(methods) >= 1, "methods", list(methods), "give at least one method")
+    available_methods()  # imports (registers) every method module present
+    for m in methods:
+        require(m in METHODS or m in KNOWN_METHODS, "methods", m,
+                f"unknown method; expected some of {', '.join(KNOWN_METHODS)}")
+    require(len(set(methods)) == len(methods), "methods", list(methods), "a method is listed twice")
+    options = options or {}
+    rows: list[MethodComparison] = []
+    for m in methods:
+        if m not in METHODS:
+            row = MethodComparison(m, None, None, None, _unavailable(m))
+        else:
+            try:
+                res = solve(problem, m, options=dict(options.get(m, {})), seed=seed,
+                            progress=progress, with_optimum=with_optimum)
+            except SpecError as exc:
+                row = MethodComparison(m, None, None, None, str(exc))
+            else:
+                tr = replay(problem, res.policy, history.train,
+                            start_state=start_state if start_state is not None
+                            else default_start_state(problem, history.train))
+                te = replay(problem, res.policy, history.test,
+                            start_state=start_state if start_state is not None
+                            else default_start_state(problem, history.test))
+                row = MethodComparison(m, res, tr, te)
+        rows.append(row)
+        if on_result is not None:
+            on_result(row)
+    ok = {r.method for r in rows if r.error is None}
+    reference = next((m for m in REFERENCES if m in ok), None)
+    return Comparison(problem=problem, history=history, results=tuple(rows), reference=reference,
+                      seed=seed)
+
+
+# ----------------------------------------------------------------------------
+# report
+# ----------------------------------------------------------------------------
+def write_report(comp: Comparison, folder: str | Path) -> list[Path]:
+    """Write ``compare.json``, ``compare.txt``, ``test_replay.csv``, policy files and a plot.
+
+    ``test_replay.csv`` has one row per test day and method (date, weekday,
+    demand, order, on-hand after demand, units short, cost); ``test_replay.png``
+    shows the first eight weeks of the test window (on-hand stock, orders and
+    demand per method).  Every file is written atomically.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [atomic_write_text(folder / "compare.json",
+                                 json.dumps(comp.to_json(), indent=1, default=_json_default)),
+               atomic_write_text(folder / "compare.txt", header(comp) + "\n" + comp.table() + "\n")]
+    lines = ["method,date,weekday,demand,order,on_hand,short,cost"]
+    for r in comp.results:
+        if r.test is None or r.policy is None:
+            continue
+        t = r.test.trajectory
+        wd = (r.test.dates.astype(np.int64) + 3) % 7
+        for i in range(r.test.days):
+            lines.append(f"{r.method},{r.test.dates[i]},{wd[i]},{t['demand'][i]},{t['orders'][i]},"
+                         f"{t['states'][i + 1][0]},{t['short'][i]},{t['cost'][i]:.6g}")
+        try:
+            written.append(r.policy.save(folder / f"policy-{r.method}{r.policy.file_suffix}"))
+        except (OSError, NotImplementedError):  # pragma: no cover - a policy without a file format
+            pass
+    written.append(atomic_write_text(folder / "test_replay.csv", "\n".join(lines) + "\n"))
+    png = _plot(comp, folder / "test_replay.png")
+    if png is not None:
+        written.append(png)
+    return written
+
+
+def _plot(comp: Comparison, path: Path, days: int = 56) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover
+        return None
+    runs = [r for r in comp.results if r.test is not None]
+    if not runs:
+        return None
+    fig, axes = plt.subplots(len(runs), 1, figsize=(11, 2.2 * len(runs) + 0.6), sharex=True,
+                             squeeze=False)
+    for ax, r in zip(axes[:, 0], runs, strict=True):
+        assert r.test is not None
+        t = r.test.trajectory
+        n = min(days, r.test.days)
+        x = r.test.dates[:n].astype("datetime64[D]").astype(object)
+        ax.bar(x, t["demand"][:n], color="0.85", label="demand")
+        ax.step(x, t["states"][1: n + 1, 0], where="mid", color="C0", label="on hand (evening)")
+        ax.plot(x, t["orders"][:n], "o", ms=3, color="C3", label="order")
+        ax.set_ylabel("units")
+        ax.set_title(f"{r.method}: test {r.test.average_cost:.1f} $/day, fill {r.test.fill_rate:.3f}",
+                     fontsize=9, loc="left")
+    axes[0, 0].legend(fontsize=8, ncol=3, loc="upper right")
+    fig.suptitle(f"{comp.problem.name}: first {days} days of the test window", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def header(comp: Comparison) -> str:
+    h, p = comp.history, comp.problem
+    return (f"{p.name}: trained on {h.train.first} .. {h.train.last} ({len(h.train)} days), "
+            f"replayed on {h.test.first} .. {h.test.last} ({len(h.test)} days); L = {p.lead_time}, "
+            f"{p.excess_demand}, h = {p.holding_cost:g}, p = {p.stockout_cost:g}, "
+            f"K = {p.fixed_order_cost:g}, pack m = {p.order_multiple}, bound B = {p.bound}")
+
+
+# ----------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------
+def _add_compare(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="TOML file with [demand] kind = \"history\"")
+    p.add_argument("--methods", help="comma-separated methods (default: [compare] methods, else "
+                                     + ",".join(DEFAULT_METHODS) + ")")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--report", type=Path, help="folder for compare.json/.txt, the replay CSV, "
+                                               "policies and a plot")
+    p.add_argument("--seed", type=int, default=0, help="random seed of every method (default 0)")
+    p.add_argument("--steps", type=int, help="training steps of the learners (qlearning, dqn)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def methods_from(args_methods: str | None, section: dict[str, Any]) -> list[str]:
+    """The method list: ``--methods`` flag, else ``[compare] methods``, else the default."""
+    if args_methods is not None:
+        ms = [m.strip() for m in args_methods.split(",") if m.strip()]
+        require(len(ms) >= 1, "--methods", args_methods, "give at least one method")
+        return ms
+    ms = section.get("methods", list(DEFAULT_METHODS))
+    require(isinstance(ms, list) and all(isinstance(m, str) for m in ms), "compare.methods", ms,
+            "must be a list of method names")
+    for key in section:
+        require(key == "methods", f"compare.{key}", section[key], "unknown key (expected methods)")
+    return list(ms)
+
+
+@command("compare", "learn on the training window, replay every policy on the test window",
+         _add_compare)
+def _run_compare(args: argparse.Namespace) -> int:
+    import sys
+
+    from .config import load_config
+
+    cfg = load_config(args.config)
+    if cfg.history is None:
+        raise SpecError("demand.kind", cfg.problem.demand.kind,
+                        "compare needs a sales history: [demand] kind = \"history\"")
+    if args.steps is not None and args.steps < 1:
+        raise SpecError("--steps", args.steps, "must be >= 1")
+    methods = methods_from(args.methods, cfg.section("compare"))
+    options = {}
+    for m in methods:
+        opts = cfg.section(m)
+        if args.steps is not None and m in ("qlearning", "dqn"):
+            opts["steps"] = args.steps
+        options[m] = opts
+    quiet = args.json or args.no_progress
+
+    def note(row: MethodComparison) -> None:
+        if row.error is not None:
+            print(f"note: {row.method} not run: {row.error}", file=sys.stderr)
+        elif not args.json and row.test is not None:
+            print(f"  {row.method}: test {row.test.average_cost:.2f} $/day", file=sys.stderr)
+
+    comp = compare(cfg.problem, cfg.history, methods, options=options, seed=args.seed,
+                   progress=not quiet, on_result=note)
+    if args.report is not None:
+        write_report(comp, args.report)
+        if any(r.solve is not None for r in comp.results):  # the HTML report (issue 7)
+            from .report import write_comparison_report
+
+            write_comparison_report(comp, args.report)
+    if args.json:
+        _print_json(comp.to_json())
+    else:
+        print(header(comp))
+        print(comp.table())
+        if args.report is not None:
+            print(f"report written to {args.report}")
+    return 0 if any(r.error is None for r in comp.results) else 2

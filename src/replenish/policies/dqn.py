@@ -1,0 +1,345 @@
+"""Greedy policies of a Deep Q-Network (:mod:`replenish.solvers.dqn`), and their files.
+
+A :class:`DQNPolicy` holds a small PyTorch Q-network ``Q(x(s), ·)`` over a grid
+of orders and acts greedily among the *feasible* ones::
+
+    orders = policy.act(states)    # int64 (n, d) -> int64 (n,)
+
+Observation features ``x(s)`` (:class:`Observation`) are built from the problem
+spec alone:
+
+* with ``reduced = True`` (default) the sufficient statistic of
+  :mod:`replenish.statespace`: ``y = α + β_1`` (stock on the shelf tomorrow
+  before demand), ``β_2 .. β_L`` and the inventory position ``α + Σβ``, each
+  divided by the scale ``B`` (:attr:`Problem.bound`), so features lie in
+  ``[0, 1]`` under lost sales; with ``reduced = False`` ``α, β_1 .. β_L`` and
+  the position;
+* for seasonal demand, a one-hot encoding of the phase ``w`` (weekday of the
+  next demand day).
+
+Action ``j`` of the network orders ``j·k·m`` units (``action_mode = "order"``)
+or orders up to the position ``j·k·m`` (``"level"``), where ``m`` is the order
+multiple and ``k`` the action *stride* (1 unless the range is too large for one
+output per pack; then a coarse grid of at most ``max_actions`` outputs).
+Infeasible actions (beyond capacity, ``max_order`` or the position bound, as
+computed by :func:`replenish.dynamics.feasible_max`) are masked to ``−∞``
+before the ``argmax``, so the policy never proposes them.
+
+Files (``.pt``) hold only tensors and plain JSON text and are read back with
+``torch.load(weights_only=True)``, which never unpickles arbitrary objects::
+
+    {"format": "replenish.dqn/1", "meta": "<json: problem, observation, architecture>",
+     "state_dict": {name: tensor}}
+
+torch is imported by this module only (never at ``import replenish`` time).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..dynamics import feasible_max
+from ..errors import SpecError
+from ..spec import Problem
+from .base import SUFFIX_LOADERS, Policy
+
+FILE_FORMAT = "replenish.dqn/1"
+
+
+# ----------------------------------------------------------------------------
+# Observation features and the action grid
+# ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Observation:
+    """How a state becomes network input, and what the network's actions mean.
+
+    Attributes:
+        lead_time: ``L``.
+        period: demand phases ``P`` (one-hot phase features when ``P > 1``).
+        reduced: features from ``[α + β_1, β_2..β_L]`` instead of ``[α, β_1..β_L]``.
+        scale: divisor of every stock feature (units), ``B`` by default.
+        multiple: order multiple ``m`` (units).
+        stride: grid step in packs; a grid unit is ``stride·m`` units.
+        n_actions: number of network outputs.
+        action_mode: ``"order"``: action ``j`` orders ``j·stride·m`` units;
+            ``"level"``: action ``j`` orders up to the inventory position
+            ``T_j = j·stride·m``, i.e. ``a = ⌊(T_j − x)/m⌋·m`` with ``x`` the
+            position before ordering (a per-state relabelling of the same
+            orders: the value of a level varies smoothly and its best value
+            little across states, which the network learns faster).
+        bound: ``B`` (units), the largest position after ordering.
+    """
+
+    lead_time: int
+    period: int
+    reduced: bool
+    scale: float
+    multiple: int
+    stride: int
+    n_actions: int
+    action_mode: str = "order"
+    bound: int = 0
+
+    @classmethod
+    def from_problem(cls, problem: Problem, *, reduced: bool = True, max_actions: int = 128,
+                     action_mode: str = "order") -> Observation:
+        """The observation of ``problem``; coarse action grid beyond ``max_actions`` outputs."""
+        if not (isinstance(max_actions, int) and max_actions >= 2):
+            raise SpecError("dqn.max_actions", max_actions, "must be an integer >= 2")
+        if action_mode not in ("order", "level"):
+            raise SpecError("dqn.action_mode", action_mode, "must be 'order' or 'level'")
+        m = problem.order_multiple
+        top = problem.n_actions - 1 if action_mode == "order" else -(-problem.bound // m)
+        stride = max(1, math.ceil(top / (max_actions - 1)))
+        n = -(-top // stride) + 1
+        return cls(lead_time=problem.lead_time, period=problem.period, reduced=bool(reduced),
+                   scale=float(max(problem.bound, 1)), multiple=m, stride=stride, n_actions=n,
+                   action_mode=action_mode, bound=problem.bound)
+
+    @property
+    def n_features(self) -> int:
+        """Length of the feature vector."""
+        stock = self.lead_time + 1 - (1 if (self.reduced and self.lead_time >= 1) else 0)
+        return stock + 1 + (self.period if self.period > 1 else 0)
+
+    @property
+    def order_step(self) -> int:
+        """Units per action index (``stride·m``)."""
+        return self.stride * self.multiple
+
+    def features(self, states: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """float32 (n, n_features) features of int states (n, d)."""
+        s = torch.as_tensor(np.asarray(states) if not isinstance(states, torch.Tensor) else states)
+        L = self.lead_time
+        stock = s[:, : L + 1].to(torch.float32)
+        position = stock.sum(dim=1, keepdim=True)
+        if self.reduced and L >= 1:
+            stock = torch.cat([stock[:, :1] + stock[:, 1:2], stock[:, 2:]], dim=1)
+        parts = [stock / self.scale, position / self.scale]
+        if self.period > 1:
+            parts.append(nn.functional.one_hot(s[:, L + 1].long() % self.period,
+                                               self.period).to(torch.float32))
+        return torch.cat(parts, dim=1)
+
+    def _raw_orders(self, states: np.ndarray) -> np.ndarray:
+        """int64 (n, n_actions): the order of each action before clipping."""
+        j = np.arange(self.n_actions, dtype=np.int64)[None, :]
+        if self.action_mode == "order":
+            return np.broadcast_to(j * self.order_step, (states.shape[0], self.n_actions))
+        x = np.asarray(states, dtype=np.int64)[:, : self.lead_time + 1].sum(axis=1)[:, None]
+        return ((j * self.order_step - x) // self.multiple) * self.multiple
+
+    def mask(self, states: np.ndarray, feasible_units: np.ndarray) -> torch.Tensor:
+        """bool (n, n_actions) of feasible actions, given the largest feasible order (units).
+
+        Order mode: ``j·stride·m <= a_max(s)``.  Level mode: levels whose order
+        lies in ``[0, a_max(s)]``, plus the highest level at or below the
+        position (order 0), so every row has a feasible action.
+        """
+        fmax = np.asarray(feasible_units, dtype=np.int64)[:, None]
+        raw = self._raw_orders(states)
+        ok = (raw >= 0) & (raw <= fmax)
+        if self.action_mode == "level":
+            x = np.asarray(states, dtype=np.int64)[:, : self.lead_time + 1].sum(axis=1)
+            j0 = np.clip(x // self.order_step, 0, self.n_actions - 1)
+            ok[np.arange(len(j0)), j0] = True
+        return torch.from_numpy(np.ascontiguousarray(ok))
+
+    def orders(self, states: np.ndarray, actions: np.ndarray, feasible_units: np.ndarray) -> np.ndarray:
+        """int64 (n,) orders (units) of action indices, clipped to ``[0, a_max(s)]``."""
+        actions = np.asarray(actions, dtype=np.int64)
+        if self.action_mode == "order":
+            raw = actions * self.order_step
+        else:
+            x = np.asarray(states, dtype=np.int64)[:, : self.lead_time + 1].sum(axis=1)
+            raw = ((actions * self.order_step - x) // self.multiple) * self.multiple
+        return np.clip(raw, 0, np.asarray(feasible_units, dtype=np.int64))
+
+
+# ----------------------------------------------------------------------------
+# The Q-network
+# ----------------------------------------------------------------------------
+def build_q_network(n_in: int, n_out: int, hidden: tuple[int, ...], *, dueling: bool = False,
+                    generator: torch.Generator | None = None) -> nn.Module:
+    """An MLP Q-network (ReLU) with ``n_in`` inputs and ``n_out`` action values.
+
+    ``dueling`` splits the head into value and advantage streams (Wang et al.
+    2016).  Weights are initialised from ``generator`` (PyTorch's default
+    Kaiming-uniform scheme), never from the global RNG.
+    """
+    net = QNetwork(n_in, n_out, tuple(hidden), dueling=dueling)
+    with torch.no_grad():
+        for mod in net.modules():
+            if isinstance(mod, nn.Linear):
+                nn.init.kaiming_uniform_(mod.weight, a=math.sqrt(5), generator=generator)
+                bound = 1.0 / math.sqrt(mod.in_features)
+                nn.init.uniform_(mod.bias, -bound, bound, generator=generator)
+    return net
+
+
+class QNetwork(nn.Module):
+    """MLP ``features -> Q(·, a)`` for every action ``a`` (optionally dueling)."""
+
+    def __init__(self, n_in: int, n_out: int, hidden: tuple[int, ...], *, dueling: bool = False):
+        super().__init__()
+        layers: list[nn.Module] = []
+        last = n_in
+        for h in hidden:
+            layers += [nn.Linear(last, h), nn.ReLU()]
+            last = h
+        self.body = nn.Sequential(*layers)
+        self.dueling = dueling
+        self.head = nn.Linear(last, n_out)
+        self.value = nn.Linear(last, 1) if dueling else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.body(x)
+        q = self.head(z)
+        if self.value is not None:
+            q = self.value(z) + q - q.mean(dim=1, keepdim=True)
+        return q
+
+
+def masked_argmax(q: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Index of the largest ``q`` among ``mask``-ed entries of each row (int64 (n,))."""
+    return q.masked_fill(~mask, -torch.inf).argmax(dim=1)
+
+
+# ----------------------------------------------------------------------------
+# The policy
+# ----------------------------------------------------------------------------
+class DQNPolicy(Policy):
+    """Greedy (masked) policy of a Q-network; higher ``Q`` = better (reward = −cost).
+
+    Args:
+        problem: the problem the network was trained on.
+        network: the Q-network (:func:`build_q_network`); the policy keeps a
+            reference, evaluation runs under ``torch.no_grad``.
+        observation: features and action grid.
+        hidden, dueling: architecture (saved with the weights).
+        label: a label for reports.
+    """
+
+    kind = "dqn"
+    file_suffix = ".pt"
+
+    def __init__(self, *, problem: Problem, network: nn.Module, observation: Observation,
+                 hidden: tuple[int, ...], dueling: bool = False, label: str = "dqn") -> None:
+        self.problem = problem
+        self.network = network
+        self.observation = observation
+        self.hidden = tuple(int(h) for h in hidden)
+        self.dueling = bool(dueling)
+        self.label = label
+        self.uses_reduced_state = observation.reduced or problem.lead_time == 0  # type: ignore[misc]
+
+    def q_values(self, states: np.ndarray) -> np.ndarray:
+        """float32 (n, n_actions) action values (in units of the training reward scale)."""
+        states = np.atleast_2d(np.asarray(states, dtype=np.int64))
+        with torch.no_grad():
+            return self.network(self.observation.features(states)).numpy()
+
+    def act(self, states: np.ndarray) -> np.ndarray:
+        states = np.atleast_2d(np.asarray(states, dtype=np.int64))
+        obs = self.observation
+        fmax = feasible_max(self.problem, states)
+        with torch.no_grad():
+            q = self.network(obs.features(states))
+            j = masked_argmax(q, obs.mask(states, fmax)).numpy()
+        return obs.orders(states, j, fmax)
+
+    def params(self) -> dict[str, Any]:
+        return {"hidden": list(self.hidden), "dueling": self.dueling,
+                "observation": asdict(self.observation), "label": self.label}
+
+    def to_dict(self) -> dict[str, Any]:  # JSON metadata only; weights live in the .pt file
+        return {"format": FILE_FORMAT, "kind": self.kind, "params": self.params(),
+                "problem": self.problem.to_dict()}
+
+    def describe(self) -> str:
+        o = self.observation
+        return f"dqn(hidden={list(self.hidden)}, {o.action_mode}s={o.n_actions}, stride={o.stride})"
+
+    def save(self, path: str | Path) -> Path:
+        """Write weights + JSON metadata atomically (read back by :func:`load_dqn_policy`)."""
+        blob = {"format": FILE_FORMAT, "meta": json.dumps(self.to_dict()),
+                "state_dict": {k: v.detach().clone() for k, v in self.network.state_dict().items()}}
+        return atomic_torch_save(blob, path)
+
+    def to_table(self, *, max_states: int = 2_000_000):  # type: ignore[no-untyped-def]
+        """The greedy actions as a :class:`~replenish.policies.table.TablePolicy` (bounded states)."""
+        from ..statespace import StateSpace
+        from .table import TablePolicy
+
+        space = StateSpace(self.problem, reduced=self.uses_reduced_state)
+        states = space.enumerate(max_states=max_states)
+        orders = np.concatenate([self.act(space.expand(states[i: i + 65536]))
+                                 for i in range(0, len(states), 65536)])
+        return TablePolicy(problem=self.problem, states=states, orders=orders,
+                           reduced=space.reduced, label="dqn")
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` to a temporary file in the same folder, then rename (atomic)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def safe_torch_load(path: str | Path) -> dict[str, Any]:
+    """``torch.load(weights_only=True)``; bad files raise :class:`SpecError`."""
+    try:
+        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise SpecError("policy", str(path), "no such file") from None
+    except Exception as exc:  # corrupt file, or a pickle carrying arbitrary objects
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SpecError("policy", str(path), f"not a safe replenish torch file ({msg[:160]})") from None
+    if not isinstance(blob, dict):
+        raise SpecError("policy", str(path), "not a replenish torch file")
+    return blob
+
+
+def policy_from_blob(blob: dict[str, Any], source: str) -> DQNPolicy:
+    """Rebuild a :class:`DQNPolicy` from the dict written by :meth:`DQNPolicy.save`."""
+    if blob.get("format") != FILE_FORMAT:
+        raise SpecError("policy.format", blob.get("format"), f"expected '{FILE_FORMAT}' in {source}")
+    meta = json.loads(blob["meta"])
+    problem = Problem.from_dict(meta["problem"])
+    p = meta["params"]
+    obs = Observation(**p["observation"])
+    net = QNetwork(obs.n_features, obs.n_actions, tuple(p["hidden"]), dueling=bool(p["dueling"]))
+    try:
+        net.load_state_dict(blob["state_dict"])
+    except (RuntimeError, KeyError) as exc:
+        raise SpecError("policy.state_dict", source, f"weights do not match the architecture ({exc})"
+                        ) from None
+    net.eval()
+    return DQNPolicy(problem=problem, network=net, observation=obs, hidden=tuple(p["hidden"]),
+                     dueling=bool(p["dueling"]), label=p.get("label", "dqn"))
+
+
+def load_dqn_policy(path: str | Path) -> DQNPolicy:
+    """Load a ``.pt`` DQN policy with ``torch.load(weights_only=True)``."""
+    return policy_from_blob(safe_torch_load(path), str(path))
+
+
+SUFFIX_LOADERS[".pt"] = load_dqn_policy

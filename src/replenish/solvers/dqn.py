@@ -1,0 +1,738 @@
+"""Deep Q-Network (DQN) in PyTorch, with batched experience collection.
+
+The algorithm is DQN (Mnih et al. 2015, *Human-level control through deep
+reinforcement learning*, Nature 518) with the stabilisers and improvements that
+pay off on inventory problems:
+
+* target network (hard copy every ``target_update`` gradient steps) and an
+  experience replay buffer (Mnih et al. 2015; Lin 1992);
+* double DQN targets (van Hasselt, Guez & Silver 2016): the online network
+  picks the next action, the target network values it;
+* ``n``-step returns (Sutton 1988; Hessel et al. 2018, *Rainbow*);
+* Huber loss and gradient-norm clipping;
+* a linear ``ε``-greedy schedule; random actions are uniform over *feasible*
+  orders;
+* invalid orders (beyond capacity, ``max_order`` or the position bound) are
+  masked both when acting and in the ``max`` of the targets;
+* scaled observations and rewards (:class:`replenish.policies.dqn.Observation`;
+  reward = −cost / cost scale), and a coarse action grid when the order range
+  has more than ``max_actions`` pack multiples.
+
+Objectives (``objective``):
+
+* ``"average"`` (default): differential Q-learning (Wan, Naik & Sutton 2021,
+  *Learning and planning in average-reward Markov decision processes*; in the
+  line of R-learning, Schwartz 1993): the target of an ``n``-step transition is
+  ``R_n − n·ρ + Q̄(s_n, a*)`` where ``R_n`` is the sum of the ``n`` rewards and
+  ``ρ`` the average reward per period.  ``ρ`` starts as the mean reward of the
+  random warm-up transitions and then moves with the mean TD error of each
+  batch, ``ρ ← ρ + η·mean(δ)/n`` (``η = gain_rate``), which keeps the relative
+  values from drifting.  ``−ρ`` is logged as ``train/gain`` ($/period).
+  Two alternatives were measured and dropped: ``ρ`` from the network at
+  reference states (RVI Q-learning, Abounadi, Bertsekas & Borkar 2001)
+  oscillated on the bike shop, and ``ρ`` as a moving average of the collected
+  rewards let the values drift (the exploring behaviour is worse than greedy).
+* ``"discounted"``: the usual ``R_n + γⁿ Q̄(s_n, a*)`` with ``γ = gamma`` (default
+  ``problem.discount``).
+
+Whatever the objective, the figure reported for the policy is its long-run
+average cost (:func:`replenish.methods.solve` evaluates it exactly when the
+chain is tabulable, else by simulation with a CI).
+
+Experience collection steps ``num_envs`` sample paths at once with
+:func:`replenish.dynamics.step` (the one compiled statement of the rules) — not
+a loop over Gymnasium environments.  Demand is drawn from the problem's demand
+model with an explicit :class:`numpy.random.Generator`.
+
+Randomness: ``seed`` creates independent numpy streams (demand, exploration,
+replay sampling, evaluation demand) and a :class:`torch.Generator` for the
+initial weights; nothing seeds a global RNG.  A run with a fixed seed is
+deterministic (on one machine and thread count), unless ``time_limit`` stops it.
+
+Checkpoints (``checkpoint_dir/last.pt``) hold everything needed to continue
+exactly where training stopped: networks, optimizer, replay buffer, the
+``n``-step windows and states of the parallel paths, RNG states, counters and
+the evaluation history; they are saved every ``checkpoint_every`` steps, at the
+end, and when training is interrupted (Ctrl-C).  Like policy files they contain
+only tensors and JSON text and are read with ``torch.load(weights_only=True)``.
+
+Sections of :func:`train_dqn`: setup → (resume) → loop { act → step → gain →
+n-step → store → learn → target → evaluate → log → checkpoint } → result.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import check_keys
+from ..dynamics import feasible_max, step
+from ..errors import SpecError, require
+from ..methods import MethodOutput, register_method
+from ..policies.dqn import (
+    DQNPolicy,
+    Observation,
+    atomic_torch_save,
+    build_q_network,
+    masked_argmax,
+)
+from ..simulate import draw_demand, simulate
+from ..spec import Problem
+
+CHECKPOINT_FORMAT = "replenish.dqn-checkpoint/1"
+CHECKPOINT_NAME = "last.pt"
+
+
+# ============================================================================
+# Hyperparameters
+# ============================================================================
+@dataclass(frozen=True, kw_only=True)
+class DQNConfig:
+    """Hyperparameters of :func:`train_dqn` (validated; keyword-only).
+
+    Attributes:
+        steps: environment transitions to collect, summed over parallel paths.
+        num_envs: parallel sample paths stepped together.
+        objective: ``"average"`` (differential Q-learning) or ``"discounted"``.
+        gamma: discount ``γ`` for ``"discounted"`` (default ``problem.discount``).
+        n_step: ``n`` of the ``n``-step returns.
+        gain_rate: step size ``η`` of the average reward ``ρ`` (``"average"``).
+        double: double-DQN targets.
+        hidden: widths of the hidden layers.
+        dueling: dueling value/advantage head.
+        lr: Adam learning rate; ``lr_final``: linearly annealed to this (``None``: constant).
+        batch_size: transitions per gradient step.
+        buffer_size: replay capacity (transitions).
+        learning_starts: transitions collected (random actions) before learning.
+        gradient_steps: gradient steps per vector step (one step of all paths).
+        target_update: gradient steps between target-network copies.
+        huber_delta: ``δ`` of the Huber loss.
+        max_grad_norm: gradient-norm clip.
+        eps_start, eps_end: ``ε`` schedule, linear over ``eps_decay_steps``
+            transitions (default ``eps_fraction·steps``).
+        reduced_obs: features from ``α + β_1`` (sufficient statistic) instead of ``α, β_1``.
+        action_mode: ``"order"`` (action = order quantity) or ``"level"`` (action =
+            order-up-to level; see :class:`~replenish.policies.dqn.Observation`).
+        max_actions: network outputs; larger order ranges use a coarse grid.
+        cost_scale: reward = −cost / cost_scale ($); ``None``: the mean cost of
+            the random warm-up transitions.
+        eval_every: transitions between evaluations of the greedy policy
+            (batched simulation on fixed common-random-number demand).
+        eval_paths, eval_horizon, eval_warmup: size of that simulation.
+        keep_best: return the best evaluated network, not the last one.
+        checkpoint_every: transitions between checkpoints (with a checkpoint dir).
+        time_limit: stop after this many seconds of training (``None``: no limit;
+            runs stopped by time are not reproducible).
+        threads: ``torch.set_num_threads`` during training.
+    """
+
+    steps: int = 250_000
+    num_envs: int = 8
+    objective: Literal["average", "discounted"] = "average"
+    gamma: float | None = None
+    n_step: int = 3
+    gain_rate: float = 0.01
+    double: bool = True
+    hidden: tuple[int, ...] = (64, 64)
+    dueling: bool = False
+    lr: float = 1e-3
+    lr_final: float | None = 1e-4
+    batch_size: int = 256
+    buffer_size: int = 100_000
+    learning_starts: int = 5_000
+    gradient_steps: int = 1
+    target_update: int = 250
+    huber_delta: float = 1.0
+    max_grad_norm: float = 10.0
+    eps_start: float = 1.0
+    eps_end: float = 0.02
+    eps_fraction: float = 0.4
+    eps_decay_steps: int | None = None
+    reduced_obs: bool = True
+    action_mode: Literal["order", "level"] = "order"
+    max_actions: int = 128
+    cost_scale: float | None = None
+    eval_every: int = 10_000
+    eval_paths: int = 100
+    eval_horizon: int = 500
+    eval_warmup: int = 100
+    keep_best: bool = True
+    checkpoint_every: int = 50_000
+    time_limit: float | None = None
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        def pos_int(name: str, low: int = 1) -> None:
+            v = getattr(self, name)
+            require(isinstance(v, int) and not isinstance(v, bool) and v >= low, f"dqn.{name}", v,
+                    f"must be an integer >= {low}")
+
+        def num(name: str, lo: float, hi: float, *, open_lo: bool = False) -> None:
+            v = getattr(self, name)
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
+                and (v > lo if open_lo else v >= lo) and v <= hi
+            require(ok, f"dqn.{name}", v, f"must be a number in {'(' if open_lo else '['}{lo}, {hi}]")
+
+        for n in ("steps", "num_envs", "n_step", "batch_size", "buffer_size", "gradient_steps",
+                  "target_update", "eval_every", "eval_paths", "eval_horizon", "checkpoint_every",
+                  "threads"):
+            pos_int(n)
+        pos_int("learning_starts", 0)
+        pos_int("eval_warmup", 0)
+        pos_int("max_actions", 2)
+        require(self.action_mode in ("order", "level"), "dqn.action_mode", self.action_mode,
+                "must be 'order' or 'level'")
+        require(self.objective in ("average", "discounted"), "dqn.objective", self.objective,
+                "must be 'average' or 'discounted'")
+        if self.gamma is not None:
+            num("gamma", 0.0, 1.0, open_lo=True)
+            require(self.gamma < 1, "dqn.gamma", self.gamma, "must be < 1 (use objective = 'average')")
+        require(isinstance(self.hidden, tuple) and len(self.hidden) >= 1
+                and all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden),
+                "dqn.hidden", self.hidden, "must be a non-empty list of positive integers")
+        num("lr", 0.0, 1.0, open_lo=True)
+        if self.lr_final is not None:
+            num("lr_final", 0.0, 1.0, open_lo=True)
+        num("gain_rate", 0.0, 1.0, open_lo=True)
+        num("huber_delta", 0.0, 1e9, open_lo=True)
+        num("max_grad_norm", 0.0, 1e9, open_lo=True)
+        num("eps_start", 0.0, 1.0)
+        num("eps_end", 0.0, 1.0)
+        num("eps_fraction", 0.0, 1.0, open_lo=True)
+        if self.eps_decay_steps is not None:
+            pos_int("eps_decay_steps")
+        if self.cost_scale is not None:
+            num("cost_scale", 0.0, 1e12, open_lo=True)
+        if self.time_limit is not None:
+            num("time_limit", 0.0, 1e9, open_lo=True)
+        require(self.eval_warmup < self.eval_horizon, "dqn.eval_warmup", self.eval_warmup,
+                f"must be < eval_horizon = {self.eval_horizon}")
+        for b in ("double", "dueling", "reduced_obs", "keep_best"):
+            require(isinstance(getattr(self, b), bool), f"dqn.{b}", getattr(self, b), "must be true/false")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DQNConfig:
+        data = dict(data)
+        if "hidden" in data and isinstance(data["hidden"], list):
+            data["hidden"] = tuple(data["hidden"])
+        return cls(**data)
+
+    def epsilon(self, step: int) -> float:
+        """``ε`` after ``step`` transitions (linear decay, then constant)."""
+        span = self.eps_decay_steps or max(1, int(self.eps_fraction * self.steps))
+        frac = min(1.0, step / span)
+        return self.eps_start + frac * (self.eps_end - self.eps_start)
+
+    def learning_rate(self, step: int) -> float:
+        """Learning rate after ``step`` transitions (linear from ``lr`` to ``lr_final``)."""
+        if self.lr_final is None:
+            return self.lr
+        frac = min(1.0, step / self.steps)
+        return self.lr + frac * (self.lr_final - self.lr)
+
+
+#: fields that may differ when resuming (budget and bookkeeping, not the learning rule)
+_RESUMABLE_CHANGES = {"steps", "eval_every", "checkpoint_every", "time_limit", "threads"}
+
+
+# ============================================================================
+# Replay buffer
+# ============================================================================
+class ReplayBuffer:
+    """Circular buffer of ``n``-step transitions ``(s, a, R, s', amax')``.
+
+    States are stored raw (int64 (cap, d)) and turned into features when
+    sampled; ``R`` is the (discounted or plain) sum of ``n`` rewards ($, unscaled) and
+    ``amax'`` the largest feasible order (units) in ``s'`` (for masked targets).
+    Sampling is uniform with the caller's :class:`numpy.random.Generator`.
+    """
+
+    def __init__(self, capacity: int, state_dim: int) -> None:
+        self.capacity = capacity
+        self.states = np.zeros((capacity, state_dim), dtype=np.int64)
+        self.actions = np.zeros(capacity, dtype=np.int64)
+        self.returns = np.zeros(capacity, dtype=np.float32)
+        self.next_states = np.zeros((capacity, state_dim), dtype=np.int64)
+        self.next_amax = np.zeros(capacity, dtype=np.int64)
+        self.ptr = 0
+        self.size = 0
+
+    def add(self, states: np.ndarray, actions: np.ndarray, returns: np.ndarray,
+            next_states: np.ndarray, next_amax: np.ndarray) -> None:
+        """Append a batch of transitions (overwriting the oldest when full)."""
+        n = states.shape[0]
+        idx = (self.ptr + np.arange(n)) % self.capacity
+        self.states[idx] = states
+        self.actions[idx] = actions
+        self.returns[idx] = returns
+        self.next_states[idx] = next_states
+        self.next_amax[idx] = next_amax
+        self.ptr = int((self.ptr + n) % self.capacity)
+        self.size = int(min(self.size + n, self.capacity))
+
+    def sample(self, rng: np.random.Generator, batch: int) -> tuple[np.ndarray, ...]:
+        """``batch`` transitions drawn uniformly (with replacement)."""
+        i = rng.integers(0, self.size, size=batch)
+        return self.states[i], self.actions[i], self.returns[i], self.next_states[i], self.next_amax[i]
+
+    def state_dict(self) -> dict[str, Any]:
+        n = self.size
+        return {"states": torch.from_numpy(self.states[:n].copy()),
+                "actions": torch.from_numpy(self.actions[:n].copy()),
+                "returns": torch.from_numpy(self.returns[:n].copy()),
+                "next_states": torch.from_numpy(self.next_states[:n].copy()),
+                "next_amax": torch.from_numpy(self.next_amax[:n].copy()),
+                "ptr": self.ptr, "size": self.size}
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        n = int(d["size"])
+        require(n <= self.capacity, "dqn.buffer_size", self.capacity,
+                f"smaller than the checkpoint's buffer ({n})")
+        for name in ("states", "actions", "returns", "next_states", "next_amax"):
+            getattr(self, name)[:n] = d[name].numpy()
+        self.size = n
+        self.ptr = int(d["ptr"]) % self.capacity
+
+
+# ============================================================================
+# Result
+# ============================================================================
+@dataclass(frozen=True)
+class DQNResult:
+    """What :func:`train_dqn` returns.
+
+    Attributes:
+        policy: the greedy policy (best evaluated network if ``keep_best``).
+        config: the hyperparameters used.
+        steps: transitions collected in total (including before a resume).
+        updates: gradient steps in total.
+        seconds: wall time of this call (training + periodic evaluations).
+        cost_scale: the reward scale ($ per unit of reward).
+        best_eval_cost: best periodic simulated average cost ($/period), or ``None``.
+        history: periodic evaluations ``{"step", "average_cost", "gap", "seconds"}``.
+        resumed_from: step count of the checkpoint resumed from, or ``None``.
+        checkpoint: path of the last checkpoint written, or ``None``.
+        stopped_by_time: training ended because of ``time_limit``.
+    """
+
+    policy: DQNPolicy
+    config: DQNConfig
+    steps: int
+    updates: int
+    seconds: float
+    cost_scale: float
+    best_eval_cost: float | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    resumed_from: int | None = None
+    checkpoint: str | None = None
+    stopped_by_time: bool = False
+
+
+# ============================================================================
+# Training
+# ============================================================================
+def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    return rng.bit_generator.state
+
+
+def _set_rng_state(rng: np.random.Generator, state: dict[str, Any]) -> None:
+    rng.bit_generator.state = state
+
+
+def train_dqn(problem: Problem, *, config: DQNConfig | None = None, seed: int = 0,
+              logdir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
+              resume: bool = False, progress: bool = False, optimum: float | None = None,
+              callback: Callable[[dict[str, Any]], None] | None = None) -> DQNResult:
+    """Train a DQN on ``problem`` (see the module docstring for the algorithm).
+
+    Args:
+        problem: the problem (any demand model; the DP is not needed).
+        config: hyperparameters (default :class:`DQNConfig()`).
+        seed: seeds every generator used (numpy streams and the torch generator).
+        logdir: TensorBoard folder (loss, ε, mean Q, gain, evaluation cost and
+            gap, hyperparameters); ``None`` for no logging.
+        checkpoint_dir: folder for ``last.pt`` checkpoints; ``None`` for none.
+        resume: continue from ``checkpoint_dir/last.pt`` (the config may change
+            only ``steps``, ``eval_every``, ``checkpoint_every``, ``time_limit``
+            and ``threads``).
+        progress: show a progress bar.
+        optimum: the optimal average cost ($/period) for gap logging, if known.
+        callback: called after each vector step with ``{"step", "updates",
+            "epsilon", "network"}`` (``network``: the online Q-network, read
+            only); returning ``False`` ends training normally; raising
+            :class:`KeyboardInterrupt` in it behaves like Ctrl-C (a checkpoint
+            is saved, the exception propagates).
+    """
+    cfg = config or DQNConfig()
+    require(isinstance(cfg, DQNConfig), "config", cfg, "must be a DQNConfig")
+    require(isinstance(seed, (int, np.integer)) and seed >= 0, "seed", seed, "must be an integer >= 0")
+    if resume:
+        require(checkpoint_dir is not None, "resume", resume, "needs a checkpoint folder (--out)")
+    t_start = time.perf_counter()
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        return _train(problem, cfg, int(seed), logdir, checkpoint_dir, resume, progress, optimum,
+                      callback, t_start)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _train(problem: Problem, cfg: DQNConfig, seed: int, logdir: Any, checkpoint_dir: Any,
+           resume: bool, progress: bool, optimum: float | None,
+           callback: Callable[[dict[str, Any]], None] | None, t_start: float) -> DQNResult:
+    # ------------------------------------------------------------------ setup
+    obs = Observation.from_problem(problem, reduced=cfg.reduced_obs, max_actions=cfg.max_actions,
+                                   action_mode=cfg.action_mode)
+    N, n = cfg.num_envs, cfg.n_step
+    average = cfg.objective == "average"
+    gamma = 1.0 if average else float(cfg.gamma if cfg.gamma is not None else problem.discount)
+    ss = np.random.SeedSequence(seed)
+    rng_demand, rng_explore, rng_replay, rng_eval = (np.random.default_rng(s) for s in ss.spawn(4))
+    torch_gen = torch.Generator().manual_seed(seed)
+
+    def new_net() -> nn.Module:
+        return build_q_network(obs.n_features, obs.n_actions, cfg.hidden, dueling=cfg.dueling,
+                               generator=torch_gen)
+
+    online = new_net()
+    target = copy.deepcopy(online)
+    target.requires_grad_(False)
+    optimizer = torch.optim.Adam(online.parameters(), lr=cfg.lr, fused=True)
+    buffer = ReplayBuffer(cfg.buffer_size, problem.state_dim)
+    eval_demand = draw_demand(problem, rng_eval, n_paths=cfg.eval_paths, horizon=cfg.eval_horizon)
+    policy = DQNPolicy(problem=problem, network=online, observation=obs, hidden=cfg.hidden,
+                       dueling=cfg.dueling)
+
+    states = np.tile(problem.start_state(), (N, 1))
+    window: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # n-step: (s, a, r) per period
+    cost_scale = cfg.cost_scale
+    warm_costs: list[float] = []
+    global_step = 0
+    updates = 0
+    best_cost: float | None = None
+    best_state: dict[str, torch.Tensor] | None = None
+    history: list[dict[str, Any]] = []
+    gain: list[Any] = [None]  # ρ ($/period, reward units), a list so learn() sees updates
+    resumed_from: int | None = None
+    ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+
+    # ----------------------------------------------------------------- resume
+    if resume:
+        assert ckpt_path is not None
+        if not ckpt_path.is_file():
+            raise SpecError("resume", str(ckpt_path), "no checkpoint to resume from")
+        ck = _load_checkpoint(ckpt_path)
+        meta = json.loads(ck["meta"])
+        if meta["problem"] != json.loads(json.dumps(problem.to_dict())):
+            raise SpecError("resume", str(ckpt_path), "checkpoint was trained on a different problem")
+        if int(meta["seed"]) != seed:
+            raise SpecError("seed", seed, f"the checkpoint was trained with seed {meta['seed']}")
+        old = DQNConfig.from_dict(meta["config"])
+        diff = sorted(k for k in (f.name for f in fields(DQNConfig))
+                      if getattr(old, k) != getattr(cfg, k) and k not in _RESUMABLE_CHANGES)
+        if diff:
+            raise SpecError("resume", ", ".join(diff), "hyperparameters differ from the checkpoint's")
+        online.load_state_dict(ck["online"])
+        target.load_state_dict(ck["target"])
+        optimizer.load_state_dict(ck["optimizer"])
+        buffer.load_state_dict(ck["buffer"])
+        states = ck["env_states"].numpy().copy()
+        window = [(w["s"].numpy().copy(), w["a"].numpy().copy(), w["r"].numpy().copy())
+                  for w in ck["window"]]
+        best_state = ck.get("best") or None
+        for g, st in zip((rng_demand, rng_explore, rng_replay), meta["rng"], strict=True):
+            _set_rng_state(g, st)
+        global_step, updates = int(meta["step"]), int(meta["updates"])
+        cost_scale, best_cost = meta["cost_scale"], meta["best_cost"]
+        warm_costs = list(meta["warm_costs"])
+        gain[0] = meta["gain"]
+        history = list(meta["history"])
+        resumed_from = global_step
+
+    writer = None
+    if logdir is not None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(log_dir=str(logdir))
+        writer.add_text("config", "```\n" + json.dumps({"problem": problem.to_dict(),
+                                                        "dqn": cfg.to_dict(), "seed": seed},
+                                                       indent=1) + "\n```", global_step)
+
+    def checkpoint() -> str | None:
+        if ckpt_path is None:
+            return None
+        meta = {"problem": problem.to_dict(), "config": cfg.to_dict(), "seed": seed,
+                "step": global_step, "updates": updates, "cost_scale": cost_scale,
+                "best_cost": best_cost, "warm_costs": warm_costs, "history": history, "gain": gain[0],
+                "rng": [_rng_state(g) for g in (rng_demand, rng_explore, rng_replay)]}
+        blob = {"format": CHECKPOINT_FORMAT, "meta": json.dumps(meta),
+                "online": online.state_dict(), "target": target.state_dict(),
+                "optimizer": optimizer.state_dict(), "buffer": buffer.state_dict(),
+                "env_states": torch.from_numpy(states.copy()),
+                "window": [{"s": torch.from_numpy(s), "a": torch.from_numpy(a), "r": torch.from_numpy(r)}
+                           for s, a, r in window],
+                "best": best_state or {}}
+        atomic_torch_save(blob, ckpt_path)
+        return str(ckpt_path)
+
+    # ------------------------------------------------------ one gradient step
+    disc_n = gamma**n
+
+    def learn() -> tuple[float, float, float]:
+        s, a, R, s2, amax2 = buffer.sample(rng_replay, cfg.batch_size)
+        R = R / np.float32(cost_scale)
+        x, x2 = obs.features(s), obs.features(s2)
+        mask2 = obs.mask(s2, amax2)
+        with torch.no_grad():
+            q2_target = target(x2)
+            a2 = masked_argmax(online(x2) if cfg.double else q2_target, mask2)
+            v2 = q2_target.gather(1, a2[:, None])[:, 0]
+            if average:  # differential target: subtract the average reward ρ per period
+                f = torch.tensor(gain[0] / cost_scale, dtype=torch.float32)
+                y = torch.from_numpy(R) - n * f + v2
+            else:
+                f = torch.zeros(())
+                y = torch.from_numpy(R) + disc_n * v2
+        q = online(x).gather(1, torch.from_numpy(a)[:, None])[:, 0]
+        if average:  # differential Q-learning: ρ follows the mean TD error (per period)
+            gain[0] += cfg.gain_rate * float((y - q).detach().mean()) / n * cost_scale
+        loss = nn.functional.huber_loss(q, y, delta=cfg.huber_delta)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(online.parameters(), cfg.max_grad_norm)
+        optimizer.step()
+        return float(loss.detach()), float(q.detach().mean()), float(f)
+
+    def evaluate_greedy() -> float:
+        online.eval()
+        r = simulate(problem, policy, demand=eval_demand, warmup=cfg.eval_warmup)
+        online.train()
+        return r.average_cost
+
+    amax = feasible_max(problem, states)
+    n_iters = math.ceil(cfg.steps / N)
+    it = global_step // N
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_iters * N, initial=global_step, desc=f"dqn {problem.name}", unit="step",
+                   leave=False)
+    loss_acc: list[tuple[float, float, float]] = []
+    last_log = global_step
+    stopped_by_time = False
+    t_loop = time.perf_counter()
+    try:
+        # ============================================================== loop
+        while it < n_iters:
+            # -- act: ε-greedy over feasible actions (masked argmax / uniform)
+            eps = cfg.epsilon(global_step) if global_step >= cfg.learning_starts else 1.0
+            mask = obs.mask(states, amax)
+            with torch.no_grad():
+                greedy = masked_argmax(online(obs.features(states)), mask).numpy()
+            explore = rng_explore.random(N) < eps
+            u = rng_explore.random((N, obs.n_actions))  # uniform over the feasible actions
+            rand = np.where(mask.numpy(), u, -1.0).argmax(axis=1)
+            actions = np.where(explore, rand, greedy)
+            orders = obs.orders(states, actions, amax)
+
+            # -- step all paths with the compiled dynamics
+            phases = states[:, -1] if problem.seasonal else np.zeros(N, dtype=np.int64)
+            demand = problem.demand.sample(rng_demand, phases)
+            res = step(problem, states, orders, demand)
+            cost = res.total_cost
+            if cost_scale is None:
+                warm_costs.extend(cost.tolist())
+                if len(warm_costs) >= max(cfg.learning_starts, N):
+                    cost_scale = max(float(np.mean(np.abs(warm_costs))), 1e-6)
+            window.append((states, actions, -cost))
+            # -- average reward ρ: starts as the moving average of the warm-up rewards
+            if global_step < cfg.learning_starts or gain[0] is None:
+                r_mean = float(-cost.mean())
+                gain[0] = r_mean if gain[0] is None else gain[0] + 0.05 * (r_mean - gain[0])
+            states = res.states
+            amax = feasible_max(problem, states)
+            global_step += N
+            it += 1
+
+            # -- n-step transitions into the replay buffer (rewards in $, scaled when sampled)
+            if len(window) == n:
+                R = np.zeros(N)
+                for k, (_, _, r) in enumerate(window):
+                    R += (gamma**k) * r
+                s0, a0, _ = window.pop(0)
+                buffer.add(s0, a0, R.astype(np.float32), states, amax)
+
+            # -- learn
+            if global_step >= cfg.learning_starts and buffer.size >= cfg.batch_size \
+                    and cost_scale is not None:
+                lr = cfg.learning_rate(global_step)
+                for g in optimizer.param_groups:
+                    g["lr"] = lr
+                for _ in range(cfg.gradient_steps):
+                    loss_acc.append(learn())
+                    updates += 1
+                    # -- target network: hard copy
+                    if updates % cfg.target_update == 0:
+                        target.load_state_dict(online.state_dict())
+
+            # -- evaluate the greedy policy (batched simulation, common random numbers)
+            if global_step // cfg.eval_every > (global_step - N) // cfg.eval_every \
+                    and global_step >= cfg.learning_starts:
+                c = evaluate_greedy()
+                gap = (c - optimum) / abs(optimum) if optimum else None
+                history.append({"step": global_step, "average_cost": c, "gap": gap,
+                                "seconds": time.perf_counter() - t_start})
+                if best_cost is None or c < best_cost:
+                    best_cost = c
+                    best_state = {k: v.detach().clone() for k, v in online.state_dict().items()}
+                if writer is not None:
+                    writer.add_scalar("eval/average_cost", c, global_step)
+                    writer.add_scalar("eval/best_average_cost", best_cost, global_step)
+                    if gap is not None:
+                        writer.add_scalar("eval/gap", gap, global_step)
+                if bar is not None:
+                    bar.set_postfix(cost=f"{c:.3f}", best=f"{best_cost:.3f}")
+
+            # -- log
+            if writer is not None and loss_acc and global_step - last_log >= 1000:
+                arr = np.asarray(loss_acc)
+                writer.add_scalar("train/loss", arr[:, 0].mean(), global_step)
+                writer.add_scalar("train/mean_q", arr[:, 1].mean(), global_step)
+                if average:
+                    writer.add_scalar("train/gain", -gain[0], global_step)
+                writer.add_scalar("train/epsilon", eps, global_step)
+                writer.add_scalar("train/learning_rate", cfg.learning_rate(global_step), global_step)
+                writer.add_scalar("train/steps_per_second",
+                                  (global_step - last_log) / max(time.perf_counter() - t_loop, 1e-9),
+                                  global_step)
+                loss_acc.clear()
+                last_log = global_step
+                t_loop = time.perf_counter()
+            elif len(loss_acc) > 10_000:
+                loss_acc.clear()
+            if bar is not None:
+                bar.update(N)
+
+            # -- checkpoint
+            if ckpt_path is not None and \
+                    global_step // cfg.checkpoint_every > (global_step - N) // cfg.checkpoint_every:
+                checkpoint()
+            if callback is not None and callback({"step": global_step, "updates": updates,
+                                                  "epsilon": eps, "network": online}) is False:
+                break
+            if cfg.time_limit is not None and time.perf_counter() - t_start > cfg.time_limit:
+                stopped_by_time = True
+                break
+    except KeyboardInterrupt:
+        checkpoint()
+        if bar is not None:
+            bar.close()
+        if writer is not None:
+            writer.close()
+        raise
+
+    # ================================================================= result
+    final_cost = None
+    if (not history or history[-1]["step"] != global_step) and global_step >= cfg.learning_starts:
+        final_cost = evaluate_greedy()
+        history.append({"step": global_step, "average_cost": final_cost,
+                        "gap": (final_cost - optimum) / abs(optimum) if optimum else None,
+                        "seconds": time.perf_counter() - t_start})
+        if best_cost is None or final_cost < best_cost:
+            best_cost = final_cost
+            best_state = {k: v.detach().clone() for k, v in online.state_dict().items()}
+    last = checkpoint()
+    if bar is not None:
+        bar.close()
+    net = new_net()
+    net.load_state_dict(best_state if (cfg.keep_best and best_state) else online.state_dict())
+    net.eval()
+    result_policy = DQNPolicy(problem=problem, network=net, observation=obs, hidden=cfg.hidden,
+                              dueling=cfg.dueling)
+    if writer is not None:
+        metrics = {"hparam/best_eval_cost": best_cost if best_cost is not None else float("nan")}
+        if optimum and best_cost is not None:
+            metrics["hparam/best_eval_gap"] = (best_cost - optimum) / abs(optimum)
+        hp = {k: (str(v) if isinstance(v, (list, tuple)) or v is None else v)
+              for k, v in cfg.to_dict().items()}
+        writer.add_hparams(hp | {"seed": seed}, metrics, run_name="hparams")
+        writer.close()
+    return DQNResult(policy=result_policy, config=cfg, steps=global_step, updates=updates,
+                     seconds=time.perf_counter() - t_start, cost_scale=float(cost_scale or 1.0),
+                     best_eval_cost=best_cost, history=history, resumed_from=resumed_from,
+                     checkpoint=last, stopped_by_time=stopped_by_time)
+
+
+def _load_checkpoint(path: Path) -> dict[str, Any]:
+    from ..policies.dqn import safe_torch_load
+
+    blob = safe_torch_load(path)
+    if blob.get("format") != CHECKPOINT_FORMAT:
+        raise SpecError("resume", str(path), f"not a DQN checkpoint (format {blob.get('format')!r})")
+    return blob
+
+
+# ============================================================================
+# The "dqn" method (CLI / TOML)
+# ============================================================================
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "steps": int, "num_envs": int, "objective": str, "gamma": (int, float), "n_step": int,
+    "gain_rate": (int, float), "double": bool, "hidden": list, "dueling": bool, "lr": (int, float),
+    "lr_final": (int, float),
+    "batch_size": int, "buffer_size": int, "learning_starts": int, "gradient_steps": int,
+    "target_update": int, "huber_delta": (int, float), "max_grad_norm": (int, float),
+    "eps_start": (int, float), "eps_end": (int, float), "eps_fraction": (int, float),
+    "eps_decay_steps": int, "reduced_obs": bool, "action_mode": str,
+    "max_actions": int, "cost_scale": (int, float),
+    "eval_every": int, "eval_paths": int, "eval_horizon": int, "eval_warmup": int,
+    "keep_best": bool, "checkpoint_every": int, "time_limit": (int, float), "threads": int,
+}
+_RUN_KEYS: dict[str, type | tuple[type, ...]] = {
+    "logdir": str, "checkpoint_dir": str, "resume": bool, "variant": str}
+
+
+@register_method("dqn")
+def dqn_method(problem: Problem, *, options: dict[str, Any], seed: int,
+               progress: bool) -> MethodOutput:
+    """DQN (``[dqn]`` table: :class:`DQNConfig` fields; flags ``steps``, ``logdir``,
+    ``resume``, ``checkpoint_dir``; ``variant`` = objective ``average|discounted``)."""
+    check_keys(options, _TYPES | _RUN_KEYS, "dqn")
+    opts = dict(options)
+    run = {k: opts.pop(k) for k in list(opts) if k in _RUN_KEYS}
+    if "variant" in run:
+        opts["objective"] = run.pop("variant")
+    if "hidden" in opts:
+        opts["hidden"] = tuple(opts["hidden"])
+    cfg = DQNConfig(**opts)
+    optimum = None
+    if run.get("logdir"):
+        from ..evaluation import optimal_average_cost
+
+        optimum = optimal_average_cost(problem)
+    r = train_dqn(problem, config=cfg, seed=seed, logdir=run.get("logdir"),
+                  checkpoint_dir=run.get("checkpoint_dir"), resume=bool(run.get("resume", False)),
+                  progress=progress, optimum=optimum)
+    extras = {"steps": r.steps, "updates": r.updates, "train_seconds": r.seconds,
+              "best_eval_cost": r.best_eval_cost, "cost_scale": r.cost_scale,
+              "resumed_from": r.resumed_from, "checkpoint": r.checkpoint,
+              "stopped_by_time": r.stopped_by_time,
+              "actions": r.policy.observation.n_actions, "action_stride": r.policy.observation.stride,
+              "history": [{k: v for k, v in h.items()} for h in r.history[-20:]]}
+    return MethodOutput(policy=r.policy, params=cfg.to_dict(), extras=extras)

@@ -1,0 +1,305 @@
+"""DQN: masking, save/load, resume, determinism, a learning smoke test, CLI.
+
+Tiny instances and a few thousand steps only; the accuracy targets against the
+DP optimum live in ``benchmarks/dqn.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import replenish as rp  # noqa: E402
+from replenish.cli import main  # noqa: E402
+from replenish.dynamics import feasible_max  # noqa: E402
+from replenish.errors import SpecError  # noqa: E402
+from replenish.markov import evaluate_exact  # noqa: E402
+from replenish.policies.dqn import (  # noqa: E402
+    DQNPolicy,
+    Observation,
+    build_q_network,
+    load_dqn_policy,
+    masked_argmax,
+    safe_torch_load,
+)
+from replenish.solvers.dqn import DQNConfig, train_dqn  # noqa: E402
+from replenish.statespace import StateSpace  # noqa: E402
+
+BIKE = Path(__file__).resolve().parents[1] / "configs" / "bike_shop.toml"
+BIKE_OPT = 16.1830  # DP optimum of the bike shop ($/day)
+BIKE_FILL_TO_10 = 23.6072  # order-up-to 10 (always fill the capacity)
+
+
+def bike() -> rp.Problem:
+    return rp.load_config(BIKE).problem
+
+
+def tiny_config(**kw) -> DQNConfig:
+    base = dict(steps=3000, num_envs=8, learning_starts=500, batch_size=64, eval_every=1000,
+                eval_paths=8, eval_horizon=60, eval_warmup=10, checkpoint_every=1000,
+                eps_decay_steps=2000, target_update=50)
+    base.update(kw)
+    return DQNConfig(**base)
+
+
+def random_policy(problem: rp.Problem, seed: int, **obs_kw) -> DQNPolicy:
+    obs = Observation.from_problem(problem, **obs_kw)
+    net = build_q_network(obs.n_features, obs.n_actions, (16,),
+                          generator=torch.Generator().manual_seed(seed))
+    return DQNPolicy(problem=problem, network=net, observation=obs, hidden=(16,))
+
+
+# ------------------------------------------------------------------ masking
+def test_masked_argmax_ignores_larger_masked_values():
+    q = torch.tensor([[1.0, 5.0, 9.0], [3.0, 2.0, 1.0], [-7.0, -8.0, 100.0]])
+    mask = torch.tensor([[True, True, False], [False, True, True], [True, True, False]])
+    assert masked_argmax(q, mask).tolist() == [1, 1, 0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), cap=st.integers(4, 30), m=st.integers(1, 3),
+       amax=st.none() | st.integers(3, 12), L=st.integers(0, 2), reduced=st.booleans(),
+       mode=st.sampled_from(["order", "level"]), lost=st.booleans())
+def test_greedy_policy_never_orders_infeasible(seed, cap, m, amax, L, reduced, mode, lost):
+    if amax is not None and amax < m:
+        amax = m
+    if cap < m:
+        cap = m
+    pr = rp.Problem(demand=rp.Poisson(3.0), lead_time=L, capacity=cap, max_order=amax,
+                    order_multiple=m, excess_demand="lost" if lost else "backorder")
+    pol = random_policy(pr, seed, reduced=reduced, action_mode=mode)
+    # bias the network towards large orders so the mask is what stops them
+    with torch.no_grad():
+        pol.network.head.bias.copy_(torch.arange(pol.observation.n_actions, dtype=torch.float32) * 10)
+    states = StateSpace(pr, reduced=False).enumerate()
+    orders = pol.act(states)
+    assert np.all(orders >= 0)
+    assert np.all(orders % m == 0)
+    assert np.all(orders <= feasible_max(pr, states))
+    # with the bias the greedy choice is the largest feasible order (the mask is tight)
+    assert np.array_equal(orders, feasible_max(pr, states))
+    # and with the opposite bias the smallest: order 0
+    with torch.no_grad():
+        pol.network.head.bias.mul_(-1)
+    assert np.all(pol.act(states) == 0)
+
+
+def test_large_order_range_uses_coarse_grid():
+    pr = rp.Problem(demand=rp.Poisson(300.0), lead_time=1, order_multiple=6)
+    obs = Observation.from_problem(pr, max_actions=64)
+    assert pr.n_actions > 64
+    assert obs.n_actions <= 64 and obs.stride > 1
+    pol = random_policy(pr, 3, max_actions=64)
+    rng = np.random.default_rng(0)
+    states = np.stack([rng.integers(0, pr.bound // 2, 200), rng.integers(0, pr.bound // 2, 200)], 1)
+    orders = pol.act(states)
+    assert np.all(orders % (obs.stride * 6) == 0)
+    assert np.all(orders <= feasible_max(pr, states))
+
+
+def test_level_actions_order_up_to_the_level():
+    pr = rp.Problem(demand=rp.Poisson(4.0), lead_time=1, capacity=20, order_multiple=2)
+    obs = Observation.from_problem(pr, action_mode="level")
+    states = np.array([[3, 4], [0, 0], [20, 0], [7, 6]])
+    fmax = feasible_max(pr, states)
+    # level 12 (action 6): positions 7, 0, 20, 13 -> orders 4 (rounded down to m), 12, 0, 0
+    assert obs.orders(states, np.full(4, 6), fmax).tolist() == [4, 12, 0, 0]
+    mask = obs.mask(states, fmax).numpy()
+    assert mask[2].sum() == 1 and mask[2, 10]  # at capacity only "stay at 20" is feasible
+    assert mask[1].all()
+
+
+def test_weekday_features_are_one_hot():
+    pr = rp.Problem(demand=rp.WeekdayPoisson((3, 3, 3, 4, 6, 9, 5)), lead_time=2)
+    obs = Observation.from_problem(pr)
+    s = np.array([[4, 2, 3, 5], [0, 0, 0, 6]])
+    x = obs.features(s).numpy()
+    assert x.shape == (2, obs.n_features) == (2, 2 + 1 + 7)
+    np.testing.assert_allclose(x[0, :3], np.array([6, 3, 9]) / pr.bound, rtol=1e-6)  # y, β2, position
+    assert x[0, 3:].tolist() == [0, 0, 0, 0, 0, 1, 0] and x[1, 3:].tolist() == [0] * 6 + [1]
+
+
+def test_actions_collected_in_training_are_feasible(tmp_path):
+    pr = rp.Problem(demand=rp.Poisson(4.0), lead_time=1, capacity=12, max_order=5, order_multiple=2)
+    train_dqn(pr, config=tiny_config(steps=1500, checkpoint_every=10**6), seed=1,
+              checkpoint_dir=tmp_path)
+    ck = safe_torch_load(tmp_path / "last.pt")
+    buf = ck["buffer"]
+    states, actions = buf["states"].numpy(), buf["actions"].numpy()
+    assert len(actions) > 1000
+    obs = Observation.from_problem(pr)
+    assert np.all(actions * obs.order_step <= feasible_max(pr, states))
+    assert np.all(buf["next_amax"].numpy() == feasible_max(pr, buf["next_states"].numpy()) // 2)
+    assert actions.max() > 0  # exploration did order something
+
+
+# ---------------------------------------------------------------- save/load
+def test_save_load_round_trip_gives_identical_actions(tmp_path):
+    pr = rp.Problem(demand=rp.WeekdayPoisson((3, 3, 3, 4, 6, 9, 5)), lead_time=1, capacity=15)
+    pol = random_policy(pr, 11)
+    path = pol.save(tmp_path / "p.pt")
+    back = rp.load_policy(path)
+    assert isinstance(back, DQNPolicy)
+    assert back.problem == pr
+    states = StateSpace(pr, reduced=False).enumerate()
+    assert np.array_equal(back.act(states), pol.act(states))
+    np.testing.assert_array_equal(back.q_values(states[:50]), pol.q_values(states[:50]))
+    assert not list(tmp_path.glob(".*tmp"))  # atomic write left no temporary file
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("unpickled arbitrary code",))
+
+
+def test_loading_refuses_arbitrary_pickles(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "replenish.dqn/1", "payload": _Evil()}, path)
+    with pytest.raises(SpecError, match="not a safe replenish torch file"):
+        load_dqn_policy(path)
+    (tmp_path / "junk.pt").write_bytes(pickle.dumps([1, 2]) + b"garbage")
+    with pytest.raises(SpecError):
+        rp.load_policy(tmp_path / "junk.pt")
+    with pytest.raises(SpecError, match="no such file"):
+        rp.load_policy(tmp_path / "missing.pt")
+
+
+# ---------------------------------------------------- determinism and resume
+def _weights(pol: DQNPolicy) -> list[np.ndarray]:
+    return [v.numpy().copy() for v in pol.network.state_dict().values()]
+
+
+def test_same_seed_same_policy_and_different_seed_differs():
+    pr = bike()
+    a = train_dqn(pr, config=tiny_config(steps=1500), seed=5)
+    b = train_dqn(pr, config=tiny_config(steps=1500), seed=5)
+    c = train_dqn(pr, config=tiny_config(steps=1500), seed=6)
+    for x, y in zip(_weights(a.policy), _weights(b.policy), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert [h["average_cost"] for h in a.history] == [h["average_cost"] for h in b.history]
+    assert any(not np.array_equal(x, y) for x, y in zip(_weights(a.policy), _weights(c.policy),
+                                                        strict=True))
+
+
+def test_interrupt_then_resume_equals_uninterrupted_run(tmp_path):
+    """Ctrl-C saves a checkpoint; resuming continues the step count, replay buffer,
+    RNG streams, optimizer and n-step windows exactly (identical final weights)."""
+    pr = bike()
+    cfg = tiny_config(steps=3000, keep_best=False)
+    full = train_dqn(pr, config=cfg, seed=2)
+
+    def stop(status):
+        if status["step"] >= 1600:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_dqn(pr, config=cfg, seed=2, checkpoint_dir=tmp_path, callback=stop)
+    ck = safe_torch_load(tmp_path / "last.pt")
+    meta = json.loads(ck["meta"])
+    assert meta["step"] == 1600 and ck["buffer"]["size"] > 0
+    resumed = train_dqn(pr, config=cfg, seed=2, checkpoint_dir=tmp_path, resume=True)
+    assert resumed.resumed_from == 1600
+    assert resumed.steps == full.steps == 3000
+    assert resumed.updates == full.updates
+    for x, y in zip(_weights(full.policy), _weights(resumed.policy), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_resume_refuses_changed_hyperparameters_and_missing_checkpoint(tmp_path):
+    pr = bike()
+    train_dqn(pr, config=tiny_config(steps=800), seed=0, checkpoint_dir=tmp_path)
+    with pytest.raises(SpecError, match="lr"):
+        train_dqn(pr, config=tiny_config(steps=1600, lr=0.01), seed=0, checkpoint_dir=tmp_path,
+                  resume=True)
+    with pytest.raises(SpecError, match="different problem"):
+        train_dqn(pr.replace(stockout_cost=11.0), config=tiny_config(steps=1600), seed=0,
+                  checkpoint_dir=tmp_path, resume=True)
+    more = train_dqn(pr, config=tiny_config(steps=1600), seed=0, checkpoint_dir=tmp_path, resume=True)
+    assert more.resumed_from == 800 and more.steps == 1600
+    with pytest.raises(SpecError, match="no checkpoint"):
+        train_dqn(pr, config=tiny_config(), seed=0, checkpoint_dir=tmp_path / "none", resume=True)
+
+
+def test_discounted_objective_and_level_actions_train_and_stay_feasible():
+    pr = rp.Problem(demand=rp.Poisson(4.0), lead_time=2, capacity=14, max_order=6)
+    r = train_dqn(pr, config=tiny_config(objective="discounted", gamma=0.95, action_mode="level",
+                                          steps=1500), seed=3)
+    states = StateSpace(pr, reduced=False).enumerate()
+    orders = r.policy.act(states)
+    assert np.all((orders >= 0) & (orders <= feasible_max(pr, states)))
+    assert r.updates > 0 and r.best_eval_cost is not None
+
+
+# -------------------------------------------------------------- validation
+@pytest.mark.parametrize("kw", [{"lr": -1.0}, {"n_step": 0}, {"objective": "median"},
+                                {"hidden": ()}, {"gamma": 1.0}, {"eps_end": 1.5},
+                                {"eval_warmup": 600, "eval_horizon": 500}])
+def test_bad_hyperparameters_raise_spec_error(kw):
+    with pytest.raises(SpecError):
+        DQNConfig(**kw)
+
+
+def test_method_rejects_unknown_option():
+    with pytest.raises(SpecError, match=r"dqn\.learning_rate"):
+        rp.solve(bike(), "dqn", options={"learning_rate": 0.1})
+
+
+# -------------------------------------------------------- learning smoke test
+def test_short_run_learns_a_good_bike_shop_policy():
+    """10k transitions (a few seconds): the greedy policy, evaluated exactly, must be
+    far better than its untrained start and than always filling the capacity, and
+    close to the DP optimum."""
+    pr = bike()
+    cfg = DQNConfig(steps=10_000, learning_starts=2000, eval_every=2000, eval_paths=50,
+                    eval_horizon=300, eps_decay_steps=6000)
+    untrained = evaluate_exact(pr, random_policy(pr, 0)).average_cost
+    r = train_dqn(pr, config=cfg, seed=0)
+    cost = evaluate_exact(pr, r.policy).average_cost
+    assert cost < BIKE_FILL_TO_10 - 5
+    assert cost < untrained - 2
+    assert cost < BIKE_OPT * 1.06
+
+
+# --------------------------------------------------------------------- CLI
+def test_cli_solve_json_save_evaluate_resume(tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["solve", str(BIKE), "--method", "dqn", "--steps", "2000", "--json", "--out", str(out),
+            "--logdir", str(tmp_path / "tb")]
+    assert main(args) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["exact"] is True and res["ci95"] is None
+    assert res["optimal_average_cost"] == pytest.approx(BIKE_OPT, abs=1e-4)
+    assert res["policy_file"].endswith("policy-dqn.pt")
+    assert (out / "checkpoints" / "last.pt").is_file()
+    assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
+    assert main(["evaluate", str(BIKE), "--policy", res["policy_file"], "--json"]) == 0
+    ev = json.loads(capsys.readouterr().out)
+    assert ev["average_cost"] == pytest.approx(res["average_cost"], rel=1e-12)
+    assert main([*args[:5], "4000", "--json", "--out", str(out), "--resume"]) == 0
+    res2 = json.loads(capsys.readouterr().out)
+    assert res2["extras"]["resumed_from"] == 2000 and res2["extras"]["steps"] == 4000
+
+
+def test_cli_bad_dqn_option_exits_2(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(BIKE.read_text() + "\n[dqn]\nn_step = 0\n")
+    assert main(["solve", str(cfg), "--method", "dqn", "--json"]) == 2
+    assert "dqn.n_step" in capsys.readouterr().err
+
+
+def test_import_replenish_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, replenish, replenish.policies; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,198 @@
+"""The HTML report: valid, self-contained, every figure embedded, table numbers equal to the JSON."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from replenish import OrderUpTo, Problem, WeekdayPoisson
+from replenish.cli import main
+from replenish.methods import solve
+from replenish.report import atomic_write_bytes, fmt_cost, fmt_pct, write_report
+
+VOID = {"meta", "img", "br", "hr", "link", "input", "col", "source", "wbr"}
+
+
+class _Checker(HTMLParser):
+    """Tag balance, the summary tables' cells, and embedded images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.images: list[str] = []
+        self.tables: list[list[list[str]]] = []
+        self._cell: list[str] | None = None
+        self.doctype = False
+
+    def handle_decl(self, decl: str) -> None:
+        self.doctype = decl.lower() == "doctype html"
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "img":
+            self.images.append(a.get("src", ""))
+        if tag in VOID:
+            return
+        self.stack.append(tag)
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"unexpected </{tag}> (open: {self.stack[-3:]})")
+            return
+        self.stack.pop()
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _check_html(path):
+    text = path.read_text(encoding="utf-8")
+    chk = _Checker()
+    chk.feed(text)
+    chk.close()
+    assert chk.doctype, "missing <!DOCTYPE html>"
+    assert not chk.errors, chk.errors[:3]
+    assert not chk.stack, f"unclosed tags {chk.stack}"
+    # self-contained: no scripts, stylesheets or remote resources
+    assert "<script" not in text and "<link" not in text
+    assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", text)
+    return text, chk
+
+
+@pytest.fixture(scope="module")
+def bike_results():
+    prob = Problem(demand=__import__("replenish").Poisson(4), lead_time=1, capacity=10,
+                   excess_demand="lost", holding_cost=8, stockout_cost=10, discount=0.9,
+                   name="bike-shop")
+    return [solve(prob, "dp"), solve(prob, "order-up-to", options={"level": 10}),
+            solve(prob, "order-up-to"),
+            # simulated evaluation: its CI must appear
+            solve(prob, "order-up-to", options={"level": 6}, exact=False)]
+
+
+def test_report_valid_self_contained_and_numbers_match_json(tmp_path, bike_results):
+    labels = ["DP optimum", "order-up-to 10", "best order-up-to", "order-up-to 6 (simulated)"]
+    rep = write_report(bike_results, tmp_path, labels=labels, title="bike")
+    _, chk = _check_html(rep.html)
+    # every figure is a PNG and an SVG file, and the PNG is embedded byte for byte
+    assert {"costs", "orders-per-state", "heatmaps", "explain"} <= set(rep.figures)
+    embedded = {base64.b64decode(src.split(",", 1)[1]) for src in chk.images
+                if src.startswith("data:image/png;base64,")}
+    assert len(chk.images) == len(embedded) == len(rep.figures)
+    for name in rep.figures:
+        assert (tmp_path / f"{name}.png").read_bytes() in embedded
+        assert (tmp_path / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+    data = json.loads(rep.json.read_text())
+    rows = data["sections"][0]["rows"]
+    assert [r["label"] for r in rows] == labels
+    summary = next(t for t in chk.tables if t and t[0][:3] == ["method", "policy", "avg cost $/period"])
+    head, body = summary[0], summary[1:]
+    col = {h: i for i, h in enumerate(head)}
+    assert len(body) == len(rows)
+    for cells, r in zip(body, rows, strict=True):
+        assert cells[col["method"]] == r["label"]
+        assert cells[col["avg cost $/period"]] == fmt_cost(r["average_cost"])
+        assert float(cells[col["avg cost $/period"]]) == pytest.approx(r["average_cost"], abs=5e-5)
+        assert cells[col["gap to optimum"]] == fmt_pct(r["gap"])
+        assert cells[col["vs best static"]] == fmt_pct(r["relative_to_best_static"])
+        if r["exact"]:
+            assert cells[col["95% CI / exact"]] == "exact"
+        else:
+            half = (r["ci95"][1] - r["ci95"][0]) / 2
+            assert float(cells[col["95% CI / exact"]].lstrip("± ")) == pytest.approx(half, abs=5e-5)
+    # independent facts: the optimum, order-up-to 10, and the best order-up-to level 7
+    assert rows[0]["average_cost"] == pytest.approx(16.1830, abs=1e-3)
+    assert rows[1]["average_cost"] == pytest.approx(23.6072, abs=1e-3)
+    assert rows[2]["policy"] == "order-up-to(level=7)"
+    assert rows[1]["relative_to_best_static"] == pytest.approx(23.6072 / 16.8230 - 1, abs=1e-4)
+    # CSV mirrors the JSON
+    with rep.csv.open() as fh:
+        lines = list(csv.DictReader(fh))
+    assert [ln["label"] for ln in lines] == labels
+    for ln, r in zip(lines, rows, strict=True):
+        assert float(ln["average_cost"]) == pytest.approx(r["average_cost"], rel=1e-12)
+    # explanations of the report agree with the policies' act
+    for e in data["sections"][0]["explanations"]:
+        for p in e["policies"]:
+            lab = p["label"]
+            if lab == "DP optimum":
+                continue
+            pol = bike_results[labels.index(lab)].policy
+            assert p["order"] == pol.order(e["state"])
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_historical_report_has_the_replay(tmp_path):
+    from replenish.compare import compare
+    from replenish.history import DemandSeries, HistoricalDemand
+    from replenish.report import write_comparison_report
+
+    means = (2.0, 2.0, 2.0, 3.0, 4.0, 5.0, 1.0)
+    prob = Problem(demand=WeekdayPoisson(means=means), lead_time=1, capacity=14, holding_cost=1,
+                   stockout_cost=9, name="toy-shop")
+    rng = np.random.default_rng(7)
+    dates = np.arange(np.datetime64("2016-01-04"), np.datetime64("2016-05-02"))  # Monday start
+    wd = (dates.astype(np.int64) + 3) % 7
+    series = DemandSeries(dates, rng.poisson(np.asarray(means)[wd]), name="toy")
+    hist = HistoricalDemand(series=series, train=series.window("2016-01-04", "2016-03-06"),
+                            test=series.window("2016-03-07", "2016-05-01"))
+    comp = compare(prob, hist, ["order-up-to", "dp"])
+    rep = write_comparison_report(comp, tmp_path)
+    text, chk = _check_html(rep.html)
+    assert {"replay", "replay-cost", "heatmaps"} <= set(rep.figures)
+    assert "Mon" in text and "test $/day" in text
+    data = json.loads(rep.json.read_text())
+    rows = data["sections"][0]["rows"]
+    summary = next(t for t in chk.tables if t and t[0][:2] == ["method", "policy"])
+    col = {h: i for i, h in enumerate(summary[0])}
+    for cells, r in zip(summary[1:], rows, strict=True):
+        assert cells[col["test $/day"]] == fmt_cost(r["test_average_cost"])
+        assert int(cells[col["test stockout days"]]) == r["test_stockout_days"]
+        # the replay's total cost is the sum of the replayed days
+        assert r["test_total_cost"] == pytest.approx(comp.get(r["method"]).test.trajectory["cost"].sum())
+    replay = (tmp_path / "toy-shop-replay.csv").read_text().splitlines()
+    assert len(replay) == 1 + 2 * len(hist.test)
+
+
+def test_solve_report_flag(tmp_path, capsys, bike_config):
+    out = tmp_path / "rep"
+    assert main(["solve", str(bike_config), "--method", "order-up-to", "--report", str(out)]) == 0
+    assert "report written" in capsys.readouterr().out
+    _check_html(out / "report.html")
+    data = json.loads((out / "results.json").read_text())
+    assert data["sections"][0]["rows"][0]["policy"] == "order-up-to(level=7)"
+
+
+def test_atomic_write_bytes(tmp_path):
+    p = atomic_write_bytes(tmp_path / "a" / "x.bin", b"\x00\x01")
+    assert p.read_bytes() == b"\x00\x01"
+    assert list((tmp_path / "a").iterdir()) == [p]
+
+
+def test_policy_without_dp_values_still_reported(tmp_path, bike):
+    # a policy evaluated alone: the report solves the optimum itself for the comparison figures
+    res = solve(bike, "order-up-to", options={"level": 8})
+    rep = write_report([res], tmp_path)
+    _check_html(rep.html)
+    assert OrderUpTo(problem=bike, level=8).order([0, 0]) == 8
+    assert json.loads(rep.json.read_text())["sections"][0]["rows"][0]["optimal_average_cost"] == \
+        pytest.approx(16.1830, abs=1e-3)
