@@ -48,7 +48,7 @@ from replenish.policies.base import Policy
 BIKE_CONFIG = {"steps": 60_000, "eval_every": 5000, "time_limit": 115.0}
 LOST_SALES_CONFIG = {"steps": 150_000, "eval_every": 2500, "eps_end": 0.3, "eps_fraction": 0.2,
                      "time_limit": 170.0}
-WEEKDAY_CONFIG = LOST_SALES_CONFIG
+WEEKDAY_CONFIG = {"steps": 150_000, "eval_every": 2500, "time_limit": 170.0}
 
 
 def _problem(name: str) -> rp.Problem:
@@ -110,16 +110,20 @@ def _sb3_env(problem: rp.Problem):  # type: ignore[no-untyped-def]
 
 
 def run_sb3(algo: str, problem: rp.Problem, seed: int, budget: float, snaps: int) -> list[dict]:
+    import torch
     from stable_baselines3 import DQN, PPO
     from stable_baselines3.common.callbacks import BaseCallback
 
     cls = {"dqn": DQN, "ppo": PPO}[algo]
+    # one thread, as replenish's DQN uses (DQNConfig.threads); with torch's default of one
+    # thread per core SB3 ran 18x slower on this shared 2-core machine
+    torch.set_num_threads(1)
 
     # calibrate throughput so the default schedules (ε decay over 10% of the run) fit the budget
     probe = cls("MlpPolicy", _sb3_env(problem), seed=seed, verbose=0, device="cpu")
     t0 = time.perf_counter()
     probe.learn(total_timesteps=3000)
-    rate = 3000 / (time.perf_counter() - t0)
+    rate = probe.num_timesteps / (time.perf_counter() - t0)  # PPO rounds up to whole rollouts
     total = int(rate * budget * 1.1)
 
     class Budget(BaseCallback):

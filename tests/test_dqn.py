@@ -87,10 +87,15 @@ def test_greedy_policy_never_orders_infeasible(seed, cap, m, amax, L, reduced, m
     assert np.all(orders <= feasible_max(pr, states))
     # with the bias the greedy choice is the largest feasible order (the mask is tight)
     assert np.array_equal(orders, feasible_max(pr, states))
-    # and with the opposite bias the smallest: order 0
+    # and with the opposite bias the smallest: order 0, or in level mode "up to level 0"
+    # (which orders under a backlog)
     with torch.no_grad():
         pol.network.head.bias.mul_(-1)
-    assert np.all(pol.act(states) == 0)
+    low = np.zeros(len(states), dtype=np.int64)
+    if mode == "level":
+        x = states[:, : L + 1].sum(axis=1)
+        low = np.clip((-x // m) * m, 0, feasible_max(pr, states))
+    assert np.array_equal(pol.act(states), low)
 
 
 def test_large_order_range_uses_coarse_grid():
@@ -138,7 +143,7 @@ def test_actions_collected_in_training_are_feasible(tmp_path):
     assert len(actions) > 1000
     obs = Observation.from_problem(pr)
     assert np.all(actions * obs.order_step <= feasible_max(pr, states))
-    assert np.all(buf["next_amax"].numpy() == feasible_max(pr, buf["next_states"].numpy()) // 2)
+    assert np.all(buf["next_amax"].numpy() == feasible_max(pr, buf["next_states"].numpy()))
     assert actions.max() > 0  # exploration did order something
 
 
@@ -255,18 +260,18 @@ def test_method_rejects_unknown_option():
 
 # -------------------------------------------------------- learning smoke test
 def test_short_run_learns_a_good_bike_shop_policy():
-    """10k transitions (a few seconds): the greedy policy, evaluated exactly, must be
+    """20k transitions (about 5 s): the greedy policy, evaluated exactly, must be
     far better than its untrained start and than always filling the capacity, and
     close to the DP optimum."""
     pr = bike()
-    cfg = DQNConfig(steps=10_000, learning_starts=2000, eval_every=2000, eval_paths=50,
-                    eval_horizon=300, eps_decay_steps=6000)
+    cfg = DQNConfig(steps=20_000, learning_starts=2000, eval_every=2000, eval_paths=50,
+                    eval_horizon=300, eps_decay_steps=12_000)
     untrained = evaluate_exact(pr, random_policy(pr, 0)).average_cost
     r = train_dqn(pr, config=cfg, seed=0)
     cost = evaluate_exact(pr, r.policy).average_cost
     assert cost < BIKE_FILL_TO_10 - 5
     assert cost < untrained - 2
-    assert cost < BIKE_OPT * 1.06
+    assert cost < BIKE_OPT * 1.05
 
 
 # --------------------------------------------------------------------- CLI

@@ -190,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from . import compare as _compare  # noqa: F401  (registers the "compare" sub-command)
     from . import explain as _explain  # noqa: F401  (registers "explain" and "recommend")
+    from . import fleet as _fleet  # noqa: F401  (registers "fleet")
+    from . import tune as _tune  # noqa: F401  (registers "tune")
 
     parser = argparse.ArgumentParser(
         prog="replenish",

@@ -47,22 +47,24 @@ counterfactual actions, no resets other than the episode starts):
   against a per-sample standard deviation of 15) needs ~10⁵ samples per order,
   where uniform exploration gives ~8,000.
 
-Measured on the bike shop with the seed's budget (1,000,000 steps, 40 seeds
-5000–5039; gap of the greedy policy's exact average cost to the optimum
-16.1830, mean / 90th percentile / runs within 0.3%): seed variant +5.8% /
-+12.4% / 0 of 40; uniform exploration with ``1/n`` steps from ``Q = 0``
-+0.13% / 0.46% / 31; the default without the initialisation +0.20% / 0.39% /
-32; without the focused exploration +0.08% / 0.43% / 35; with ``c = 3`` +0.05%
-/ 0.11% / 40; the default +0.03% / 0.06% / 40 (and 100 of 100 on seeds
-100–199, worst +0.12%).  Also tried and dropped: polynomial steps ``n^−ω``,
-Polyak–Ruppert averaging of the iterates (lags behind the drifting early
-values when visits are uneven), double Q-learning (van Hasselt 2010),
-backward episode replay (Lin 1992), plain ``ε``-greedy with ``ε`` 0.1–0.6,
-reward centering (Naik et al. 2024) and differential (average-cost)
-Q-learning (Wan, Naik & Sutton 2021), which learns the smaller average-cost
-advantages and was noisier.  On other tabulable instances (lead time 0 and 2,
-weekday demand, backorders, fixed order cost; 4 seeds each) the default had
-the lower mean gap on every instance.  ``benchmarks/qlearning.py`` prints the
+Measured on the bike shop with the seed's budget (1,000,000 steps; gap of the
+greedy policy's exact average cost to the optimum 16.1830; 100 seeds
+5000–5099: mean / 90th percentile / runs within 0.3%): seed variant +6.3% /
++11.8% / 0; uniform exploration with ``1/n`` steps from ``Q = 0`` +0.15% /
+0.46% / 76; the default without the initialisation +0.15% / 0.31% / 88;
+without the focused exploration +0.11% / 0.46% / 80; with ``c = 3`` +0.05% /
+0.11% / 100; with ``ε = 0.2`` +0.03% / 0.06% / 100 (but 3 misses in 400 other
+seeds); the default +0.02% / 0.05% / 100, worst +0.12% (and 600 of 600 runs
+within 0.3% over seeds 0–99, 200–599 and 5000–5099).  Also tried and dropped:
+polynomial steps ``n^−ω``, Polyak–Ruppert averaging of the iterates (lags
+behind the drifting early values when visits are uneven), double Q-learning
+(van Hasselt 2010), backward episode replay (Lin 1992), plain ``ε``-greedy with
+``ε`` 0.1–0.6, reward centering (Naik et al. 2024) and differential
+(average-cost) Q-learning (Wan, Naik & Sutton 2021), which learns the smaller
+average-cost advantages and was noisier.  On other tabulable instances (lead
+time 0 and 2, weekday demand, backorders, fixed order cost; 4 seeds of 10⁶
+steps each) the default had the lower mean gap on every one (0–1.6% against
+1.5–14% for the seed variant).  ``benchmarks/qlearning.py`` prints the
 distributions.
 
 Conventions.  ``Q(s, a)`` is the expected *discounted cost* of ordering ``a``
@@ -75,7 +77,8 @@ hold ``+inf``.  Under backorders the net inventory is truncated at the lowest
 represented value (``−backlog_bound``, :attr:`Problem.min_net_inventory`)
 after each period (the DP truncates the same far tail, on ``α + β_1``): the
 period's backorder cost is charged in full, backlog beyond the bound is
-dropped, and every visited state stays in the table (``α >= −backlog_bound`` and position ``<= B`` are preserved).
+dropped, and every visited state stays in the table (``α >= −backlog_bound``
+and position ``<= B`` are preserved).
 
 Dynamics and randomness.  Every step calls the one compiled
 :func:`replenish.dynamics.transition`.  The caller's
@@ -130,7 +133,7 @@ _BLOCK_STEPS = 1 << 17
 # variant's default" and fields a variant does not use stay ``None``.
 _VARIANT_DEFAULTS: dict[str, dict[str, Any]] = {
     "seed": {"discount": 0.9, "learning_rate": 0.1, "epsilon": 0.1},
-    "default": {"epsilon": 0.2, "warmup_fraction": 0.2, "step_size_scale": 10.0, "confidence": 3.0},
+    "default": {"epsilon": 0.1, "warmup_fraction": 0.2, "step_size_scale": 10.0, "confidence": 3.0},
 }
 _VARIANT_FIELDS = {
     "seed": {"discount", "learning_rate", "epsilon"},
@@ -157,7 +160,7 @@ class QLearningConfig:
             default: ``None`` = ``problem.discount``.
         learning_rate: seed only, the constant step ``α`` (default 0.1).
         epsilon: probability of a uniformly random feasible action (seed 0.1;
-            default 0.2, after the warm-up).
+            default 0.1, after the warm-up).
         warmup_fraction: default only, fraction of the steps acting uniformly
             at random before the confidence-bounded exploration (0.2).
         step_size_scale: default only, ``c`` in ``α_n = 1/(1 + k(n − 1))``,

@@ -1,0 +1,1 @@
+"""``replenish tune``: Optuna studies over the learners' hyperparameters (in progress)."""
