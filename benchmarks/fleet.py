@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed, "cores": os.cpu_count(), "engines": results, "same_table": same,
         "per_series_seconds": per, "parallel_efficiency": eff,
         "estimate": {"series": args.estimate_series, "per_series_mean_seconds": per["mean"],
-                     "formula": "n*mean/N/efficiency + max + startup", "startup_seconds": startup,
+                     "formula": "n*mean/(N*efficiency) + max + overhead", "overhead_seconds": startup,
                      "workers": est}}
     from replenish.fleet import summarize
 

@@ -1,1 +1,473 @@
-"""``replenish tune``: Optuna studies over the learners' hyperparameters (in progress)."""
+"""``replenish tune``: Optuna studies over the learners' hyperparameters, with pruning.
+
+``replenish tune CONFIG --method qlearning|dqn [--trials N] [--storage URL]``
+searches the hyperparameters of a learner on the config's problem with Optuna
+(Akiba et al. 2019, *Optuna: a next-generation hyperparameter optimization
+framework*, KDD): the TPE sampler (Bergstra et al. 2011, *Algorithms for
+hyper-parameter optimization*, NeurIPS) proposes hyperparameters and the
+median pruner stops trials whose intermediate evaluations are worse than the
+median of earlier trials at the same point.
+
+Objective (minimised).  The trial's policy is evaluated like every method
+(:func:`replenish.methods.solve`: exact long-run average cost when the chain is
+tabulable, else simulation).  When the DP optimum ``g*`` is computable the
+objective is the relative gap ``(g − g*)/|g*|``, else the average cost $/period.
+For a ``[demand] kind = "history"`` config this is the cost under the model
+fitted on the **training window**: the test window is never used for tuning.
+With ``repeats = R`` the trial trains ``R`` times (seeds ``seed, seed + 1,
+...``) and the objective is the mean.
+
+Intermediate evaluations (what the pruner sees):
+
+* ``dqn`` — through the ``callback`` hook of
+  :func:`replenish.solvers.dqn.train_dqn`: every ``report_every`` transitions
+  the greedy policy of the current network is evaluated the same way
+  (exactly when tabulable) and reported at step ``r·steps + t`` (repeat ``r``,
+  transition ``t``); a pruned trial stops training at once.
+* ``qlearning`` — :func:`replenish.solvers.qlearning.train_qlearning` has no
+  hook to stop mid-run, so the intermediate values are the running mean of the
+  objective after each repeat (reported at step ``(r + 1)·steps``): with
+  ``repeats >= 2`` a poor configuration is stopped after its first run.
+
+The first trial of a new study is the method's defaults (enqueued), so the
+study reports how much tuning gains over them at the same training budget
+(``default_value`` vs ``best_value``).
+
+Storage.  The study lives in ``--storage`` (any SQLAlchemy URL, e.g.
+``postgresql://user@host/db``, which lets several machines work on one study)
+or by default in the SQLite file ``OUT/tune.db``; studies are created with
+``load_if_exists``, so rerunning the same command resumes: ``--trials N`` is the
+number of finished (complete or pruned) trials the study should reach, and
+only the missing ones run.  A trial interrupted by a crash stays ``RUNNING``
+in the storage (with SQLite and other RDB storages a heartbeat marks it failed
+after ``grace_period`` seconds) and does not count.
+
+Output (``--out``, default ``tune-output``): ``tune.db``, ``best-METHOD.toml``
+(the best parameters as a TOML snippet to paste into the config, with the
+study's figures in comments) and ``tune-METHOD.json`` (trials and summary).
+
+Search spaces: :data:`SEARCH_SPACES` (each contains the method's defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cli import _json_default, _print_json, command
+from .errors import SpecError, require
+from .spec import Problem
+
+#: Methods that can be tuned.
+TUNABLE = ("qlearning", "dqn")
+#: Keys of the ``[tune]`` table.
+TUNE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "method": str, "trials": int, "steps": int, "repeats": int, "report_every": int, "seed": int,
+    "storage": str, "study": str, "timeout": (int, float)}
+
+
+def _space_qlearning(trial: Any) -> dict[str, Any]:
+    """Default variant of Q-learning (defaults: ε 0.2, warm-up 0.2, c = 10, κ = 3, episodes 1000)."""
+    return {"variant": "default",
+            "epsilon": trial.suggest_float("epsilon", 0.02, 0.5),
+            "warmup_fraction": trial.suggest_float("warmup_fraction", 0.0, 0.5),
+            "step_size_scale": trial.suggest_float("step_size_scale", 1.0, 30.0, log=True),
+            "confidence": trial.suggest_float("confidence", 0.5, 6.0),
+            "episode_length": trial.suggest_categorical("episode_length", [100, 1000, 10000])}
+
+
+def _space_dqn(trial: Any) -> dict[str, Any]:
+    """DQN (defaults: lr 1e-3, n-step 3, 64×64, batch 256, target 250, ε fraction 0.4, η 0.01)."""
+    hidden = trial.suggest_categorical("hidden", ["32,32", "64,64", "128,128", "64,64,64"])
+    return {"lr": trial.suggest_float("lr", 1e-4, 3e-3, log=True),
+            "n_step": trial.suggest_categorical("n_step", [1, 2, 3, 5]),
+            "hidden": [int(h) for h in hidden.split(",")],
+            "batch_size": trial.suggest_categorical("batch_size", [64, 128, 256]),
+            "target_update": trial.suggest_categorical("target_update", [100, 250, 1000]),
+            "eps_fraction": trial.suggest_float("eps_fraction", 0.1, 0.6),
+            "gain_rate": trial.suggest_float("gain_rate", 1e-3, 5e-2, log=True),
+            "dueling": trial.suggest_categorical("dueling", [False, True])}
+
+
+#: method → (trial → method options); every space contains the method's defaults.
+SEARCH_SPACES: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "qlearning": _space_qlearning, "dqn": _space_dqn}
+#: The defaults as Optuna parameters (enqueued as the first trial of a new study).
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
+    "qlearning": {"epsilon": 0.2, "warmup_fraction": 0.2, "step_size_scale": 10.0, "confidence": 3.0,
+                  "episode_length": 1000},
+    "dqn": {"lr": 1e-3, "n_step": 3, "hidden": "64,64", "batch_size": 256, "target_update": 250,
+            "eps_fraction": 0.4, "gain_rate": 0.01, "dueling": False}}
+
+
+def _optuna() -> Any:
+    try:
+        import optuna
+    except ImportError:
+        raise SpecError("method", "tune", "Optuna is not installed (pip install 'replenish[tune]')") from None
+    return optuna
+
+
+# ----------------------------------------------------------------------------
+# objective
+# ----------------------------------------------------------------------------
+def _objective_value(cost: float, optimum: float | None) -> float:
+    from .evaluation import relative_gap
+
+    gap = relative_gap(cost, optimum)
+    return float(cost if gap is None else gap)
+
+
+def _evaluate(problem: Problem, policy: Any, seed: int) -> float:
+    from .evaluation import evaluate
+
+    return float(evaluate(problem, policy, rng=np.random.default_rng(seed)).average_cost)
+
+
+class _Pruned(Exception):
+    pass
+
+
+def _run_trial(trial: Any, problem: Problem, method: str, base: dict[str, Any], *, steps: int | None,
+               repeats: int, report_every: int | None, seed: int, optimum: float | None) -> float:
+    """Train ``repeats`` times with the trial's parameters; report, prune, return the mean objective."""
+    from .methods import solve
+
+    options = {**base, **SEARCH_SPACES[method](trial)}
+    if steps is not None:
+        options["steps"] = steps
+    for k in ("logdir", "checkpoint_dir", "resume"):
+        options.pop(k, None)
+    values: list[float] = []
+    for r in range(repeats):
+        if method == "dqn":
+            value = _dqn_repeat(trial, problem, options, seed + r, r, report_every, optimum)
+        else:
+            res = solve(problem, method, options=dict(options), seed=seed + r, with_optimum=False)
+            value = _objective_value(res.average_cost, optimum)
+        values.append(value)
+        mean = float(np.mean(values))
+        step = (r + 1) * _steps_of(method, options)
+        trial.report(mean, step)
+        trial.set_user_attr(f"value_seed_{seed + r}", value)
+        if r + 1 < repeats and trial.should_prune():
+            raise _optuna().TrialPruned(f"after {r + 1} of {repeats} runs: {mean:.6g}")
+    return float(np.mean(values))
+
+
+def _steps_of(method: str, options: dict[str, Any]) -> int:
+    if "steps" in options:
+        return int(options["steps"])
+    if method == "dqn":
+        from .solvers.dqn import DQNConfig
+
+        return DQNConfig().steps
+    from .solvers.qlearning import QLearningConfig
+
+    return QLearningConfig().steps
+
+
+def _dqn_repeat(trial: Any, problem: Problem, options: dict[str, Any], seed: int, r: int,
+                report_every: int | None, optimum: float | None) -> float:
+    """One DQN training with intermediate evaluations through ``train_dqn``'s ``callback`` hook."""
+    from .config import check_keys
+    from .policies.dqn import DQNPolicy, Observation
+    from .solvers.dqn import _TYPES, DQNConfig, train_dqn
+
+    opts = dict(options)
+    if "variant" in opts:
+        opts["objective"] = opts.pop("variant")
+    check_keys(opts, _TYPES, "dqn")
+    if "hidden" in opts:
+        opts["hidden"] = tuple(opts["hidden"])
+    cfg = DQNConfig(**opts)
+    every = report_every or max(1, cfg.steps // 5)
+    offset = r * cfg.steps
+    obs = Observation.from_problem(problem, reduced=cfg.reduced_obs, max_actions=cfg.max_actions,
+                                   action_mode=cfg.action_mode)
+    last = [0]
+    pruned: list[tuple[int, float]] = []
+
+    def callback(info: dict[str, Any]) -> bool | None:
+        t = int(info["step"])
+        crossed = t // every > last[0] // every
+        last[0] = t
+        if not crossed or t >= cfg.steps or t < cfg.learning_starts:
+            return None
+        net = copy.deepcopy(info["network"]).eval()
+        policy = DQNPolicy(problem=problem, network=net, observation=obs, hidden=cfg.hidden,
+                           dueling=cfg.dueling)
+        value = _objective_value(_evaluate(problem, policy, seed), optimum)
+        trial.report(value, offset + t)
+        if trial.should_prune():
+            pruned.append((t, value))
+            return False  # ends training normally; the trial is then marked pruned
+        return None
+
+    res = train_dqn(problem, config=cfg, seed=seed, callback=callback)
+    if pruned:
+        t, value = pruned[0]
+        raise _optuna().TrialPruned(f"at step {offset + t}: {value:.6g}")
+    return _objective_value(_evaluate(problem, res.policy, seed), optimum)
+
+
+# ----------------------------------------------------------------------------
+# the study
+# ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TuneResult:
+    """The outcome of :func:`tune`.
+
+    Attributes:
+        method: the tuned method.
+        study_name: the study's name in the storage.
+        storage: the storage URL.
+        objective: ``"gap"`` (relative gap to the DP optimum) or ``"average_cost"``.
+        optimum: the DP optimum ($/period) when computable.
+        n_complete, n_pruned, n_failed: trials by state (the whole study).
+        ran: trials run by this call.
+        best_value: the best objective; ``best_params``: its method options.
+        default_value: the objective of the defaults (first trial), if it finished.
+        trials: ``{"number", "state", "value", "params"}`` per trial.
+        snippet: the TOML snippet of the best parameters.
+        seconds: wall time of this call.
+    """
+
+    method: str
+    study_name: str
+    storage: str
+    objective: str
+    optimum: float | None
+    n_complete: int
+    n_pruned: int
+    n_failed: int
+    ran: int
+    best_value: float | None
+    best_params: dict[str, Any]
+    default_value: float | None
+    trials: list[dict[str, Any]] = field(repr=False)
+    snippet: str = field(repr=False)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method, "study": self.study_name, "storage": self.storage,
+                "objective": self.objective, "optimum": self.optimum, "n_complete": self.n_complete,
+                "n_pruned": self.n_pruned, "n_failed": self.n_failed, "ran": self.ran,
+                "best_value": self.best_value, "best_params": self.best_params,
+                "default_value": self.default_value, "seconds": self.seconds, "trials": self.trials}
+
+
+def best_options(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Method options (``[method]`` table) from Optuna parameters."""
+    out = dict(params)
+    if method == "dqn" and isinstance(out.get("hidden"), str):
+        out["hidden"] = [int(h) for h in out["hidden"].split(",")]
+    return out
+
+
+def toml_snippet(method: str, options: dict[str, Any], comments: list[str]) -> str:
+    """A ``[method]`` TOML table (formatted by hand: numbers, booleans, strings, lists)."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, float):
+            return repr(float(f"{v:.6g}"))
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        raise SpecError(f"{method}.options", v, "cannot be written as TOML")
+
+    lines = [f"# {c}" for c in comments] + [f"[{method}]"]
+    lines += [f"{k} = {value(v)}" for k, v in options.items()]
+    return "\n".join(lines) + "\n"
+
+
+def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
+         storage: str | None = None, study_name: str | None = None,
+         base_options: dict[str, Any] | None = None,
+         steps: int | None = None, repeats: int = 1, report_every: int | None = None, seed: int = 0,
+         timeout: float | None = None, progress: bool = False) -> TuneResult:
+    """Run (or resume) an Optuna study of ``method`` on ``problem`` until it has ``trials`` finished trials.
+
+    Args:
+        problem: the problem (for a history config: the model fitted on the training window).
+        method: ``"qlearning"`` or ``"dqn"``.
+        out: folder for ``tune.db`` (default storage), the TOML snippet and the JSON.
+        trials: finished (complete or pruned) trials the study should reach.
+        storage: SQLAlchemy URL (default ``sqlite:///OUT/tune.db``).
+        study_name: default ``"{problem.name}-{method}"``.
+        base_options: fixed method options (the config's ``[method]`` table).
+        steps: training steps per run (overrides ``base_options``).
+        repeats: training runs (seeds ``seed ..``) per trial; the objective is their mean.
+        report_every: DQN transitions between intermediate evaluations (default steps/5).
+        seed: seeds the sampler and the training runs (all trials use the same seeds,
+            so trials differ by their hyperparameters only).
+        timeout: stop starting trials after this many seconds.
+        progress: Optuna's progress bar.
+    """
+    optuna = _optuna()
+    from .evaluation import optimal_average_cost
+
+    require(method in TUNABLE, "--method", method, f"must be one of {', '.join(TUNABLE)}")
+    require(isinstance(trials, int) and trials >= 1, "--trials", trials, "must be an integer >= 1")
+    require(isinstance(repeats, int) and repeats >= 1, "tune.repeats", repeats, "must be an integer >= 1")
+    if steps is not None:
+        require(isinstance(steps, int) and steps >= 1, "--steps", steps, "must be an integer >= 1")
+    t0 = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    url = storage or f"sqlite:///{(out / 'tune.db').resolve()}"
+    name = study_name or f"{problem.name}-{method}"
+    base = dict(base_options or {})
+    if method == "qlearning":
+        base.setdefault("curve_points", 0)  # the learning curve is not needed for tuning
+    optimum = optimal_average_cost(problem)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the heartbeat is "experimental" in Optuna
+            rdb = optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
+    except Exception as exc:  # bad URL, missing driver, unreachable server
+        raise SpecError("--storage", url, f"cannot open ({type(exc).__name__}: {exc})".splitlines()[0]) \
+            from None
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name=name, storage=rdb, sampler=sampler, pruner=pruner,
+                                direction="minimize", load_if_exists=True)
+    meta = {"method": method, "problem": problem.to_dict(), "steps": steps, "repeats": repeats,
+            "seed": seed, "base_options": base}
+    old = study.user_attrs.get("setup")
+    if old is None:
+        study.set_user_attr("setup", json.loads(json.dumps(meta, default=_json_default)))
+        study.enqueue_trial(DEFAULT_PARAMS[method], user_attrs={"defaults": True})
+    elif json.dumps(old, sort_keys=True) != json.dumps(json.loads(json.dumps(meta, default=_json_default)),
+                                                         sort_keys=True):
+        raise SpecError("--study", name, "exists in the storage with another setup (problem, method, "
+                                         "steps, repeats, seed or options); use another study name")
+    TS = optuna.trial.TrialState
+
+    def finished() -> int:
+        return len(study.get_trials(deepcopy=False, states=(TS.COMPLETE, TS.PRUNED)))
+
+    todo = max(0, trials - finished())
+    ran = 0
+    if todo:
+        def objective(trial: Any) -> float:
+            return _run_trial(trial, problem, method, base, steps=steps, repeats=repeats,
+                              report_every=report_every, seed=seed, optimum=optimum)
+
+        n_before = finished()
+        study.optimize(objective, n_trials=todo, timeout=timeout, catch=(SpecError,),
+                       show_progress_bar=progress, gc_after_trial=True)
+        ran = finished() - n_before
+    all_trials = study.get_trials(deepcopy=False)
+    done = [t for t in all_trials if t.state == TS.COMPLETE]
+    best = min(done, key=lambda t: t.value) if done else None
+    default = next((t for t in all_trials if t.user_attrs.get("defaults") and t.state == TS.COMPLETE), None)
+    objective_name = "gap" if optimum is not None else "average_cost"
+    best_params = best_options(method, best.params) if best is not None else {}
+
+    def fmt(v: float | None) -> str:
+        if v is None:
+            return "—"
+        return f"{100 * v:+.3f}% gap" if objective_name == "gap" else f"{v:.4f} $/period"
+
+    comments = [f"replenish tune: study {name!r} ({url}), {len(done)} complete / "
+                f"{sum(t.state == TS.PRUNED for t in all_trials)} pruned trials",
+                f"problem {problem.name}, steps {steps if steps is not None else 'default'}, "
+                f"repeats {repeats}, seed {seed}",
+                f"best trial #{best.number if best else '—'}: {fmt(best.value if best else None)}; "
+                f"defaults: {fmt(default.value if default else None)}"]
+    snippet = toml_snippet(method, {**{k: v for k, v in base.items() if k != "curve_points"},
+                                    **({"steps": steps} if steps is not None else {}), **best_params},
+                           comments) if best is not None else ""
+    trial_rows = [{"number": t.number, "state": t.state.name, "value": t.value,
+                   "params": best_options(method, t.params), "defaults": bool(t.user_attrs.get("defaults")),
+                   "intermediate": {str(k): v for k, v in sorted(t.intermediate_values.items())}}
+                  for t in all_trials]
+    res = TuneResult(method=method, study_name=name, storage=url, objective=objective_name,
+                     optimum=optimum, n_complete=len(done),
+                     n_pruned=sum(t.state == TS.PRUNED for t in all_trials),
+                     n_failed=sum(t.state == TS.FAIL for t in all_trials), ran=ran,
+                     best_value=None if best is None else float(best.value), best_params=best_params,
+                     default_value=None if default is None else float(default.value), trials=trial_rows,
+                     snippet=snippet, seconds=time.perf_counter() - t0)
+    from .policies.base import atomic_write_text
+
+    if snippet:
+        atomic_write_text(out / f"best-{method}.toml", snippet)
+    atomic_write_text(out / f"tune-{method}.json", json.dumps(res.to_json(), indent=1, default=_json_default))
+    return res
+
+
+# ----------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------
+def _add_tune(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="TOML problem file (its [qlearning]/[dqn] table holds fixed options)")
+    p.add_argument("--method", help="qlearning or dqn (default: [tune] method)")
+    p.add_argument("--trials", type=int, help="finished trials the study should reach (default 20)")
+    p.add_argument("--storage", help="SQLAlchemy URL (default sqlite:///OUT/tune.db); e.g. "
+                                     "postgresql://user@host/db to share a study between machines")
+    p.add_argument("--study", help="study name (default: PROBLEM-METHOD)")
+    p.add_argument("--out", type=Path, default=Path("tune-output"),
+                   help="output folder (default tune-output)")
+    p.add_argument("--steps", type=int, help="training steps per run")
+    p.add_argument("--repeats", type=int, help="training runs (seeds) per trial (default 1)")
+    p.add_argument("--report-every", type=int, help="DQN transitions between intermediate evaluations")
+    p.add_argument("--seed", type=int, help="seed of the sampler and of the runs (default 0)")
+    p.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
+    p.add_argument("--json", action="store_true", help="print the study summary as JSON")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+@command("tune", "tune a learner's hyperparameters with Optuna (pruning, resumable storage)", _add_tune)
+def _run_tune(args: argparse.Namespace) -> int:
+    from .config import check_keys, load_config
+
+    cfg = load_config(args.config)
+    table = check_keys(cfg.section("tune"), TUNE_KEYS, "tune")
+
+    def pick(flag: Any, key: str, default: Any) -> Any:
+        return flag if flag is not None else table.get(key, default)
+
+    method = pick(args.method, "method", None)
+    require(method is not None, "--method", None, f"give one of {', '.join(TUNABLE)}")
+    require(method in TUNABLE, "--method", method, f"must be one of {', '.join(TUNABLE)}")
+    res = tune(cfg.problem, method, out=args.out, trials=pick(args.trials, "trials", 20),
+               storage=pick(args.storage, "storage", None), study_name=pick(args.study, "study", None),
+               base_options=cfg.section(method), steps=pick(args.steps, "steps", None),
+               repeats=pick(args.repeats, "repeats", 1),
+               report_every=pick(args.report_every, "report_every", None), seed=pick(args.seed, "seed", 0),
+               timeout=pick(args.timeout, "timeout", None),
+               progress=not (args.no_progress or args.json))
+    if args.json:
+        _print_json({k: v for k, v in res.to_json().items() if k != "trials"})
+        return 0
+
+    def fmt(v: float | None) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "—"
+        return f"{100 * v:+.3f}%" if res.objective == "gap" else f"{v:.4f} $/period"
+
+    print(f"study {res.study_name}: {res.n_complete} complete, {res.n_pruned} pruned, {res.n_failed} failed "
+          f"trials ({res.ran} run now, {res.seconds:.1f} s); objective: {res.objective}")
+    print(f"defaults: {fmt(res.default_value)}   best: {fmt(res.best_value)}")
+    if res.snippet:
+        print(res.snippet, end="")
+        print(f"written to {Path(args.out) / f'best-{method}.toml'}")
+    return 0

@@ -30,7 +30,7 @@ class TablePolicy(Policy):
         label: the method that produced the table (``"dp"``, ``"qlearning"``...).
 
     States below the lowest represented net inventory (backorders) are looked up
-    at that bound.  A state outside the table raises :class:`ValueError`.
+    at that bound.  A state outside the table raises :class:`SpecError`.
     """
 
     kind = "table"
@@ -63,7 +63,8 @@ class TablePolicy(Policy):
         idx = np.minimum(idx, len(self.keys) - 1)
         bad = self.keys[idx] != keys
         if np.any(bad):
-            raise ValueError(f"state {coords[np.argmax(bad)].tolist()} is outside the policy table")
+            raise SpecError("state", coords[np.argmax(bad)].tolist(),
+                            "outside the policy's table (beyond the bounds it was built for)")
         return idx
 
     def act(self, states: np.ndarray) -> np.ndarray:

@@ -127,8 +127,7 @@ def _build_state(s, states, keys, lut, offsets, strides, lead_time, lost, period
     return 0
 
 
-@nb.njit(parallel=True, cache=True)
-def _build(states, keys, lut, offsets, strides, lead_time, lost, period, cost, bound, max_units,
+def _build_py(states, keys, lut, offsets, strides, lead_time, lost, period, cost, bound, max_units,
            multiple, pmf, sa_ptr, tr_base, sa_order, sa_cost, sa_clip, tr_start, tr_cnt, tr_idx,
            tr_prob):  # pragma: no cover
     """All states in parallel, each into its own preassigned storage segment."""
@@ -142,8 +141,7 @@ def _build(states, keys, lut, offsets, strides, lead_time, lost, period, cost, b
     return status.min()
 
 
-@nb.njit(parallel=True, cache=True)
-def _compact(tr_start, tr_cnt, tr_ptr, tr_idx, tr_prob, out_idx, out_prob):  # pragma: no cover
+def _compact_py(tr_start, tr_cnt, tr_ptr, tr_idx, tr_prob, out_idx, out_prob):  # pragma: no cover
     for k in nb.prange(tr_start.shape[0]):
         src = tr_start[k]
         dst = tr_ptr[k]
@@ -152,8 +150,13 @@ def _compact(tr_start, tr_cnt, tr_ptr, tr_idx, tr_prob, out_idx, out_prob):  # p
             out_prob[dst + j] = tr_prob[src + j]
 
 
-@nb.njit(parallel=True, cache=True)
-def _bellman(sa_ptr, sa_cost, tr_ptr, tr_idx, tr_prob, V, gamma, out_v, out_sa):  # pragma: no cover
+_build_serial = nb.njit(cache=True)(_build_py)
+_build_parallel = nb.njit(parallel=True, cache=True)(_build_py)
+_compact_serial = nb.njit(cache=True)(_compact_py)
+_compact_parallel = nb.njit(parallel=True, cache=True)(_compact_py)
+
+
+def _bellman_py(sa_ptr, sa_cost, tr_ptr, tr_idx, tr_prob, V, gamma, out_v, out_sa):  # pragma: no cover
     """``out_v(s) = min_a c(s,a) + γ Σ P(s'|s,a) V(s')``; ties go to the smaller order."""
     n = sa_ptr.shape[0] - 1
     for s in nb.prange(n):
@@ -171,8 +174,7 @@ def _bellman(sa_ptr, sa_cost, tr_ptr, tr_idx, tr_prob, V, gamma, out_v, out_sa):
         out_sa[s] = arg
 
 
-@nb.njit(parallel=True, cache=True)
-def _evaluate(pol_sa, sa_cost, tr_ptr, tr_idx, tr_prob, V, gamma, out_v):  # pragma: no cover
+def _evaluate_py(pol_sa, sa_cost, tr_ptr, tr_idx, tr_prob, V, gamma, out_v):  # pragma: no cover
     """``out_v(s) = c(s,π(s)) + γ Σ P(s'|s,π(s)) V(s')``."""
     for s in nb.prange(pol_sa.shape[0]):
         k = pol_sa[s]
@@ -180,6 +182,16 @@ def _evaluate(pol_sa, sa_cost, tr_ptr, tr_idx, tr_prob, V, gamma, out_v):  # pra
         for j in range(tr_ptr[k], tr_ptr[k + 1]):
             acc += tr_prob[j] * V[tr_idx[j]]
         out_v[s] = sa_cost[k] + gamma * acc
+
+
+# one body, two compilations: threads pay off only on large models (on small
+# ones, and on a loaded machine, thread synchronisation dominates each sweep)
+_bellman_serial = nb.njit(cache=True)(_bellman_py)
+_bellman_parallel = nb.njit(parallel=True, cache=True)(_bellman_py)
+_evaluate_serial = nb.njit(cache=True)(_evaluate_py)
+_evaluate_parallel = nb.njit(parallel=True, cache=True)(_evaluate_py)
+#: models with at least this many successor entries use the threaded sweeps
+PARALLEL_MIN_TRANSITIONS = 2_000_000
 
 
 @nb.njit(cache=True)
@@ -294,6 +306,7 @@ def build_mdp(problem: Problem, *, tail: float = TAIL, max_states: int = 20_000_
     per = np.full(states.shape[0], pmf.shape[1], dtype=np.int64)
     if problem.lost_sales:
         per = np.minimum(per, np.maximum(states[:, 0], 0) + 2)
+    big = n_sa * pmf.shape[1] >= PARALLEL_MIN_TRANSITIONS
     status = -2
     for _attempt in range(2):
         tr_base = np.zeros(states.shape[0] + 1, dtype=np.int64)
@@ -305,8 +318,9 @@ def build_mdp(problem: Problem, *, tail: float = TAIL, max_states: int = 20_000_
         tr_cnt = np.empty(n_sa, dtype=np.int64)
         tr_idx = np.empty(int(tr_base[-1]), dtype=idx_dtype)
         tr_prob = np.empty(int(tr_base[-1]))
-        status = _build(*args, sa_ptr, tr_base, sa_order, sa_cost, sa_clip, tr_start, tr_cnt,
-                        tr_idx, tr_prob)
+        build = _build_parallel if big else _build_serial
+        status = build(*args, sa_ptr, tr_base, sa_order, sa_cost, sa_clip, tr_start, tr_cnt,
+                       tr_idx, tr_prob)
         if status != -2:
             break
         # storage estimate too small (unusual dynamics): allow every demand value
@@ -317,7 +331,8 @@ def build_mdp(problem: Problem, *, tail: float = TAIL, max_states: int = 20_000_
     np.cumsum(tr_cnt, out=tr_ptr[1:])
     out_idx = np.empty(int(tr_ptr[-1]), dtype=idx_dtype)
     out_prob = np.empty(int(tr_ptr[-1]))
-    _compact(tr_start, tr_cnt, tr_ptr, tr_idx, tr_prob, out_idx, out_prob)
+    (_compact_parallel if big else _compact_serial)(tr_start, tr_cnt, tr_ptr, tr_idx, tr_prob,
+                                                    out_idx, out_prob)
     tr_idx, tr_prob = out_idx, out_prob
     return MDP(problem=problem, space=space, states=states, keys=keys, sa_ptr=sa_ptr,
                sa_order=sa_order, sa_cost=sa_cost, sa_clip=sa_clip, tr_ptr=tr_ptr, tr_idx=tr_idx,
@@ -401,6 +416,9 @@ def solve_dp(problem: Problem, *, objective: Objective = "average", tol: float =
         tau = 0.5 if problem.seasonal else 0.95
     if not 0 < tau <= 1:
         raise SpecError("tau", tau, "must be in (0, 1]")
+    big = mdp.tr_idx.size >= PARALLEL_MIN_TRANSITIONS
+    _bellman = _bellman_parallel if big else _bellman_serial
+    _evaluate = _evaluate_parallel if big else _evaluate_serial
     args = (mdp.sa_ptr, mdp.sa_cost, mdp.tr_ptr, mdp.tr_idx, mdp.tr_prob)
     ev_args = (mdp.sa_cost, mdp.tr_ptr, mdp.tr_idx, mdp.tr_prob)
     V = np.zeros(n)

@@ -1,0 +1,90 @@
+"""``replenish tune``: an Optuna study over Q-learning on a tiny problem, resumed from SQLite."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from replenish import Poisson, Problem
+from replenish.cli import main
+from replenish.errors import SpecError
+
+optuna = pytest.importorskip("optuna")
+
+from replenish.tune import DEFAULT_PARAMS, toml_snippet, tune  # noqa: E402
+
+TINY = """name = "tiny"
+[problem]
+lead_time = 0
+capacity = 5
+excess_demand = "lost"
+holding_cost = 1
+stockout_cost = 5
+discount = 0.9
+
+[demand]
+kind = "poisson"
+mean = 2
+"""
+
+
+@pytest.fixture
+def tiny() -> Problem:
+    return Problem(demand=Poisson(2), lead_time=0, capacity=5, excess_demand="lost", holding_cost=1,
+                   stockout_cost=5, discount=0.9, name="tiny")
+
+
+def test_study_runs_resumes_and_writes_toml(tiny: Problem, tmp_path: Path) -> None:
+    """3 trials, then a restart asking for 4 runs exactly one more; the snippet loads back."""
+    first = tune(tiny, "qlearning", out=tmp_path, trials=3, steps=3000, repeats=2, seed=1)
+    assert first.ran == 3 and first.n_complete + first.n_pruned == 3
+    assert (tmp_path / "tune.db").is_file()
+    # the first trial is the defaults; every objective is a gap >= 0 to the exact DP optimum
+    assert first.trials[0]["defaults"] and first.trials[0]["params"] == DEFAULT_PARAMS["qlearning"]
+    assert first.optimum is not None and first.objective == "gap"
+    assert all(t["value"] >= -1e-12 for t in first.trials if t["state"] == "COMPLETE")
+    assert first.best_value == min(t["value"] for t in first.trials if t["state"] == "COMPLETE")
+    # intermediate values: the running mean after each of the 2 runs
+    t0 = first.trials[0]
+    assert list(t0["intermediate"]) == ["3000", "6000"]
+    assert t0["intermediate"]["6000"] == pytest.approx(t0["value"])
+
+    again = tune(tiny, "qlearning", out=tmp_path, trials=4, steps=3000, repeats=2, seed=1)
+    assert again.ran == 1 and len(again.trials) == 4
+    assert [t["number"] for t in again.trials[:3]] == [0, 1, 2]
+    assert [t["value"] for t in again.trials[:3]] == [t["value"] for t in first.trials]
+    nothing = tune(tiny, "qlearning", out=tmp_path, trials=4, steps=3000, repeats=2, seed=1)
+    assert nothing.ran == 0
+
+    snippet = tomllib.loads((tmp_path / "best-qlearning.toml").read_text())
+    assert snippet["qlearning"]["steps"] == 3000
+    assert {k: v for k, v in snippet["qlearning"].items() if k != "steps"} == pytest.approx(
+        again.best_params)
+    # a different setup under the same study name is refused
+    with pytest.raises(SpecError, match="another setup"):
+        tune(tiny, "qlearning", out=tmp_path, trials=4, steps=5000, repeats=2, seed=1)
+
+
+def test_toml_snippet_round_trip() -> None:
+    opts = {"lr": 0.00123456789, "hidden": [64, 64], "dueling": False, "objective": "average", "n_step": 3}
+    text = toml_snippet("dqn", opts, ["a comment"])
+    assert text.startswith("# a comment\n[dqn]\n")
+    back = tomllib.loads(text)["dqn"]
+    assert back == {**opts, "lr": pytest.approx(0.00123457, rel=1e-9)}
+
+
+def test_tune_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY)
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    code = main(["tune", str(cfg), "--method", "qlearning", "--trials", "2", "--steps", "2000",
+                 "--storage", url, "--out", str(tmp_path / "o"), "--json"])
+    assert code == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["storage"] == url and obj["n_complete"] + obj["n_pruned"] == 2
+    assert (tmp_path / "shared.db").is_file() and not (tmp_path / "o" / "tune.db").exists()
+    assert main(["tune", str(cfg), "--method", "sS", "--out", str(tmp_path / "o")]) == 2
+    assert "--method = 'sS'" in capsys.readouterr().err
