@@ -105,3 +105,17 @@ def test_simulation_replays_given_demand_by_hand():
     assert r.average_cost == (4 + 7 + 5 + 1) / 4
     assert r.fill_rate == 6 / 7
     assert r.stockout_days == 0.25
+
+
+def test_simulation_paths_keep_their_own_weekday():
+    """Paths started on different weekdays draw each day's demand from its own weekday."""
+    prob = Problem(demand=WeekdayPoisson((0, 0, 0, 0, 0, 0, 5)), lead_time=0, holding_cost=1,
+                   stockout_cost=1, position_bound=10)
+    pol = OrderUpTo(problem=prob, level=0)
+    start = np.array([[0, 6], [0, 0]])  # path 0 starts on Sunday, path 1 on Monday
+    r = simulate(prob, pol, rng=np.random.default_rng(1), n_paths=2, horizon=7, warmup=0,
+                 start=start, record=True)
+    d = r.trajectory["demand"]
+    assert d[0, 0] + d[1, 6] > 0  # the Sunday draws (Poisson(5) twice: zero has prob. e^-10)
+    assert np.all(d[0, 1:] == 0)  # Monday..Saturday are closed for path 0
+    assert np.all(d[1, :6] == 0)  # path 1: Monday..Saturday closed, Sunday last

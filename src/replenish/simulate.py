@@ -61,10 +61,12 @@ class SimulationResult:
 
 
 def draw_demand(problem: Problem, rng: np.random.Generator, *, n_paths: int, horizon: int,
-                start_phase: int = 0) -> np.ndarray:
-    """Demand matrix (n_paths, horizon) int64, phase ``(start_phase + t) mod P`` in period t."""
-    phases = (start_phase + np.arange(horizon)) % problem.period
-    return problem.demand.sample(rng, np.broadcast_to(phases, (n_paths, horizon)))
+                start_phase: int | np.ndarray = 0) -> np.ndarray:
+    """Demand matrix (n_paths, horizon) int64; path ``i`` is in phase
+    ``(start_phase[i] + t) mod P`` in period ``t`` (``start_phase``: int or (n_paths,))."""
+    start = np.broadcast_to(np.asarray(start_phase, dtype=np.int64), (n_paths,))
+    phases = (start[:, None] + np.arange(horizon)[None, :]) % problem.period
+    return problem.demand.sample(rng, phases)
 
 
 def simulate(problem: Problem, policy: Policy, *, rng: np.random.Generator | None = None,
@@ -99,7 +101,7 @@ def simulate(problem: Problem, policy: Policy, *, rng: np.random.Generator | Non
     else:
         states = np.array(np.broadcast_to(np.asarray(start, dtype=np.int64),
                                           (n_paths, problem.state_dim)))
-    start_phase = int(states[0, -1]) if problem.seasonal else 0
+    start_phase = states[:, -1] if problem.seasonal else 0
     if demand is None:
         assert rng is not None
         demand = draw_demand(problem, rng, n_paths=n_paths, horizon=horizon,

@@ -353,12 +353,18 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
     old = study.user_attrs.get("setup")
     if old is None:
         study.set_user_attr("setup", json.loads(json.dumps(meta, default=_json_default)))
-        study.enqueue_trial(DEFAULT_PARAMS[method], user_attrs={"defaults": True})
     elif json.dumps(old, sort_keys=True) != json.dumps(json.loads(json.dumps(meta, default=_json_default)),
                                                          sort_keys=True):
         raise SpecError("--study", name, "exists in the storage with another setup (problem, method, "
                                          "steps, repeats, seed or options); use another study name")
     TS = optuna.trial.TrialState
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        optuna.storages.fail_stale_trials(study)  # trials of a killed run, after the grace period
+    live = (TS.COMPLETE, TS.PRUNED, TS.WAITING, TS.RUNNING)
+    if not any(t.user_attrs.get("defaults") for t in study.get_trials(deepcopy=False, states=live)):
+        # the defaults run first (again, if a killed run lost them)
+        study.enqueue_trial(DEFAULT_PARAMS[method], user_attrs={"defaults": True})
 
     def finished() -> int:
         return len(study.get_trials(deepcopy=False, states=(TS.COMPLETE, TS.PRUNED)))

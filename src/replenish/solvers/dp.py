@@ -174,14 +174,45 @@ def _bellman_py(sa_ptr, sa_cost, tr_ptr, tr_idx, tr_prob, V, gamma, out_v, out_s
         out_sa[s] = arg
 
 
-def _evaluate_py(pol_sa, sa_cost, tr_ptr, tr_idx, tr_prob, V, gamma, out_v):  # pragma: no cover
-    """``out_v(s) = c(s,π(s)) + γ Σ P(s'|s,π(s)) V(s')``."""
-    for s in nb.prange(pol_sa.shape[0]):
+@nb.njit(cache=True)
+def _extract(pol_sa, sa_cost, tr_ptr, tr_idx, tr_prob):  # pragma: no cover
+    """The chain of a policy as a compact CSR ``(ptr, idx, prob, cost)``.
+
+    Sweeps over the policy's rows then stream through contiguous memory instead
+    of jumping through the full state-action arrays.
+    """
+    n = pol_sa.shape[0]
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for s in range(n):
         k = pol_sa[s]
-        acc = 0.0
+        ptr[s + 1] = ptr[s] + tr_ptr[k + 1] - tr_ptr[k]
+    idx = np.empty(ptr[n], dtype=tr_idx.dtype)
+    prob = np.empty(ptr[n])
+    cost = np.empty(n)
+    for s in range(n):
+        k = pol_sa[s]
+        cost[s] = sa_cost[k]
+        o = ptr[s]
         for j in range(tr_ptr[k], tr_ptr[k + 1]):
-            acc += tr_prob[j] * V[tr_idx[j]]
-        out_v[s] = sa_cost[k] + gamma * acc
+            idx[o] = tr_idx[j]
+            prob[o] = tr_prob[j]
+            o += 1
+    return ptr, idx, prob, cost
+
+
+def _evaluate_py(ptr, idx, prob, cost, V, gamma, keep, sweeps, ref, scratch):  # pragma: no cover
+    """``sweeps`` partial policy evaluations, in place on ``V``:
+    ``V ← c + γ P V + keep·V`` then ``V ← V − V[ref]`` (``ref < 0``: no shift)."""
+    n = cost.shape[0]
+    for _ in range(sweeps):
+        for s in nb.prange(n):
+            acc = 0.0
+            for j in range(ptr[s], ptr[s + 1]):
+                acc += prob[j] * V[idx[j]]
+            scratch[s] = cost[s] + gamma * acc + keep * V[s]
+        shift = scratch[ref] if ref >= 0 else 0.0
+        for s in nb.prange(n):
+            V[s] = scratch[s] - shift
 
 
 # one body, two compilations: threads pay off only on large models (on small
@@ -423,6 +454,7 @@ def solve_dp(problem: Problem, *, objective: Objective = "average", tol: float =
     ev_args = (mdp.sa_cost, mdp.tr_ptr, mdp.tr_idx, mdp.tr_prob)
     V = np.zeros(n)
     new = np.empty(n)
+    scratch = np.empty(n)
     arg = np.zeros(n, dtype=np.int64)
     converged = False
     bounds: tuple[float, float] | None = None
@@ -439,10 +471,8 @@ def solve_dp(problem: Problem, *, objective: Objective = "average", tol: float =
                 break
             V = new + (1.0 - tau) * V
             V -= V[ref]
-            for _ in range(eval_sweeps):
-                _evaluate(arg, *ev_args, V, tau, new)
-                V = new + (1.0 - tau) * V
-                V -= V[ref]
+            if eval_sweeps:
+                _evaluate(*_extract(arg, *ev_args), V, tau, 1.0 - tau, eval_sweeps, ref, scratch)
         values = tau * V  # relative values h of the original chain (h = τ·V at the fixed point)
     else:
         gamma = problem.discount
@@ -454,9 +484,8 @@ def solve_dp(problem: Problem, *, objective: Objective = "average", tol: float =
             if delta < eps * (1 - gamma) / (2 * gamma):
                 converged = True
                 break
-            for _ in range(eval_sweeps):
-                _evaluate(arg, *ev_args, V, gamma, new)
-                V, new = new, V
+            if eval_sweeps:
+                _evaluate(*_extract(arg, *ev_args), V, gamma, 0.0, eval_sweeps, -1, scratch)
         values = V
     orders = mdp.sa_order[arg]
     policy = TablePolicy(problem=problem, states=mdp.states, orders=orders, reduced=True,
