@@ -46,9 +46,10 @@ from replenish.policies.base import Policy
 # hyperparameters chosen by the measurements reported in the module docstring of
 # replenish.solvers.dqn and in the issue report; everything else is DQNConfig's default
 BIKE_CONFIG = {"steps": 60_000, "eval_every": 5000, "time_limit": 115.0}
-LOST_SALES_CONFIG = {"steps": 150_000, "eval_every": 2500, "eps_end": 0.3, "eps_fraction": 0.2,
-                     "time_limit": 170.0}
-WEEKDAY_CONFIG = {"steps": 150_000, "eval_every": 2500, "time_limit": 170.0}
+LOST_SALES_CONFIG = {"steps": 100_000, "eval_every": 2000, "time_limit": 115.0}
+# weekday: a wider network measured better (seed 0, ~100 s: gap 3.4% with (128, 128) vs 5.9% with (64, 64))
+# (the 2-minute limit of the issue applies to the bike shop; the weekday run gets 200k steps)
+WEEKDAY_CONFIG = {"steps": 200_000, "eval_every": 4000, "hidden": (128, 128), "time_limit": 480.0}
 
 
 def _problem(name: str) -> rp.Problem:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import replenish as rp  # noqa: E402
 from replenish.cli import main  # noqa: E402
-from replenish.dynamics import feasible_max  # noqa: E402
+from replenish.dynamics import feasible_max, step  # noqa: E402
 from replenish.errors import SpecError  # noqa: E402
 from replenish.markov import evaluate_exact  # noqa: E402
 from replenish.policies.dqn import (  # noqa: E402
@@ -308,3 +308,35 @@ def test_import_replenish_does_not_import_torch():
     code = "import sys, replenish, replenish.policies; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ------------------------------------------------ all-action targets, exact selection
+def test_stored_demand_reproduces_the_stored_transition(tmp_path):
+    """The all-action targets re-step a stored state under its stored demand: with
+    n_step = 1 that must give back exactly the stored reward and next state."""
+    pr = rp.Problem(demand=rp.Poisson(4.0), lead_time=2, capacity=14, max_order=6)
+    train_dqn(pr, config=tiny_config(steps=1200, n_step=1, checkpoint_every=10**6), seed=4,
+              checkpoint_dir=tmp_path)
+    buf = safe_torch_load(tmp_path / "last.pt")["buffer"]
+    s, a, d = buf["states"].numpy(), buf["actions"].numpy(), buf["demands"].numpy()
+    obs = Observation.from_problem(pr)
+    res = step(pr, s, obs.orders(s, a, feasible_max(pr, s)), d)
+    np.testing.assert_allclose(-res.total_cost, buf["returns"].numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(res.states, buf["next_states"].numpy())
+    assert d.min() >= 0 and d.mean() == pytest.approx(4.0, rel=0.15)
+
+
+def test_exact_model_selection_keeps_the_best_exactly_evaluated_snapshot():
+    pr = bike()
+    r = train_dqn(pr, config=tiny_config(steps=3000, eval_mode="exact"), seed=1)
+    costs = [h["average_cost"] for h in r.history]
+    assert len(costs) >= 3
+    assert r.best_eval_cost == min(costs)
+    assert evaluate_exact(pr, r.policy).average_cost == pytest.approx(r.best_eval_cost, rel=1e-12)
+    assert min(costs) >= BIKE_OPT - 1e-9  # no policy beats the DP optimum
+
+
+def test_sampled_action_targets_still_train():
+    pr = bike()
+    r = train_dqn(pr, config=tiny_config(steps=1500, all_actions=False, batch_size=128), seed=0)
+    assert r.updates > 0 and r.best_eval_cost is not None

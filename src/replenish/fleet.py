@@ -654,29 +654,32 @@ def run_fleet(config: Mapping[str, Any], data: str | Path, *, group_by: Sequence
             bar = tqdm(total=len(keys), initial=len(done), unit="series", desc="fleet",
                        dynamic_ncols=True, file=sys.stderr)
         ran = crashed = 0
+        n_failed = sum(1 for s in wanted if journal.get(s, {}).get("status") == "error"
+                       and s in done)
         last_write = -math.inf
         jfh = (out / JOURNAL).open("ab")
         try:
-            for task, row, recorded in _ENGINES[engine](tasks, workers, address):
-                if recorded:
-                    jfh.write(_journal_line(row))
-                    jfh.flush()
-                    os.fsync(jfh.fileno())
-                    journal[row["series"]] = row
-                    ran += 1
-                    if time.perf_counter() - last_write >= table_every:
-                        write_table(results_frame(_subset(journal, wanted), columns), out)
-                        last_write = time.perf_counter()
-                    if on_row is not None:
-                        on_row(row)
-                else:
-                    crashed += 1
-                    print(f"warning: {task.series}: {row['error']} (not recorded; rerun to retry)",
-                          file=sys.stderr)
-                if bar is not None:
-                    bar.update(1)
-                    nfail = sum(1 for s in wanted if journal.get(s, {}).get("status") == "error")
-                    bar.set_postfix(failed=nfail, refresh=False)
+            with contextlib.closing(_ENGINES[engine](tasks, workers, address)) as results:
+                for task, row, recorded in results:
+                    if recorded:
+                        jfh.write(_journal_line(row))
+                        jfh.flush()
+                        os.fsync(jfh.fileno())
+                        journal[row["series"]] = row
+                        ran += 1
+                        if time.perf_counter() - last_write >= table_every:
+                            write_table(results_frame(_subset(journal, wanted), columns), out)
+                            last_write = time.perf_counter()
+                        if on_row is not None:
+                            on_row(row)
+                    else:
+                        crashed += 1
+                        print(f"warning: {task.series}: {row['error']} (not recorded; rerun to retry)",
+                              file=sys.stderr)
+                    if bar is not None:
+                        n_failed += row.get("status") == "error"
+                        bar.update(1)
+                        bar.set_postfix(failed=n_failed, refresh=False)
         finally:
             jfh.close()
             if bar is not None:

@@ -215,6 +215,8 @@ def limiting_distribution(P: sp.csr_matrix, start: int, *, tol: float = 1e-14,
         PT = P.T.tocsr()
         pi = np.zeros(P.shape[0])
         pi[start] = 1.0
+        # an L1 change below the rounding noise of an n-term update is unreachable
+        tol = max(tol, 8e-16 * P.shape[0])
         for _ in range(max_iter):
             new = 0.5 * (pi + PT @ pi)
             if np.abs(new - pi).sum() < tol:

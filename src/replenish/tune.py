@@ -6,7 +6,9 @@ searches the hyperparameters of a learner on the config's problem with Optuna
 framework*, KDD): the TPE sampler (Bergstra et al. 2011, *Algorithms for
 hyper-parameter optimization*, NeurIPS) proposes hyperparameters and the
 median pruner stops trials whose intermediate evaluations are worse than the
-median of earlier trials at the same point.
+median of earlier trials at the same point (after 4 finished trials; for DQN
+not before half of a run: its early evaluations fall in the ε-greedy
+exploration phase and say little about the final policy).
 
 Objective (minimised).  The trial's policy is evaluated like every method
 (:func:`replenish.methods.solve`: exact long-run average cost when the chain is
@@ -39,8 +41,9 @@ or by default in the SQLite file ``OUT/tune.db``; studies are created with
 ``load_if_exists``, so rerunning the same command resumes: ``--trials N`` is the
 number of finished (complete or pruned) trials the study should reach, and
 only the missing ones run.  A trial interrupted by a crash stays ``RUNNING``
-in the storage (with SQLite and other RDB storages a heartbeat marks it failed
-after ``grace_period`` seconds) and does not count.
+in the storage and does not count; the storage's heartbeat (every 60 s) lets
+the next start mark it failed once it is 180 s stale, and re-queue the
+defaults trial if that was the one lost.
 
 Output (``--out``, default ``tune-output``): ``tune.db``, ``best-METHOD.toml``
 (the best parameters as a TOML snippet to paste into the config, with the
@@ -343,11 +346,17 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
     except Exception as exc:  # bad URL, missing driver, unreachable server
         raise SpecError("--storage", url, f"cannot open ({type(exc).__name__}: {exc})".splitlines()[0]) \
             from None
-    sampler = optuna.samplers.TPESampler(seed=seed)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    run_steps = steps if steps is not None else _steps_of(method, base)
+    # DQN: no pruning before half the run (the first evaluations fall in the ε-greedy exploration
+    # phase and say little about the end); Q-learning reports after whole runs only
+    warmup = run_steps // 2 if method == "dqn" else 0
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=warmup)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=name, storage=rdb, sampler=sampler, pruner=pruner,
-                                direction="minimize", load_if_exists=True)
+    study = optuna.create_study(study_name=name, storage=rdb, pruner=pruner, direction="minimize",
+                                load_if_exists=True)
+    # the sampler's seed moves on with the study, so a resumed run does not re-propose the points
+    # a killed run already tried (TPE's first trials are random draws from this seed)
+    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
     meta = {"method": method, "problem": problem.to_dict(), "steps": steps, "repeats": repeats,
             "seed": seed, "base_options": base}
     old = study.user_attrs.get("setup")

@@ -131,7 +131,7 @@ class Observation:
                                                self.period).to(torch.float32))
         return torch.cat(parts, dim=1)
 
-    def _raw_orders(self, states: np.ndarray) -> np.ndarray:
+    def raw_orders(self, states: np.ndarray) -> np.ndarray:
         """int64 (n, n_actions): the order of each action before clipping."""
         j = np.arange(self.n_actions, dtype=np.int64)[None, :]
         if self.action_mode == "order":
@@ -147,7 +147,7 @@ class Observation:
         position (order 0), so every row has a feasible action.
         """
         fmax = np.asarray(feasible_units, dtype=np.int64)[:, None]
-        raw = self._raw_orders(states)
+        raw = self.raw_orders(states)
         ok = (raw >= 0) & (raw <= fmax)
         if self.action_mode == "level":
             x = np.asarray(states, dtype=np.int64)[:, : self.lead_time + 1].sum(axis=1)
