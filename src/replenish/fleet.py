@@ -34,7 +34,10 @@ other series go on.  Engines (:data:`ENGINES`):
   the same path.
 
 Every series runs with one thread (numba, BLAS, torch), so ``workers``
-processes use ``workers`` cores.
+processes use ``workers`` cores.  The parallel engines start the series with
+the most units sold first (:func:`series_volumes`, a proxy of their size), so
+the longest series do not end up last; at most ``4 × workers`` series are
+queued at a time.
 
 Seeds.  Series ``k`` gets the seed :func:`series_seed` ``(seed, k)`` (from a
 :class:`numpy.random.SeedSequence` of the run seed and a CRC-32 of the key), so
@@ -177,6 +180,24 @@ def discover_series(path: str | Path, group_by: Sequence[str], *,
     keys = keys.sort_values(list(group_by), kind="stable")
     return [tuple((c, _native(v)) for c, v in zip(group_by, row, strict=True))
             for row in keys.itertuples(index=False, name=None)]
+
+
+def series_volumes(path: str | Path, group_by: Sequence[str], column: str) -> dict[str, float]:
+    """Total of ``column`` (units sold) per series label; ``{}`` if it cannot be read.
+
+    A size hint only: big series get large position bounds and run longest, so
+    the engines start them first (longest-processing-time-first scheduling
+    keeps the last worker from finishing long after the others).
+    """
+    from .history import read_table as _read
+
+    try:
+        df = _read(path, columns=[*group_by, column])
+        sums = df.groupby(list(group_by))[column].sum()
+    except Exception:
+        return {}
+    return {key_string(tuple(zip(group_by, (k if isinstance(k, tuple) else (k,)), strict=True))):
+            float(v) for k, v in sums.items()}
 
 
 # ----------------------------------------------------------------------------
@@ -647,6 +668,9 @@ def run_fleet(config: Mapping[str, Any], data: str | Path, *, group_by: Sequence
         tasks = [SeriesTask(config=config, data=str(data), key=k, methods=methods,
                             seed=series_seed(seed, k), threads=threads)
                  for k in keys if key_string(k) not in done]
+        if engine != "serial" and len(tasks) > 1:  # largest series first (a size hint only)
+            volume = series_volumes(data, group_by, str(config["demand"].get("demand_column", "demand")))
+            tasks.sort(key=lambda t: -volume.get(t.series, 0.0))
         bar = None
         if progress:
             from tqdm.auto import tqdm
