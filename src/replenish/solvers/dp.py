@@ -419,7 +419,7 @@ class DPResult:
 
 
 def solve_dp(problem: Problem, *, objective: Objective = "average", tol: float = 1e-9,
-             eval_sweeps: int = 20, tau: float | None = None, max_iter: int = 100_000,
+             eval_sweeps: int = 3, tau: float | None = None, max_iter: int = 100_000,
              tail: float = TAIL, mdp: MDP | None = None, max_states: int = 20_000_000) -> DPResult:
     """Optimal policy of ``problem`` by dynamic programming.
 
@@ -430,7 +430,9 @@ def solve_dp(problem: Problem, *, objective: Objective = "average", tol: float =
         tol: average: stop when the gain bracket is narrower than
             ``tol·max(1, |g|)``; discounted: ε = ``tol·max(1, ‖V‖∞)``.
         eval_sweeps: partial policy-evaluation sweeps between Bellman sweeps
-            (0 = plain value iteration).
+            (0 = plain value iteration).  Measured on Zipkin's L = 4, p = 39
+            instance: 0 → 37 Bellman sweeps, 1.8 s; 3 → 11 sweeps, 1.4 s; 20 → 8
+            sweeps, 3.1 s (the default is 3).
         tau: aperiodicity factor ``τ`` in (0, 1] (default 0.5 when demand is
             seasonal, else 0.95).
         max_iter: cap on Bellman sweeps.
