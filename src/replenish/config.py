@@ -72,19 +72,24 @@ def config_from_dict(data: dict[str, Any], *, path: Path | None = None) -> Confi
                   path=path, history=history)
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a TOML config file."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file; unreadable or invalid files raise a one-line :class:`SpecError`."""
     path = Path(path)
     try:
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
         raise SpecError("config", str(path), "no such file") from None
     except OSError as exc:
         raise SpecError("config", str(path), f"cannot read ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError("config", str(path), f"invalid TOML: {exc}") from None
-    return config_from_dict(data, path=path)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML config file."""
+    path = Path(path)
+    return config_from_dict(read_toml(path), path=path)
 
 
 def check_keys(table: dict[str, Any], allowed: dict[str, type | tuple[type, ...]],

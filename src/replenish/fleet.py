@@ -413,13 +413,15 @@ def _engine_ray(tasks: Sequence[SeriesTask], workers: int, address: str | None) 
         if address:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
         else:
+            # a series killed by Ray's memory monitor is retried once, not forever (Ray's default)
             ray.init(num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1",
                      log_to_driver=False, configure_logging=False,
-                     object_store_memory=256 * 1024 * 1024)
+                     object_store_memory=256 * 1024 * 1024, _system_config={"task_oom_retries": 1})
         started = True
     try:
         cpus = int(ray.cluster_resources().get("CPU", workers)) if address else workers
-        remote = ray.remote(num_cpus=1)(run_series)
+        remote = ray.remote(num_cpus=1, max_retries=1)(run_series)
+        oom = getattr(ray.exceptions, "OutOfMemoryError", ())
         pending: dict[Any, SeriesTask] = {}
         todo = iter(tasks)
         window = 4 * max(cpus, 1)
@@ -432,13 +434,20 @@ def _engine_ray(tasks: Sequence[SeriesTask], workers: int, address: str | None) 
                     pending[remote.remote(t)] = t
                 if not pending:
                     break
-                done, _ = ray.wait(list(pending), num_returns=1)
+                # a timeout keeps the driver responsive to Ctrl-C
+                done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
                 for ref in done:
                     t = pending.pop(ref)
                     try:
-                        yield t, ray.get(ref), True
+                        row = ray.get(ref)
+                    except oom:  # the series itself needs more memory than the node has: recorded
+                        row = _empty_row(t)
+                        row["error"] = "out of memory: Ray's memory monitor killed the worker (twice)"
+                        yield t, row, True
                     except Exception as exc:  # the worker or node died: not recorded
                         yield t, _crashed_row(t, exc), False
+                    else:
+                        yield t, row, True
         finally:
             for ref in pending:
                 with contextlib.suppress(Exception):

@@ -212,7 +212,9 @@ def _dqn_repeat(trial: Any, problem: Problem, options: dict[str, Any], seed: int
                            dueling=cfg.dueling)
         value = _objective_value(_evaluate(problem, policy, seed), optimum)
         trial.report(value, offset + t)
-        if trial.should_prune():
+        # no pruning in the first half of any run (ε-greedy exploration; the pruner's warm-up
+        # covers only the first run)
+        if t >= cfg.steps // 2 and trial.should_prune():
             pruned.append((t, value))
             return False  # ends training normally; the trial is then marked pruned
         return None
