@@ -91,7 +91,6 @@ import os
 import socket
 import sys
 import time
-import tomllib
 import warnings
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -102,6 +101,7 @@ from typing import Any
 import numpy as np
 
 from .cli import _json_default, _print_json, command
+from .config import read_toml
 from .errors import SpecError, require
 
 #: Engines of :func:`run_fleet`.
@@ -774,15 +774,7 @@ def validate_fleet_config(config: Mapping[str, Any]) -> dict[str, Any]:
 def load_fleet_config(path: str | Path) -> dict[str, Any]:
     """Read a config file's tables (relative ``[demand] file`` / ``[fleet] data`` resolved)."""
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise SpecError("config", str(path), "no such file") from None
-    except OSError as exc:
-        raise SpecError("config", str(path), f"cannot read ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError("config", str(path), f"invalid TOML: {exc}") from None
+    data = read_toml(path)
     for table, key in (("demand", "file"), ("fleet", "data")):
         t = data.get(table)
         if isinstance(t, dict) and isinstance(t.get(key), str) and not Path(t[key]).is_absolute():
