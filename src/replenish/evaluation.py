@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from .errors import SpecError
-from .markov import evaluate_exact
+from .markov import ExactEvaluation, evaluate_exact
 from .policies.base import Policy
 from .simulate import simulate
 from .spec import Problem
@@ -47,6 +47,12 @@ class Evaluation:
     stockout_rate: float
     average_on_hand: float
 
+    @classmethod
+    def from_exact(cls, e: ExactEvaluation) -> Evaluation:
+        """The common summary of an exact (Markov-chain) evaluation."""
+        return cls(e.average_cost, True, None, e.breakdown, e.fill_rate, e.stockout_probability,
+                   e.average_on_hand)
+
 
 def evaluate(problem: Problem, policy: Policy, *, exact: bool | None = None,
              rng: np.random.Generator | None = None, n_paths: int = 200, horizon: int = 2000,
@@ -63,8 +69,7 @@ def evaluate(problem: Problem, policy: Policy, *, exact: bool | None = None,
     if exact is not False:
         try:
             e = evaluate_exact(problem, policy, max_states=EXACT_STATE_LIMIT)
-            return Evaluation(e.average_cost, True, None, e.breakdown, e.fill_rate,
-                              e.stockout_probability, e.average_on_hand)
+            return Evaluation.from_exact(e)
         except SpecError:
             if exact:
                 raise

@@ -817,6 +817,18 @@ class MethodSummary:
     losing_series: tuple[tuple[str, float], ...]
     errors: int
 
+    def cells(self) -> list[str]:
+        """Formatted summary cells: method, series, p10, median, p90, geomean,
+        total ratio, wins, losses, saved $ (shared by the text and HTML tables)."""
+        q = self.ratio_quantiles
+
+        def f(x: float | None) -> str:
+            return "—" if x is None else f"{x:.3f}"
+
+        return [self.method, str(self.series), f(q.get("p10")), f(q.get("median")), f(q.get("p90")),
+                f(self.geomean_ratio), f(self.total_ratio), str(self.wins), str(self.losses),
+                f"{self.saved:,.0f}"]
+
     def to_json(self) -> dict[str, Any]:
         return {"method": self.method, "series": self.series, "ratio_quantiles": self.ratio_quantiles,
                 "geomean_ratio": self.geomean_ratio, "total_ratio": self.total_ratio,
@@ -862,14 +874,9 @@ class FleetSummary:
                 f"{'total':>6} {'wins':>5} {'losses':>6} {'saved $':>12}")
         lines += [head, "-" * len(head)]
         for m in self.methods:
-            q = m.ratio_quantiles
-
-            def f(x: float | None) -> str:
-                return "—" if x is None else f"{x:.3f}"
-
-            lines.append(f"{m.method:<20} {m.series:>6} {f(q.get('p10')):>6} {f(q.get('median')):>7} "
-                         f"{f(q.get('p90')):>6} {f(m.geomean_ratio):>8} {f(m.total_ratio):>6} "
-                         f"{m.wins:>5} {m.losses:>6} {m.saved:>12,.0f}")
+            c = m.cells()
+            lines.append(f"{c[0]:<20} {c[1]:>6} {c[2]:>6} {c[3]:>7} {c[4]:>6} {c[5]:>8} {c[6]:>6} "
+                         f"{c[7]:>5} {c[8]:>6} {c[9]:>12}")
         for m in self.methods:
             if m.method == self.reference or not m.losing_series:
                 continue
@@ -980,15 +987,7 @@ def _html_report(summary: FleetSummary, table: Any, out: Path) -> list[Path]:
     esc = html.escape
     rows = []
     for m in summary.methods:
-        q = m.ratio_quantiles
-
-        def f(x: float | None) -> str:
-            return "—" if x is None else f"{x:.3f}"
-
-        rows.append(f"<tr><td>{esc(m.method)}</td><td>{m.series}</td><td>{f(q.get('p10'))}</td>"
-                    f"<td>{f(q.get('median'))}</td><td>{f(q.get('p90'))}</td><td>{f(m.geomean_ratio)}</td>"
-                    f"<td>{f(m.total_ratio)}</td><td>{m.wins}</td><td>{m.losses}</td>"
-                    f"<td>{m.saved:,.0f}</td></tr>")
+        rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in m.cells()) + "</tr>")
     losing = []
     for m in summary.methods:
         if m.method != ref and m.losing_series:

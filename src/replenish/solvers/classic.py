@@ -909,11 +909,6 @@ def optimize_by_simulation(problem: Problem, family: str, *, demand: np.ndarray,
 # =============================================================================
 # Methods (CLI / solve())
 # =============================================================================
-def _as_evaluation(e: ExactEvaluation) -> Evaluation:
-    return Evaluation(e.average_cost, True, None, e.breakdown, e.fill_rate,
-                      e.stockout_probability, e.average_on_hand)
-
-
 _SEARCH_OPTIONS: dict[str, Any] = {"search": str, "n_paths": int, "horizon": int, "warmup": int,
                                    "max_states": int}
 _FIXED: dict[str, dict[str, Any]] = {
@@ -959,7 +954,7 @@ def _run_family(family: str, problem: Problem, options: dict[str, Any], seed: in
                 raise
             return MethodOutput(policy=pol, params=pol.params(), extras={"search": "fixed"})
         return MethodOutput(policy=pol, params=pol.params(), extras={"search": "fixed"},
-                            evaluation=_as_evaluation(e))
+                            evaluation=Evaluation.from_exact(e))
     if search != "simulation":
         try:
             res = EXACT_OPTIMIZERS[family](problem, max_states=max_states)
@@ -971,7 +966,7 @@ def _run_family(family: str, problem: Problem, options: dict[str, Any], seed: in
                       "optimiser_seconds": res.seconds}
             if res.formula_cost is not None:
                 extras["formula_cost"] = res.formula_cost
-            ev = _as_evaluation(res.evaluation) if res.evaluation is not None else None
+            ev = Evaluation.from_exact(res.evaluation) if res.evaluation is not None else None
             return MethodOutput(policy=res.policy, params=res.params, extras=extras, evaluation=ev)
     n_paths = options.get("n_paths", 50)
     horizon = options.get("horizon", 1000)
@@ -1014,4 +1009,4 @@ def myopic_method(problem: Problem, *, options: dict[str, Any], seed: int,
         if exc.field != "problem.bound":
             raise
         return MethodOutput(policy=pol, params={}, extras={"search": "none"})
-    return MethodOutput(policy=pol, params={}, extras={"search": "none"}, evaluation=_as_evaluation(e))
+    return MethodOutput(policy=pol, params={}, extras={"search": "none"}, evaluation=Evaluation.from_exact(e))

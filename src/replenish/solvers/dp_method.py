@@ -20,8 +20,7 @@ def dp_method(problem: Problem, *, options: dict[str, Any], seed: int,
     check_keys(options, _OPTIONS, "dp")
     r = solve_dp(problem, **options)
     e = r.evaluation
-    ev = Evaluation(e.average_cost, True, None, e.breakdown, e.fill_rate, e.stockout_probability,
-                    e.average_on_hand)
+    ev = Evaluation.from_exact(e)
     extras = {"objective": r.objective, "iterations": r.iterations, "converged": r.converged,
               "gain_bounds": list(r.gain_bounds) if r.gain_bounds else None,
               "n_states": r.mdp.n_states, "n_state_actions": r.mdp.n_state_actions,

@@ -746,8 +746,7 @@ def qlearning_method(problem: Problem, *, options: dict[str, Any], seed: int,
     cfg = QLearningConfig(**options)
     r = train_qlearning(problem, config=cfg, seed=seed, progress=progress)
     e = r.evaluation
-    ev = None if e is None else Evaluation(e.average_cost, True, None, e.breakdown, e.fill_rate,
-                                           e.stockout_probability, e.average_on_hand)
+    ev = None if e is None else Evaluation.from_exact(e)
     extras = {
         "variant": cfg.variant, "steps": r.steps, "episodes": r.episodes,
         "train_seconds": r.seconds, "train_cpu_seconds": r.cpu_seconds,
