@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numba as nb
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
@@ -29,7 +30,7 @@ from scipy.sparse.csgraph import connected_components
 from threadpoolctl import threadpool_limits
 
 from .demand import TAIL
-from .dynamics import COST_COLUMNS, clip_orders, step
+from .dynamics import COST_COLUMNS, clip_orders, transition
 from .errors import SpecError
 from .policies.base import Policy
 from .spec import Problem
@@ -111,6 +112,65 @@ def _phase(problem: Problem, full: np.ndarray) -> np.ndarray:
     return np.zeros(full.shape[0], dtype=np.int64)
 
 
+
+@nb.njit(cache=True)
+def _layer(full, orders, phase, pmf, supp, nsupp, lead_time, lost, period, cost, reduced,
+           offsets, strides, rows, keys, probs, acc):  # pragma: no cover
+    """Successors of one BFS layer: every state × every demand value of its phase.
+
+    Calls the one :func:`~replenish.dynamics.transition`; writes (row, successor
+    key, probability) triples, merging consecutive equal successors, and
+    accumulates the expected costs and flows of each row in ``acc`` (n, 10).
+    Returns the number of triples written.
+    """
+    n, d = full.shape
+    out = np.empty(d, dtype=np.int64)
+    dim = offsets.shape[0]
+    red = np.empty(dim, dtype=np.int64)
+    t = 0
+    for i in range(n):
+        w = phase[i]
+        last = -1
+        for j in range(nsupp[w]):
+            dem = supp[w, j]
+            pd = pmf[w, dem]
+            hc, sc, oc, rc, served, short = transition(full[i], orders[i], dem, lead_time, lost,
+                                                       period, cost, out)
+            if reduced:
+                red[0] = out[0] + out[1]
+                for c in range(2, d):
+                    red[c - 1] = out[c]
+            else:
+                for c in range(d):
+                    red[c] = out[c]
+            low = 0.0
+            if red[0] < offsets[0]:
+                red[0] = offsets[0]
+                low = 1.0
+            key = 0
+            for c in range(dim):
+                key += (red[c] - offsets[c]) * strides[c]
+            acc[i, 0] += pd * hc
+            acc[i, 1] += pd * sc
+            acc[i, 2] += pd * oc
+            acc[i, 3] += pd * rc
+            acc[i, 4] += pd * dem
+            acc[i, 5] += pd * served
+            acc[i, 6] += pd * short
+            acc[i, 7] += pd * max(out[0], 0)
+            acc[i, 8] += pd * (1.0 if short > 0 else 0.0)
+            acc[i, 9] += pd * low
+            if key == last:
+                probs[t - 1] += pd
+                continue
+            rows[t] = i
+            keys[t] = key
+            probs[t] = pd
+            last = key
+            t += 1
+    return t
+
+
 def build_chain(problem: Problem, policy: Policy, *, start: np.ndarray | None = None,
                 tail: float = TAIL, max_states: int = 5_000_000) -> PolicyChain:
     """Markov chain of ``policy`` on ``problem`` from ``start`` (default: empty)."""
@@ -121,38 +181,29 @@ def build_chain(problem: Problem, policy: Policy, *, start: np.ndarray | None = 
     frontier[:, 0] = np.maximum(frontier[:, 0], space.offsets[0])
     known = space.encode(frontier)
     parts: list[tuple] = []
+    # per phase, the demand values with positive mass (empirical pmfs of large
+    # series are sparse: ~50 values spread over thousands)
+    nsupp = (pmf > 0).sum(axis=1).astype(np.int64)
+    supp = np.zeros((pmf.shape[0], max(1, int(nsupp.max()))), dtype=np.int64)
+    for w in range(pmf.shape[0]):
+        supp[w, : nsupp[w]] = np.flatnonzero(pmf[w] > 0)
+    reduced = space.reduced and problem.lead_time >= 1
     while frontier.shape[0]:
-        full = space.expand(frontier)
-        orders = clip_orders(problem, full, policy.act(full))
-        phase = _phase(problem, full)
+        full = np.ascontiguousarray(space.expand(frontier))
+        orders = np.ascontiguousarray(clip_orders(problem, full, policy.act(full)))
+        phase = np.ascontiguousarray(_phase(problem, full))
         src = space.encode(frontier)
         k = full.shape[0]
+        cap = k * supp.shape[1]
         acc = np.zeros((k, 10))  # 4 costs, demand, served, short, on_hand, stockout, clipped
-        nxt_keys, probs, srcs = [], [], []
-        for d in range(pmf.shape[1]):
-            pd = pmf[phase, d]
-            live = pd > 0
-            if not np.any(live):
-                continue
-            r = step(problem, full[live], orders[live], np.full(int(live.sum()), d))
-            coords = space.reduce(r.states)
-            low = space.clip_low(coords)
-            coords[:, 0] = np.maximum(coords[:, 0], space.offsets[0])
-            w = pd[live]
-            a = acc[live]
-            a[:, :4] += w[:, None] * r.costs
-            a[:, 4] += w * d
-            a[:, 5] += w * r.served
-            a[:, 6] += w * r.short
-            a[:, 7] += w * np.maximum(r.states[:, 0], 0)
-            a[:, 8] += w * (r.short > 0)
-            a[:, 9] += w * low
-            acc[live] = a
-            nxt_keys.append(space.encode(coords))
-            probs.append(w)
-            srcs.append(src[live])
-        nk = np.concatenate(nxt_keys)
-        parts.append((src, orders, acc, np.concatenate(srcs), nk, np.concatenate(probs)))
+        rows = np.empty(cap, dtype=np.int64)
+        nk = np.empty(cap, dtype=np.int64)
+        pr = np.empty(cap)
+        t = _layer(full, orders, phase, pmf, supp, nsupp, problem.lead_time, problem.lost_sales,
+                   problem.period, problem.cost_params(), reduced, space.offsets, space.strides,
+                   rows, nk, pr, acc)
+        nk, pr = nk[:t], pr[:t]
+        parts.append((src, orders, acc, src[rows[:t]], nk, pr))
         new = np.unique(nk)
         new = new[~np.isin(new, known, assume_unique=True)]
         known = np.union1d(known, new)

@@ -45,7 +45,8 @@ seconds).  Structure is used wherever theory gives it:
   families search the outer parameter (S, Q, cap) that way, minimising the
   inner one (s, s, level) for each value with a warm-started walk, then check
   the eight neighbours of the result; weekday base-stock uses coordinate
-  descent over the levels.  These are local searches: the tests compare them
+  descent over the levels (with packs ``m > 1``: in steps of ``m`` first, then
+  refined in single units).  These are local searches: the tests compare them
   with exhaustive enumeration on small instances.
 
 Candidates whose backlog reaches the truncation bound of the exact chain with
@@ -602,7 +603,10 @@ def _search(family: str, obj: _Objective, ctx: _Context, initial: dict[str, Any]
             x0 = tuple(int(v) for v in initial["levels"])
         else:
             x0 = tuple(ctx.clamp_level(_quantile(ctx.lead(w), ctx.ratio)) for w in range(P))
-        x, _ = _coordinate_descent(lambda lv: obj({"levels": lv}), x0, 0, B, 1, patience[0])
+        f = lambda lv: obj({"levels": lv})  # noqa: E731
+        if ctx.m > 1:  # coarse to fine: whole packs first, then single units
+            x0, _ = _coordinate_descent(f, x0, 0, B, ctx.m, patience[0])
+        x, _ = _coordinate_descent(f, x0, 0, B, 1, patience[0])
         return {"levels": list(x)}
     raise SpecError("family", family, f"unknown policy family; expected one of {', '.join(FAMILIES)}")
 

@@ -51,8 +51,8 @@ Objective = Literal["average", "discounted"]
 # ----------------------------------------------------------------------------
 @nb.njit(cache=True)
 def _build_state(s, states, keys, lut, offsets, strides, lead_time, lost, period, cost, bound,
-                 max_units, multiple, pmf, sa0, tr0, tr_end, sa_order, sa_cost, sa_clip,
-                 tr_start, tr_cnt, tr_idx, tr_prob):  # pragma: no cover
+                 max_units, multiple, pmf, supp, nsupp, sa0, tr0, tr_end, sa_order, sa_cost,
+                 sa_clip, tr_start, tr_cnt, tr_idx, tr_prob):  # pragma: no cover
     """Rows of reduced state ``s``: one per feasible order, successors merged.
 
     Writes state-action rows from ``sa0`` and successors in ``[tr0, tr_end)``.
@@ -81,10 +81,9 @@ def _build_state(s, states, keys, lut, offsets, strides, lead_time, lost, period
         clip = 0.0
         last_key = -1
         tr_start[k] = t
-        for d in range(pmf.shape[1]):
+        for i_d in range(nsupp[w]):  # demand values with positive mass, ascending
+            d = supp[w, i_d]
             pd = pmf[w, d]
-            if pd == 0.0:
-                continue
             hc, sc, oc, rc, _, _ = transition(full, a, d, lead_time, lost, period, cost, out)
             exp_cost += pd * (hc + sc + oc - rc)
             # reduce the successor
@@ -128,15 +127,15 @@ def _build_state(s, states, keys, lut, offsets, strides, lead_time, lost, period
 
 
 def _build_py(states, keys, lut, offsets, strides, lead_time, lost, period, cost, bound, max_units,
-           multiple, pmf, sa_ptr, tr_base, sa_order, sa_cost, sa_clip, tr_start, tr_cnt, tr_idx,
-           tr_prob):  # pragma: no cover
+           multiple, pmf, supp, nsupp, sa_ptr, tr_base, sa_order, sa_cost, sa_clip, tr_start,
+           tr_cnt, tr_idx, tr_prob):  # pragma: no cover
     """All states in parallel, each into its own preassigned storage segment."""
     n = states.shape[0]
     status = np.zeros(n, dtype=np.int64)
     for s in nb.prange(n):
         status[s] = _build_state(s, states, keys, lut, offsets, strides, lead_time, lost, period,
-                                 cost, bound, max_units, multiple, pmf, sa_ptr[s], tr_base[s],
-                                 tr_base[s + 1], sa_order, sa_cost, sa_clip, tr_start, tr_cnt,
+                                 cost, bound, max_units, multiple, pmf, supp, nsupp, sa_ptr[s],
+                                 tr_base[s], tr_base[s + 1], sa_order, sa_cost, sa_clip, tr_start, tr_cnt,
                                  tr_idx, tr_prob)
     return status.min()
 
@@ -321,9 +320,13 @@ def build_mdp(problem: Problem, *, tail: float = TAIL, max_states: int = 20_000_
     pmf = np.zeros((problem.period, max(len(p) for p in pmfs)))
     for w, p in enumerate(pmfs):
         pmf[w, : len(p)] = p
+    nsupp = (pmf > 0).sum(axis=1).astype(np.int64)
+    supp = np.zeros((problem.period, max(1, int(nsupp.max()))), dtype=np.int64)
+    for w in range(problem.period):
+        supp[w, : nsupp[w]] = np.flatnonzero(pmf[w] > 0)
     args = (states, keys, lut, space.offsets, space.strides, problem.lead_time, problem.lost_sales,
             problem.period, problem.cost_params(), problem.bound, problem.max_order_units,
-            problem.order_multiple, pmf)
+            problem.order_multiple, pmf, supp, nsupp)
     # exact count of state-action rows, and storage for successors per state
     # (lost sales: demands beyond the morning stock all lead to the same state)
     full = space.expand(states)
@@ -334,10 +337,13 @@ def build_mdp(problem: Problem, *, tail: float = TAIL, max_states: int = 20_000_
     np.cumsum(n_act, out=sa_ptr[1:])
     n_sa = int(sa_ptr[-1])
     idx_dtype = np.int32 if states.shape[0] < 2**31 else np.int64
-    per = np.full(states.shape[0], pmf.shape[1], dtype=np.int64)
+    # successors of a row: at most one per demand value with positive mass in
+    # the state's phase (sparse empirical pmfs of large series have ~50 of them)
+    per = nsupp[states[:, -1]] if problem.seasonal else np.full(states.shape[0], nsupp[0],
+                                                                   dtype=np.int64)
     if problem.lost_sales:
         per = np.minimum(per, np.maximum(states[:, 0], 0) + 2)
-    big = n_sa * pmf.shape[1] >= PARALLEL_MIN_TRANSITIONS
+    big = n_sa * int(nsupp.max()) >= PARALLEL_MIN_TRANSITIONS
     status = -2
     for _attempt in range(2):
         tr_base = np.zeros(states.shape[0] + 1, dtype=np.int64)
