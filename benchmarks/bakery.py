@@ -74,7 +74,7 @@ def select_series(path: Path, n: int, how: str) -> list[dict[str, Any]]:
 
 
 def run_one(series: dict[str, Any], K: float, methods: list[str], *, seed: int,
-            dqn_steps: int | None) -> list[dict[str, Any]]:
+            dqn: dict[str, Any]) -> list[dict[str, Any]]:
     from replenish.compare import compare
     from replenish.config import config_from_dict
 
@@ -87,9 +87,7 @@ def run_one(series: dict[str, Any], K: float, methods: list[str], *, seed: int,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the rounding of a fractional value is counted in the output
         cfg = config_from_dict(data)
-    opts: dict[str, dict[str, Any]] = {}
-    if dqn_steps is not None:
-        opts["dqn"] = {"steps": dqn_steps}
+    opts: dict[str, dict[str, Any]] = {"dqn": dict(dqn)} if dqn else {}
     comp = compare(cfg.problem, cfg.history, methods, options=opts, seed=seed, with_optimum=False)
     out = []
     for r in comp.results:
@@ -195,7 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", default=METHODS)
     ap.add_argument("--K", default="0,20", help="fixed order costs, comma-separated")
     ap.add_argument("--dqn-steps", type=int, default=None, help="DQN steps (default: its default)")
+    ap.add_argument("--dqn-options", default="{}",
+                    help='other [dqn] options as JSON, e.g. \'{"restart_prob": 0.1}\'')
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=1, help="parallel processes (one per series and K)")
     ap.add_argument("--cache", type=Path, default=None, help="JSON-lines cache (resume)")
     ap.add_argument("--out", type=Path, default=None, help="write the JSON result here too")
     args = ap.parse_args(argv)
@@ -203,39 +204,63 @@ def main(argv: list[str] | None = None) -> int:
         print(f"data not found: {DATA}", file=sys.stderr)
         return 2
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    dqn = dict(json.loads(args.dqn_options))
+    if args.dqn_steps is not None:
+        dqn["steps"] = args.dqn_steps
+    tag = json.dumps(dqn, sort_keys=True) if dqn else None  # cache key of DQN rows
     ks = [float(k) for k in args.K.split(",")]
     series = select_series(DATA, args.series, args.select)
     cached: dict[tuple, list[dict[str, Any]]] = {}
     if args.cache is not None and args.cache.is_file():
         for line in args.cache.read_text().splitlines():
             rec = json.loads(line)
-            cached[(rec["store"], rec["product"], rec["K"], rec["method"], rec.get("dqn_steps"))] = rec
-    rows: list[dict[str, Any]] = []
+            cached[(rec["store"], rec["product"], rec["K"], rec["method"], rec.get("dqn_options"))] = rec
     t0 = time.perf_counter()
-    for i, s in enumerate(series):
+    tasks = []
+    for s in series:
         for K in ks:
             todo = [m for m in methods
-                    if (s["store"], s["product"], K, m, args.dqn_steps if m == "dqn" else None) not in cached]
-            fresh = run_one(s, K, todo, seed=args.seed, dqn_steps=args.dqn_steps) if todo else []
-            for r in fresh:
-                r["dqn_steps"] = args.dqn_steps if r["method"] == "dqn" else None
-                if args.cache is not None and "error" not in r:
-                    with args.cache.open("a") as fh:
-                        fh.write(json.dumps(r) + "\n")
-            got = {r["method"]: r for r in fresh}
+                    if (s["store"], s["product"], K, m, tag if m == "dqn" else None) not in cached]
+            if todo:
+                tasks.append((s, K, todo))
+    got: dict[tuple, dict[str, Any]] = {}
+    finished = [0]
+
+    def collect(s: dict[str, Any], K: float, fresh: list[dict[str, Any]]) -> None:
+        for r in fresh:
+            r["dqn_options"] = tag if r["method"] == "dqn" else None
+            got[(s["store"], s["product"], K, r["method"])] = r
+            if args.cache is not None and "error" not in r:
+                with args.cache.open("a") as fh:
+                    fh.write(json.dumps(r) + "\n")
+        done = " ".join(f"{r['method']}={r.get('test_cost', float('nan')):.1f}" for r in fresh)
+        finished[0] += 1
+        print(f"[{finished[0]}/{len(tasks)}] store {s['store']} product {s['product']} "
+              f"K={K:g}: {done} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+
+    if args.jobs > 1 and len(tasks) > 1:  # one process per (series, K); each single-threaded
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(args.jobs) as pool:
+            futs = {pool.submit(run_one, s, K, todo, seed=args.seed, dqn=dqn): (s, K)
+                    for s, K, todo in tasks}
+            for f in as_completed(futs):
+                collect(*futs[f], f.result())
+    else:
+        for s, K, todo in tasks:
+            collect(s, K, run_one(s, K, todo, seed=args.seed, dqn=dqn))
+    rows: list[dict[str, Any]] = []
+    for s in series:
+        for K in ks:
             for m in methods:
-                key = (s["store"], s["product"], K, m, args.dqn_steps if m == "dqn" else None)
-                rows.append(got.get(m) or cached[key])
-            done = " ".join(f"{r['method']}={r.get('test_cost', float('nan')):.1f}"
-                            for r in rows[-len(methods):])
-            print(f"[{i + 1}/{len(series)}] store {s['store']} product {s['product']} K={K:g}: {done} "
-                  f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+                key = (s["store"], s["product"], K, m)
+                rows.append(got.get(key) or cached[(*key, tag if m == "dqn" else None)])
     agg = aggregate(rows, methods, ks)
     result = {"benchmark": "bakery", "data": str(DATA.name), "train": TRAIN, "test": TEST,
               "problem": {"lead_time": 1, "excess_demand": "lost", "holding_cost": 1,
                           "stockout_cost": 9, "fixed_order_cost": ks},
               "selection": args.select, "series": series, "methods": methods,
-              "dqn_steps": args.dqn_steps, "seed": args.seed,
+              "dqn_options": dqn, "seed": args.seed,
               "aggregate": agg, "dqn_vs_best_weekday_aware": dqn_vs_weekday(rows, ks), "rows": rows,
               "seconds": time.perf_counter() - t0}
     print(table(rows, methods, ks), file=sys.stderr)

@@ -14,6 +14,7 @@ from replenish import (
     Poisson,
     Problem,
     TablePolicy,
+    WeekdayEmpirical,
     WeekdayPoisson,
     evaluate_exact,
     simulate,
@@ -91,7 +92,10 @@ def _brute_force(pmf, cap, h, p, gamma):
 
 
 @pytest.mark.parametrize("pmf, h, p", [((0.3, 0.5, 0.2), 1.0, 4.0), ((0.6, 0.1, 0.3), 2.0, 3.0),
-                                       ((0.1, 0.2, 0.3, 0.4), 1.0, 10.0)])
+                                       ((0.1, 0.2, 0.3, 0.4), 1.0, 10.0),
+                                       # sparse supports (gaps), as in empirical sales data
+                                       ((0.5, 0.0, 0.0, 0.5), 1.0, 6.0),
+                                       ((0.0, 0.7, 0.0, 0.3), 1.0, 4.0)])
 def test_dp_matches_brute_force(pmf, h, p):
     cap, gamma = 3, 0.8
     prob = Problem(demand=Empirical(pmf), lead_time=0, capacity=cap, holding_cost=h,
@@ -183,6 +187,11 @@ def test_weekday_dp_periodic_chain():
                     stockout_cost=9, fixed_order_cost=10, price=2, unit_cost=1),
     lambda: Problem(demand=WeekdayPoisson((3, 3, 3, 4, 6, 9, 0)), lead_time=1, holding_cost=1,
                     stockout_cost=9, order_multiple=2),
+    # sparse empirical weekday pmfs with gaps (the chain visits only the support)
+    lambda: Problem(demand=WeekdayEmpirical(((0.5, 0, 0, 0, 0.5), (0, 0, 1.0), (0.2, 0, 0, 0, 0, 0, 0.8),
+                                             (1.0,), (0, 0.5, 0, 0.5), (0, 0, 0, 0.3, 0, 0, 0, 0, 0.7),
+                                             (0.1, 0.9))),
+                    lead_time=1, holding_cost=1, stockout_cost=9),
 ])
 def test_exact_matches_simulation(make):
     prob = make()

@@ -227,3 +227,58 @@ def test_fleet_ray_engine(config: dict, data_file: Path, tmp_path: Path) -> None
     import ray
 
     assert not ray.is_initialized()  # the instance it started was shut down
+
+
+@pytest.mark.slow
+def test_fleet_ray_joins_an_existing_cluster(config: dict, data_file: Path, tmp_path: Path) -> None:
+    """``--address``: the run joins a running Ray head (started here on loopback) and
+    leaves it running; the table equals the serial engine's."""
+    pytest.importorskip("ray")
+    import os
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    ray_cli = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # a loopback test cluster without token authentication (a real cluster: give the
+    # driver its token, RAY_AUTH_MODE=token and RAY_AUTH_TOKEN, as Ray documents)
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    # a short session folder: Ray's unix sockets live there (path limit ~107 bytes)
+    temp = tempfile.mkdtemp(prefix="rt", dir="/tmp")
+    head = subprocess.Popen([ray_cli, "start", "--head", "--block", "--node-ip-address=127.0.0.1",
+                             f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+                             f"--temp-dir={temp}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            start_new_session=True)
+    try:
+        import ray
+
+        address = f"127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:  # wait for the head's GCS to accept connections
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert head.poll() is None and time.monotonic() < deadline, "ray head did not start"
+                time.sleep(0.5)
+        serial = run_fleet(config, data_file, group_by=["store", "product"],
+                           out=tmp_path / "serial", methods=("order-up-to",), engine="serial",
+                           progress=False)
+        joined = run_fleet(config, data_file, group_by=["store", "product"], out=tmp_path / "joined",
+                           methods=("order-up-to",), engine="ray", address=address, progress=False)
+        assert joined.ran == 4 and joined.failed == 1
+        pd.testing.assert_frame_equal(_stable(joined.table), _stable(serial.table))
+        assert not ray.is_initialized()  # the driver disconnected ...
+        assert head.poll() is None  # ... and the cluster it joined is still running
+    finally:  # the head and the processes it started share its session
+        os.killpg(head.pid, signal.SIGKILL)
+        head.wait(timeout=30)
+        shutil.rmtree(temp, ignore_errors=True)
