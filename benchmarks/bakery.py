@@ -1,4 +1,4 @@
-"""Bakery benchmark: learn on 2016, replay on 2017, for many real store × product series.
+r"""Bakery benchmark: learn on 2016, replay on 2017, for many real store × product series.
 
 For each selected series of ``../shared/data/bakery_daily_demand.csv.gz`` (real
 daily unit sales of a German bakery chain, ddop2 package, Apache-2.0) and each
@@ -25,13 +25,16 @@ takes evenly spaced ranks instead (weak and strong patterns alike).
 
 Output: progress and a readable table on stderr, one JSON object on stdout
 (also written to ``--out``).  Results are cached per (series, K, method) in
-``--cache`` (JSON lines) so an interrupted run resumes.  Keep runs short on
-shared machines: ``--methods`` without ``dqn`` takes a few minutes; DQN adds
-about a minute per series and K at the default 250,000 steps.
+``--cache`` (JSON lines) so an interrupted run resumes; ``--jobs 2`` runs
+(series, K) pairs in parallel processes.  Measured on 2 shared cores: the
+classic methods and the DP for 20 series × 2 K take about 10 minutes; DQN at
+40,000 steps adds 35–195 s per series and K (about 21 minutes with
+``--jobs 2``).
 
 Usage::
 
-    python benchmarks/bakery.py --series 24 --methods sS,order-up-to,weekday-base-stock,dp,dqn
+    python benchmarks/bakery.py --series 20 --jobs 2 --dqn-steps 40000 \
+        --dqn-options '{"demand_features": true}'
 """
 
 from __future__ import annotations

@@ -148,9 +148,23 @@ def test_actions_collected_in_training_are_feasible(tmp_path):
 
 
 # ---------------------------------------------------------------- save/load
-def test_save_load_round_trip_gives_identical_actions(tmp_path):
+def test_demand_feature_is_the_position_in_demand_standard_deviations():
+    lam = (3, 3, 3, 4, 6, 9, 5)
+    pr = rp.Problem(demand=rp.WeekdayPoisson(lam), lead_time=2)
+    obs = Observation.from_problem(pr, demand_features=True)
+    assert obs.n_features == Observation.from_problem(pr).n_features + 1
+    s = np.array([[4, 2, 3, 5], [0, 0, 0, 6]])
+    x = obs.features(s).numpy()
+    for row, (pos, w) in enumerate([(9, 5), (0, 6)]):
+        # Poisson: mean = variance = λ_w + λ_{w+1} + λ_{w+2} over the L + 1 = 3 days
+        m = sum(lam[(w + j) % 7] for j in range(3))
+        assert x[row, -1] == pytest.approx((pos - m) / np.sqrt(m), rel=1e-5)
+
+
+@pytest.mark.parametrize("demand_features", [False, True])
+def test_save_load_round_trip_gives_identical_actions(tmp_path, demand_features):
     pr = rp.Problem(demand=rp.WeekdayPoisson((3, 3, 3, 4, 6, 9, 5)), lead_time=1, capacity=15)
-    pol = random_policy(pr, 11)
+    pol = random_policy(pr, 11, demand_features=demand_features)
     path = pol.save(tmp_path / "p.pt")
     back = rp.load_policy(path)
     assert isinstance(back, DQNPolicy)

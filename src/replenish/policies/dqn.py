@@ -78,6 +78,11 @@ class Observation:
             orders: the value of a level varies smoothly and its best value
             little across states, which the network learns faster).
         bound: ``B`` (units), the largest position after ordering.
+        demand_mean, demand_std: per phase ``w``, mean ``μ_w`` and standard deviation
+            ``σ_w`` (units) of the demand over the ``L + 1`` days from ``w``; when given
+            (``demand_features``), the feature ``(position − μ_w)/σ_w`` is added: the
+            position in units of the demand it must cover, which resolves the region
+            where good levels lie far better than ``position/B`` does.
     """
 
     lead_time: int
@@ -89,10 +94,12 @@ class Observation:
     n_actions: int
     action_mode: str = "order"
     bound: int = 0
+    demand_mean: tuple[float, ...] = ()
+    demand_std: tuple[float, ...] = ()
 
     @classmethod
     def from_problem(cls, problem: Problem, *, reduced: bool = True, max_actions: int = 128,
-                     action_mode: str = "order") -> Observation:
+                     action_mode: str = "order", demand_features: bool = False) -> Observation:
         """The observation of ``problem``; coarse action grid beyond ``max_actions`` outputs."""
         if not (isinstance(max_actions, int) and max_actions >= 2):
             raise SpecError("dqn.max_actions", max_actions, "must be an integer >= 2")
@@ -102,15 +109,29 @@ class Observation:
         top = problem.n_actions - 1 if action_mode == "order" else -(-problem.bound // m)
         stride = max(1, math.ceil(top / (max_actions - 1)))
         n = -(-top // stride) + 1
+        mean: tuple[float, ...] = ()
+        std: tuple[float, ...] = ()
+        if demand_features:
+            P = problem.period
+            moments = []
+            for w in range(P):
+                q = np.asarray(problem.demand.pmf(w), dtype=np.float64)
+                k = np.arange(len(q))
+                mu = float(q @ k)
+                moments.append((mu, float(q @ (k - mu) ** 2)))
+            span = problem.lead_time + 1
+            mean = tuple(sum(moments[(w + j) % P][0] for j in range(span)) for w in range(P))
+            std = tuple(max(1.0, math.sqrt(sum(moments[(w + j) % P][1] for j in range(span))))
+                        for w in range(P))
         return cls(lead_time=problem.lead_time, period=problem.period, reduced=bool(reduced),
                    scale=float(max(problem.bound, 1)), multiple=m, stride=stride, n_actions=n,
-                   action_mode=action_mode, bound=problem.bound)
+                   action_mode=action_mode, bound=problem.bound, demand_mean=mean, demand_std=std)
 
     @property
     def n_features(self) -> int:
         """Length of the feature vector."""
         stock = self.lead_time + 1 - (1 if (self.reduced and self.lead_time >= 1) else 0)
-        return stock + 1 + (self.period if self.period > 1 else 0)
+        return stock + 1 + (self.period if self.period > 1 else 0) + (1 if self.demand_mean else 0)
 
     @property
     def order_step(self) -> int:
@@ -126,9 +147,14 @@ class Observation:
         if self.reduced and L >= 1:
             stock = torch.cat([stock[:, :1] + stock[:, 1:2], stock[:, 2:]], dim=1)
         parts = [stock / self.scale, position / self.scale]
-        if self.period > 1:
-            parts.append(nn.functional.one_hot(s[:, L + 1].long() % self.period,
-                                               self.period).to(torch.float32))
+        phase = s[:, L + 1].long() % self.period if self.period > 1 else None
+        if phase is not None:
+            parts.append(nn.functional.one_hot(phase, self.period).to(torch.float32))
+        if self.demand_mean:
+            w = phase if phase is not None else torch.zeros(s.shape[0], dtype=torch.long)
+            mu = torch.tensor(self.demand_mean, dtype=torch.float32)[w][:, None]
+            sd = torch.tensor(self.demand_std, dtype=torch.float32)[w][:, None]
+            parts.append((position - mu) / sd)
         return torch.cat(parts, dim=1)
 
     def raw_orders(self, states: np.ndarray) -> np.ndarray:
@@ -325,7 +351,10 @@ def policy_from_blob(blob: dict[str, Any], source: str) -> DQNPolicy:
     meta = json.loads(blob["meta"])
     problem = Problem.from_dict(meta["problem"])
     p = meta["params"]
-    obs = Observation(**p["observation"])
+    o = dict(p["observation"])
+    for key in ("demand_mean", "demand_std"):  # JSON lists → the dataclass's tuples
+        o[key] = tuple(o.get(key, ()))
+    obs = Observation(**o)
     net = QNetwork(obs.n_features, obs.n_actions, tuple(p["hidden"]), dueling=bool(p["dueling"]))
     try:
         net.load_state_dict(blob["state_dict"])
