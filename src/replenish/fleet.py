@@ -374,6 +374,17 @@ def _engine_serial(tasks: Sequence[SeriesTask], workers: int, address: str | Non
         yield t, run_series(t), True
 
 
+def _refill(pending: dict[Any, SeriesTask], todo: Iterator[SeriesTask], window: int,
+            submit: Callable[[SeriesTask], Any]) -> None:
+    """Submit tasks from ``todo`` until ``window`` are pending (a huge fleet is not
+    submitted at once)."""
+    while len(pending) < window:
+        t = next(todo, None)
+        if t is None:
+            return
+        pending[submit(t)] = t
+
+
 def _engine_local(tasks: Sequence[SeriesTask], workers: int, address: str | None) -> EngineIter:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -381,14 +392,10 @@ def _engine_local(tasks: Sequence[SeriesTask], workers: int, address: str | None
     ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     pending: dict[Any, SeriesTask] = {}
     todo = iter(tasks)
-    window = 4 * workers  # bounded queue: a huge fleet is not submitted at once
+    window = 4 * workers
     try:
         while True:
-            while len(pending) < window:
-                t = next(todo, None)
-                if t is None:
-                    break
-                pending[ex.submit(run_series, t)] = t
+            _refill(pending, todo, window, lambda t: ex.submit(run_series, t))
             if not pending:
                 break
             done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
@@ -427,11 +434,7 @@ def _engine_ray(tasks: Sequence[SeriesTask], workers: int, address: str | None) 
         window = 4 * max(cpus, 1)
         try:
             while True:
-                while len(pending) < window:
-                    t = next(todo, None)
-                    if t is None:
-                        break
-                    pending[remote.remote(t)] = t
+                _refill(pending, todo, window, remote.remote)
                 if not pending:
                     break
                 # a timeout keeps the driver responsive to Ctrl-C

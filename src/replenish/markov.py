@@ -106,6 +106,20 @@ def _demand_table(problem: Problem, tail: float) -> np.ndarray:
     return out
 
 
+def demand_support(pmf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per phase, the demand values with positive mass, ascending.
+
+    Empirical pmfs of large series are sparse (~50 values spread over
+    thousands), so the compiled loops visit only these.  Returns ``(supp,
+    nsupp)``: int64 (P, max count) values, zero-padded, and int64 (P,) counts.
+    """
+    nsupp = (pmf > 0).sum(axis=1).astype(np.int64)
+    supp = np.zeros((pmf.shape[0], max(1, int(nsupp.max()))), dtype=np.int64)
+    for w in range(pmf.shape[0]):
+        supp[w, : nsupp[w]] = np.flatnonzero(pmf[w] > 0)
+    return supp, nsupp
+
+
 def _phase(problem: Problem, full: np.ndarray) -> np.ndarray:
     if problem.seasonal:
         return full[:, -1]
@@ -181,12 +195,7 @@ def build_chain(problem: Problem, policy: Policy, *, start: np.ndarray | None = 
     frontier[:, 0] = np.maximum(frontier[:, 0], space.offsets[0])
     known = space.encode(frontier)
     parts: list[tuple] = []
-    # per phase, the demand values with positive mass (empirical pmfs of large
-    # series are sparse: ~50 values spread over thousands)
-    nsupp = (pmf > 0).sum(axis=1).astype(np.int64)
-    supp = np.zeros((pmf.shape[0], max(1, int(nsupp.max()))), dtype=np.int64)
-    for w in range(pmf.shape[0]):
-        supp[w, : nsupp[w]] = np.flatnonzero(pmf[w] > 0)
+    supp, nsupp = demand_support(pmf)
     reduced = space.reduced and problem.lead_time >= 1
     while frontier.shape[0]:
         full = np.ascontiguousarray(space.expand(frontier))

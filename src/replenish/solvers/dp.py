@@ -38,7 +38,7 @@ import numpy as np
 from ..demand import TAIL
 from ..dynamics import max_feasible, max_feasible_batch, transition
 from ..errors import SpecError
-from ..markov import ExactEvaluation, evaluate_exact
+from ..markov import ExactEvaluation, demand_support, evaluate_exact
 from ..policies.table import TablePolicy
 from ..spec import Problem
 from ..statespace import StateSpace
@@ -320,10 +320,7 @@ def build_mdp(problem: Problem, *, tail: float = TAIL, max_states: int = 20_000_
     pmf = np.zeros((problem.period, max(len(p) for p in pmfs)))
     for w, p in enumerate(pmfs):
         pmf[w, : len(p)] = p
-    nsupp = (pmf > 0).sum(axis=1).astype(np.int64)
-    supp = np.zeros((problem.period, max(1, int(nsupp.max()))), dtype=np.int64)
-    for w in range(problem.period):
-        supp[w, : nsupp[w]] = np.flatnonzero(pmf[w] > 0)
+    supp, nsupp = demand_support(pmf)
     args = (states, keys, lut, space.offsets, space.strides, problem.lead_time, problem.lost_sales,
             problem.period, problem.cost_params(), problem.bound, problem.max_order_units,
             problem.order_multiple, pmf, supp, nsupp)
