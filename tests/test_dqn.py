@@ -53,7 +53,7 @@ def tiny_config(**kw) -> DQNConfig:
 
 def random_policy(problem: rp.Problem, seed: int, **obs_kw) -> DQNPolicy:
     obs = Observation.from_problem(problem, **obs_kw)
-    net = build_q_network(obs.n_features, obs.n_actions, (16,),
+    net = build_q_network(obs.n_features, obs.n_actions, (16,), post_decision=obs.post_decision,
                           generator=torch.Generator().manual_seed(seed))
     return DQNPolicy(problem=problem, network=net, observation=obs, hidden=(16,))
 
@@ -161,10 +161,42 @@ def test_demand_feature_is_the_position_in_demand_standard_deviations():
         assert x[row, -1] == pytest.approx((pos - m) / np.sqrt(m), rel=1e-5)
 
 
-@pytest.mark.parametrize("demand_features", [False, True])
-def test_save_load_round_trip_gives_identical_actions(tmp_path, demand_features):
+def test_post_decision_head_interpolates_knot_values_at_the_position_after_ordering():
+    """Action values of the post-decision head, recomputed by hand: knot values from the
+    network's layers, interpolated (numpy) at u_j = (position + j·step − μ_w)/σ_w, plus the
+    extra value of action 0 and the dueling value, advantages centred over the actions."""
+    lam = (3, 3, 3, 4, 6, 9, 5)
+    pr = rp.Problem(demand=rp.WeekdayPoisson(lam), lead_time=1, order_multiple=2)
+    obs = Observation.from_problem(pr, post_decision=True)
+    assert obs.n_features == Observation.from_problem(pr, demand_features=True).n_features + 1
+    net = build_q_network(obs.n_features, obs.n_actions, (16, 16), dueling=True, post_decision=True,
+                          generator=torch.Generator().manual_seed(5))
+    states = np.array([[4, 2, 5], [0, 0, 6], [30, 10, 0]])
+    with torch.no_grad():
+        x = obs.features(states)
+        q = net(x).numpy()
+        z = net.body(x)
+        c, a0, v = net.knots(z).numpy(), net.head(z).numpy()[:, 0], net.value(z).numpy()[:, 0]
+    lo, hi, dk = net.KNOTS
+    grid = np.arange(lo, hi + dk / 2, dk)
+    for row, (pos, w) in enumerate([(6, 5), (0, 6), (40, 0)]):
+        m = sum(lam[(w + k) % 7] for k in range(2))  # Poisson: mean = variance over L + 1 = 2 days
+        u = (pos + np.arange(obs.n_actions) * obs.order_step - m) / np.sqrt(m)
+        adv = np.interp(u, grid, c[row])  # np.interp holds the end values beyond the grid
+        adv[0] += a0[row]
+        np.testing.assert_allclose(q[row], v[row] + adv - adv.mean(), rtol=1e-5, atol=1e-5)
+
+
+def test_post_decision_needs_order_actions():
+    pr = rp.Problem(demand=rp.Poisson(4.0), lead_time=1)
+    with pytest.raises(SpecError, match=r"dqn\.post_decision"):
+        Observation.from_problem(pr, post_decision=True, action_mode="level")
+
+
+@pytest.mark.parametrize("obs_kw", [{}, {"demand_features": True}, {"post_decision": True}])
+def test_save_load_round_trip_gives_identical_actions(tmp_path, obs_kw):
     pr = rp.Problem(demand=rp.WeekdayPoisson((3, 3, 3, 4, 6, 9, 5)), lead_time=1, capacity=15)
-    pol = random_policy(pr, 11, demand_features=demand_features)
+    pol = random_policy(pr, 11, **obs_kw)
     path = pol.save(tmp_path / "p.pt")
     back = rp.load_policy(path)
     assert isinstance(back, DQNPolicy)
@@ -286,6 +318,21 @@ def test_short_run_learns_a_good_bike_shop_policy():
     assert cost < BIKE_FILL_TO_10 - 5
     assert cost < untrained - 2
     assert cost < BIKE_OPT * 1.05
+
+
+def test_short_run_with_the_post_decision_head_learns_a_weekday_policy():
+    """Weekday Poisson demand, lost sales, L = 1: with the post-decision head the
+    greedy policy (exact evaluation) comes close to the DP optimum (measured +4.8%;
+    +25% with the default head, +31% with dueling only, same budget) and far below
+    the best static order-up-to level (+126%), which ignores the weekday."""
+    pr = rp.Problem(demand=rp.WeekdayPoisson((4, 4, 4, 5, 8, 14, 2)), lead_time=1, stockout_cost=9)
+    opt = rp.solve(pr, "dp").average_cost
+    static = rp.solve(pr, "order-up-to").average_cost
+    cfg = DQNConfig(steps=20_000, learning_starts=2000, eval_every=2000, eps_decay_steps=12_000,
+                    dueling=True, post_decision=True)
+    cost = evaluate_exact(pr, train_dqn(pr, config=cfg, seed=0).policy).average_cost
+    assert cost < opt + 0.25 * (static - opt)
+    assert cost < opt * 1.08
 
 
 # --------------------------------------------------------------------- CLI

@@ -64,8 +64,8 @@ def _bakery_methods(quick: bool) -> tuple[list[str], dict[str, dict[str, Any]]]:
     # coordinate search (model cost 26.69 vs 26.66 $/day) in a quarter of the time
     return (["order-up-to", "sS", "weekday-base-stock", "dp", "dqn"],
             {"weekday-base-stock": {"search": "simulation", "n_paths": 30, "horizon": 400},
-             "dqn": {"steps": 40_000, "eval_every": 10_000, "demand_features": True,
-                     "dueling": True}})
+             "dqn": {"steps": 40_000, "eval_every": 2000, "demand_features": True,
+                     "dueling": True, "post_decision": True, "lr_final": 1e-5}})
 
 
 _T0 = [time.perf_counter()]

@@ -83,6 +83,10 @@ class Observation:
             (``demand_features``), the feature ``(position − μ_w)/σ_w`` is added: the
             position in units of the demand it must cover, which resolves the region
             where good levels lie far better than ``position/B`` does.
+        post_decision: also add the column ``m·stride/σ_w`` (one action step in units of
+            ``σ_w``) for the post-decision head of :class:`QNetwork`: the position after
+            action ``j`` is then ``u_j = (position + j·stride·m − μ_w)/σ_w`` (order mode;
+            implies the demand features).
     """
 
     lead_time: int
@@ -96,22 +100,26 @@ class Observation:
     bound: int = 0
     demand_mean: tuple[float, ...] = ()
     demand_std: tuple[float, ...] = ()
+    post_decision: bool = False
 
     @classmethod
     def from_problem(cls, problem: Problem, *, reduced: bool = True, max_actions: int = 128,
-                     action_mode: str = "order", demand_features: bool = False) -> Observation:
+                     action_mode: str = "order", demand_features: bool = False,
+                     post_decision: bool = False) -> Observation:
         """The observation of ``problem``; coarse action grid beyond ``max_actions`` outputs."""
         if not (isinstance(max_actions, int) and max_actions >= 2):
             raise SpecError("dqn.max_actions", max_actions, "must be an integer >= 2")
         if action_mode not in ("order", "level"):
             raise SpecError("dqn.action_mode", action_mode, "must be 'order' or 'level'")
+        if post_decision and action_mode != "order":
+            raise SpecError("dqn.post_decision", post_decision, "needs action_mode = 'order'")
         m = problem.order_multiple
         top = problem.n_actions - 1 if action_mode == "order" else -(-problem.bound // m)
         stride = max(1, math.ceil(top / (max_actions - 1)))
         n = -(-top // stride) + 1
         mean: tuple[float, ...] = ()
         std: tuple[float, ...] = ()
-        if demand_features:
+        if demand_features or post_decision:
             P = problem.period
             moments = []
             for w in range(P):
@@ -125,13 +133,15 @@ class Observation:
                         for w in range(P))
         return cls(lead_time=problem.lead_time, period=problem.period, reduced=bool(reduced),
                    scale=float(max(problem.bound, 1)), multiple=m, stride=stride, n_actions=n,
-                   action_mode=action_mode, bound=problem.bound, demand_mean=mean, demand_std=std)
+                   action_mode=action_mode, bound=problem.bound, demand_mean=mean, demand_std=std,
+                   post_decision=bool(post_decision))
 
     @property
     def n_features(self) -> int:
         """Length of the feature vector."""
         stock = self.lead_time + 1 - (1 if (self.reduced and self.lead_time >= 1) else 0)
-        return stock + 1 + (self.period if self.period > 1 else 0) + (1 if self.demand_mean else 0)
+        return (stock + 1 + (self.period if self.period > 1 else 0) + (1 if self.demand_mean else 0)
+                + (1 if self.post_decision else 0))
 
     @property
     def order_step(self) -> int:
@@ -155,6 +165,8 @@ class Observation:
             mu = torch.tensor(self.demand_mean, dtype=torch.float32)[w][:, None]
             sd = torch.tensor(self.demand_std, dtype=torch.float32)[w][:, None]
             parts.append((position - mu) / sd)
+            if self.post_decision:
+                parts.append(self.order_step / sd)
         return torch.cat(parts, dim=1)
 
     def raw_orders(self, states: np.ndarray) -> np.ndarray:
@@ -196,14 +208,16 @@ class Observation:
 # The Q-network
 # ----------------------------------------------------------------------------
 def build_q_network(n_in: int, n_out: int, hidden: tuple[int, ...], *, dueling: bool = False,
+                    post_decision: bool = False,
                     generator: torch.Generator | None = None) -> nn.Module:
     """An MLP Q-network (ReLU) with ``n_in`` inputs and ``n_out`` action values.
 
     ``dueling`` splits the head into value and advantage streams (Wang et al.
-    2016).  Weights are initialised from ``generator`` (PyTorch's default
+    2016); ``post_decision`` adds the post-decision head of :class:`QNetwork`.
+    Weights are initialised from ``generator`` (PyTorch's default
     Kaiming-uniform scheme), never from the global RNG.
     """
-    net = QNetwork(n_in, n_out, tuple(hidden), dueling=dueling)
+    net = QNetwork(n_in, n_out, tuple(hidden), dueling=dueling, post_decision=post_decision)
     with torch.no_grad():
         for mod in net.modules():
             if isinstance(mod, nn.Linear):
@@ -214,9 +228,25 @@ def build_q_network(n_in: int, n_out: int, hidden: tuple[int, ...], *, dueling: 
 
 
 class QNetwork(nn.Module):
-    """MLP ``features -> Q(·, a)`` for every action ``a`` (optionally dueling)."""
+    """MLP ``features -> Q(·, a)`` for every action ``a`` (optionally dueling).
 
-    def __init__(self, n_in: int, n_out: int, hidden: tuple[int, ...], *, dueling: bool = False):
+    With ``post_decision``, the action values get a second term that depends on
+    the action only through the *post-decision* position ``u_j`` (the position
+    after ordering, in units of the demand it must cover; the last two feature
+    columns are ``u_0`` and the step ``Δu`` of one action, see
+    :class:`Observation`): the body outputs the values ``c_k(s)`` at fixed knots
+    ``u = −4, −3.75, …, 10`` and the term is their linear interpolation at
+    ``u_j = u_0 + j·Δu`` (clamped to the knot range).  Neighbouring orders then
+    share parameters, and a value that depends on the order-up-to position
+    moves its best order one for one with the stock, which the per-action
+    outputs alone learn slowly (the post-decision state of approximate DP,
+    Van Roy et al. 1997; Powell 2011, *Approximate Dynamic Programming*, ch. 4).
+    """
+
+    KNOTS = (-4.0, 10.0, 0.25)  # first, last, spacing (units of σ_w)
+
+    def __init__(self, n_in: int, n_out: int, hidden: tuple[int, ...], *, dueling: bool = False,
+                 post_decision: bool = False):
         super().__init__()
         layers: list[nn.Module] = []
         last = n_in
@@ -225,12 +255,28 @@ class QNetwork(nn.Module):
             last = h
         self.body = nn.Sequential(*layers)
         self.dueling = dueling
-        self.head = nn.Linear(last, n_out)
+        # post-decision: the per-action outputs shrink to one, the extra value of ordering nothing
+        # (fixed order cost K)
+        self.head = nn.Linear(last, 1 if post_decision else n_out)
         self.value = nn.Linear(last, 1) if dueling else None
+        lo, hi, dk = self.KNOTS
+        self.n_knots = round((hi - lo) / dk) + 1
+        self.knots = nn.Linear(last, self.n_knots) if post_decision else None
+        self.register_buffer("steps", torch.arange(n_out, dtype=torch.float32), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.body(x)
         q = self.head(z)
+        if self.knots is not None:  # knot values interpolated at the post-decision position
+            lo, _, dk = self.KNOTS
+            c = self.knots(z)
+            pos = torch.addcmul((x[:, -2:-1] - lo) / dk, self.steps[None, :], x[:, -1:] / dk)
+            pos = pos.clamp_(0.0, self.n_knots - 1)
+            i = pos.floor().clamp_(max=self.n_knots - 2)
+            f = pos - i
+            i = i.long()
+            v = torch.lerp(c.gather(1, i), c.gather(1, i + 1), f)
+            q = torch.cat([v[:, :1] + q, v[:, 1:]], dim=1)
         if self.value is not None:
             q = self.value(z) + q - q.mean(dim=1, keepdim=True)
         return q
@@ -355,7 +401,8 @@ def policy_from_blob(blob: dict[str, Any], source: str) -> DQNPolicy:
     for key in ("demand_mean", "demand_std"):  # JSON lists → the dataclass's tuples
         o[key] = tuple(o.get(key, ()))
     obs = Observation(**o)
-    net = QNetwork(obs.n_features, obs.n_actions, tuple(p["hidden"]), dueling=bool(p["dueling"]))
+    net = QNetwork(obs.n_features, obs.n_actions, tuple(p["hidden"]), dueling=bool(p["dueling"]),
+                   post_decision=obs.post_decision)
     try:
         net.load_state_dict(blob["state_dict"])
     except (RuntimeError, KeyError) as exc:
