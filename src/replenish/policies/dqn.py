@@ -230,13 +230,14 @@ def build_q_network(n_in: int, n_out: int, hidden: tuple[int, ...], *, dueling: 
 class QNetwork(nn.Module):
     """MLP ``features -> Q(·, a)`` for every action ``a`` (optionally dueling).
 
-    With ``post_decision``, the action values get a second term that depends on
-    the action only through the *post-decision* position ``u_j`` (the position
-    after ordering, in units of the demand it must cover; the last two feature
-    columns are ``u_0`` and the step ``Δu`` of one action, see
-    :class:`Observation`): the body outputs the values ``c_k(s)`` at fixed knots
-    ``u = −4, −3.75, …, 10`` and the term is their linear interpolation at
-    ``u_j = u_0 + j·Δu`` (clamped to the knot range).  Neighbouring orders then
+    With ``post_decision``, the per-action outputs are replaced: the action
+    values depend on the action only through the *post-decision* position
+    ``u_j`` (the position after ordering, in units of the demand it must cover;
+    the last two feature columns are ``u_0`` and the step ``Δu`` of one action,
+    see :class:`Observation`), plus one output for the extra value of ordering
+    nothing (the fixed order cost).  The body outputs the values ``c_k(s)`` at
+    fixed knots ``u = −4, −3.75, …, 10``; action ``j`` gets their linear
+    interpolation at ``u_j = u_0 + j·Δu`` (clamped to the knot range).  Neighbouring orders then
     share parameters, and a value that depends on the order-up-to position
     moves its best order one for one with the stock, which the per-action
     outputs alone learn slowly (the post-decision state of approximate DP,

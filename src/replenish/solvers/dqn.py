@@ -514,7 +514,7 @@ def _train(problem: Problem, cfg: DQNConfig, seed: int, logdir: Any, checkpoint_
 
     def new_net() -> nn.Module:
         return build_q_network(obs.n_features, obs.n_actions, cfg.hidden, dueling=cfg.dueling,
-                               post_decision=cfg.post_decision,
+                               post_decision=obs.post_decision,
                                generator=torch_gen)
 
     online = new_net()
