@@ -28,14 +28,15 @@ Output: progress and a readable table on stderr, one JSON object on stdout
 ``--cache`` (JSON lines) so an interrupted run resumes; ``--jobs 2`` runs
 (series, K) pairs in parallel processes.  Measured on 2 shared cores: the
 classic methods and the DP for 20 series × 2 K take about 10 minutes; DQN at
-60,000 steps with the post-decision head adds 45–135 s per series and K
-(28 minutes with ``--jobs 2``).
+60,000 steps with the bakery configs' settings adds 39–121 s per series and K
+(27 minutes with ``--jobs 2``).
 
-Usage::
+Usage (the bakery configs' DQN settings)::
 
     python benchmarks/bakery.py --series 20 --jobs 2 --dqn-steps 60000 \
         --dqn-options '{"demand_features": true, "dueling": true, "post_decision": true,
-                        "lr_final": 1e-5, "eval_every": 2000}'
+                        "lr_final": 1e-5, "eval_every": 2000, "target_update": 1000,
+                        "cost_scale": "demand"}'
 """
 
 from __future__ import annotations

@@ -65,7 +65,8 @@ def _bakery_methods(quick: bool) -> tuple[list[str], dict[str, dict[str, Any]]]:
     return (["order-up-to", "sS", "weekday-base-stock", "dp", "dqn"],
             {"weekday-base-stock": {"search": "simulation", "n_paths": 30, "horizon": 400},
              "dqn": {"steps": 40_000, "eval_every": 2000, "demand_features": True,
-                     "dueling": True, "post_decision": True, "lr_final": 1e-5}})
+                     "dueling": True, "post_decision": True, "lr_final": 1e-5,
+                     "target_update": 1000, "cost_scale": "demand"}})
 
 
 _T0 = [time.perf_counter()]

@@ -90,7 +90,8 @@ def _space_qlearning(trial: Any) -> dict[str, Any]:
 
 
 def _space_dqn(trial: Any) -> dict[str, Any]:
-    """DQN (defaults: lr 1e-3, n-step 3, 64×64, batch 256, target 250, ε fraction 0.4, η 0.01)."""
+    """DQN (defaults: lr 1e-3, n-step 3, 64×64, batch 256, target 250, ε fraction 0.4, η 0.01,
+    reward scale from the warm-up cost)."""
     hidden = trial.suggest_categorical("hidden", ["32,32", "64,64", "128,128", "64,64,64"])
     return {"lr": trial.suggest_float("lr", 1e-4, 3e-3, log=True),
             "n_step": trial.suggest_categorical("n_step", [1, 2, 3, 5]),
@@ -99,7 +100,8 @@ def _space_dqn(trial: Any) -> dict[str, Any]:
             "target_update": trial.suggest_categorical("target_update", [100, 250, 1000]),
             "eps_fraction": trial.suggest_float("eps_fraction", 0.1, 0.6),
             "gain_rate": trial.suggest_float("gain_rate", 1e-3, 5e-2, log=True),
-            "dueling": trial.suggest_categorical("dueling", [False, True])}
+            "dueling": trial.suggest_categorical("dueling", [False, True]),
+            "cost_scale": trial.suggest_categorical("cost_scale", ["warmup", "demand"])}
 
 
 #: method → (trial → method options); every space contains the method's defaults.
@@ -110,7 +112,7 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "qlearning": {"epsilon": 0.2, "warmup_fraction": 0.2, "step_size_scale": 10.0, "confidence": 3.0,
                   "episode_length": 1000},
     "dqn": {"lr": 1e-3, "n_step": 3, "hidden": "64,64", "batch_size": 256, "target_update": 250,
-            "eps_fraction": 0.4, "gain_rate": 0.01, "dueling": False}}
+            "eps_fraction": 0.4, "gain_rate": 0.01, "dueling": False, "cost_scale": "warmup"}}
 
 
 def _optuna() -> Any:

@@ -230,18 +230,26 @@ def build_q_network(n_in: int, n_out: int, hidden: tuple[int, ...], *, dueling: 
 class QNetwork(nn.Module):
     """MLP ``features -> Q(·, a)`` for every action ``a`` (optionally dueling).
 
-    With ``post_decision``, the per-action outputs are replaced: the action
-    values depend on the action only through the *post-decision* position
-    ``u_j`` (the position after ordering, in units of the demand it must cover;
-    the last two feature columns are ``u_0`` and the step ``Δu`` of one action,
-    see :class:`Observation`), plus one output for the extra value of ordering
-    nothing (the fixed order cost).  The body outputs the values ``c_k(s)`` at
-    fixed knots ``u = −4, −3.75, …, 10``; action ``j`` gets their linear
-    interpolation at ``u_j = u_0 + j·Δu`` (clamped to the knot range).  Neighbouring orders then
-    share parameters, and a value that depends on the order-up-to position
-    moves its best order one for one with the stock, which the per-action
-    outputs alone learn slowly (the post-decision state of approximate DP,
-    Van Roy et al. 1997; Powell 2011, *Approximate Dynamic Programming*, ch. 4).
+    With ``post_decision``, the per-action outputs are replaced by the
+    decomposition of the action value into the immediate ordering cost, known
+    from the rules, and the value of the *post-decision* state::
+
+        Q(s, a_j) = −o_j + V(s, u_j),    u_j = u_0 + j·Δu
+
+    ``o_j`` is the ordering cost of action ``j`` (``K·[a_j > 0] + c·a_j``, in
+    reward units; the buffer ``order_cost``, set by the trainer from
+    :func:`replenish.dynamics.step`), and ``u_j`` the position after ordering in
+    units of the demand it must cover (the last two feature columns are ``u_0``
+    and the step ``Δu`` of one action, see :class:`Observation`).  The body
+    outputs the values ``c_k(s)`` at fixed knots ``u = −4, −3.75, …, 10``, and
+    ``V(s, u_j)`` is their linear interpolation at ``u_j`` (clamped to the
+    knot range).  Neighbouring orders then share parameters, a value that
+    depends on the order-up-to position moves its best order one for one with
+    the stock, and the fixed cost ``K`` separates ordering from not ordering
+    exactly instead of being learned (the post-decision state of approximate
+    DP, Van Roy et al. 1997; Powell 2011, *Approximate Dynamic Programming*,
+    ch. 4).  The pre-decision state ``s`` stays an input of ``V``: with lost
+    sales the split of the position between stock and pipeline matters.
     """
 
     KNOTS = (-4.0, 10.0, 0.25)  # first, last, spacing (units of σ_w)
@@ -256,19 +264,20 @@ class QNetwork(nn.Module):
             last = h
         self.body = nn.Sequential(*layers)
         self.dueling = dueling
-        # post-decision: the per-action outputs shrink to one, the extra value of ordering nothing
-        # (fixed order cost K)
-        self.head = nn.Linear(last, 1 if post_decision else n_out)
+        self.head = None if post_decision else nn.Linear(last, n_out)
         self.value = nn.Linear(last, 1) if dueling else None
         lo, hi, dk = self.KNOTS
         self.n_knots = round((hi - lo) / dk) + 1
         self.knots = nn.Linear(last, self.n_knots) if post_decision else None
         self.register_buffer("steps", torch.arange(n_out, dtype=torch.float32), persistent=False)
+        # o_j: ordering cost of each action in reward units (saved with the weights)
+        self.register_buffer("order_cost", torch.zeros(n_out) if post_decision else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.body(x)
-        q = self.head(z)
-        if self.knots is not None:  # knot values interpolated at the post-decision position
+        if self.knots is None:
+            q = self.head(z)
+        else:  # V(s, u_j): knot values interpolated at the post-decision position, minus o_j
             lo, _, dk = self.KNOTS
             c = self.knots(z)
             pos = torch.addcmul((x[:, -2:-1] - lo) / dk, self.steps[None, :], x[:, -1:] / dk)
@@ -276,8 +285,7 @@ class QNetwork(nn.Module):
             i = pos.floor().clamp_(max=self.n_knots - 2)
             f = pos - i
             i = i.long()
-            v = torch.lerp(c.gather(1, i), c.gather(1, i + 1), f)
-            q = torch.cat([v[:, :1] + q, v[:, 1:]], dim=1)
+            q = torch.lerp(c.gather(1, i), c.gather(1, i + 1), f) - self.order_cost
         if self.value is not None:
             q = self.value(z) + q - q.mean(dim=1, keepdim=True)
         return q

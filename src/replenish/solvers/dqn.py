@@ -27,15 +27,19 @@ pay off on inventory problems:
   each distinct one is valued once.  The usual sampled ``n``-step target of the
   taken action remains available (``all_actions = false``);
 * an optional post-decision head (``post_decision``,
-  :class:`replenish.policies.dqn.QNetwork`): the action values depend on the
-  order through the position after ordering, interpolated between knots in
-  units of the weekday's demand, so neighbouring orders share parameters;
+  :class:`replenish.policies.dqn.QNetwork`): ``Q(s, a) = −o(a) + V(s, u_a)``,
+  the ordering cost ``o(a) = K·[a > 0] + c·a``, known from the rules, plus the
+  value of the position after ordering ``u_a``, interpolated between knots in
+  units of the weekday's demand, so neighbouring orders share parameters and
+  the fixed cost separates ordering from not ordering exactly;
 * model selection (``keep_best``) by the *exact* long-run average cost of the
   greedy policy (:func:`replenish.markov.evaluate_exact`) when the state
   space is small enough (``eval_mode``), else by simulation;
 * scaled observations and rewards (:class:`replenish.policies.dqn.Observation`;
-  reward = −cost / cost scale), and a coarse action grid when the order range
-  has more than ``max_actions`` pack multiples.
+  reward = −cost / cost scale, the scale from the warm-up transitions: their
+  mean cost, or with ``cost_scale = "demand"`` the holding cost of their mean
+  demand), and a coarse action grid when the order range has more than
+  ``max_actions`` pack multiples.
 
 Objectives (``objective``):
 
@@ -108,8 +112,8 @@ seed 0, ~110 s of training):
   order reacts too little to the position within a weekday (the DP's falls
   one for one with it), i.e. the network does not resolve the small
   differences between neighbouring orders across 100+ outputs.
-* ``post_decision`` (with demand features and dueling, 60k steps, ``lr_final =
-  1e-5``, ``eval_every = 2000``; the bakery configs' settings): median gap to
+* ``post_decision``, first version with a learned order-0 output (with demand
+  features and dueling, 60k steps, ``lr_final = 1e-5``, ``eval_every = 2000``): median gap to
   the DP on the fitted model 6.4% → 2.2% (K = 0) and 3.2% (K = 20); 2017 cost
   0.479 | 0.530 of (s, S), 1.0197 | 1.036 of the better of weekday
   base-stock and DP.  The per-order outputs were noisy (±40 $ between
@@ -120,9 +124,29 @@ seed 0, ~110 s of training):
   learn), ``max_actions = 256`` (11.3% vs 7.2% at 60k steps); with the
   per-order outputs (8.4% at 40k steps): ``gradient_steps = 4`` 9.9%,
   ``target_update = 50`` 15.8%, ``cost_scale = 130`` 19.6%, 80k steps 9.7%.
-  On store 2/product 109 with K = 20, where training with the head fails
-  (gaps above 100% between evaluations): another seed 23%, Polyak targets
-  ``tau = 0.005`` 53%, a smoothness penalty on the knot values 35%.
+  On store 2/product 109 with K = 20, where training with the head failed
+  (51.5%; gaps above 100% between evaluations): another seed 23%, Polyak
+  targets ``tau = 0.005`` 53%, a smoothness penalty on the knot values 35%.
+* K > 0 (store 2/product 109, K = 20, the settings above; gap of the kept
+  snapshot): the head's order-0 output was a learned extra value; the known
+  ordering cost in its place (the present head) 30.7%, both 58.2%.  Then, one
+  change at a time: ``target_update = 1000`` 2.8% (seed 1: 5.4%; 2000: 12.7%),
+  ``cost_scale = 40`` 18.1%, ``batch_size = 256`` 12.3%, ``lr = 3e-4`` 15.0%,
+  ``hidden = (128, 128)`` 12.6%, ``double = false`` 12.1%, ``eps_end = 0.2``
+  22.1%, ``gain_rate = 0.001`` 24.6%; with ``target_update = 1000``:
+  ``gradient_steps = 2`` 5.9% (store 2/product 101: 9.3%), the minimum of the
+  online and target values in the targets (clipped double Q, Fujimoto et al.
+  2018) 52.7%.  The gap's history showed why: the greedy policy fell apart
+  after some target copies (over-ordering on single weekdays), and the random
+  warm-up's mean cost (287 $/day here, the optimum 42) made the reward scale
+  coarse.  With ``target_update = 1000`` *and* a scale near a good policy's
+  cost the swings shrink: 2.6% with ``cost_scale = "demand"`` (24.9 $) and
+  1.95% with 40 $; store 2/product 101 (K = 20): 4.3% with ``"demand"``
+  (175.6 $) and 3.1% with 150 $, against 23.2% with the warm-up scale.  The
+  bakery configs use both; over the 20 series of ``benchmarks/bakery.py``
+  (K = 0 | 20): median gap 2.9% | 2.3% (was 2.2% | 3.2%, worst 51.5%), 2017
+  cost 0.465 | 0.506 of (s, S) and 0.989 | 0.989 of the better of weekday
+  base-stock and DP (was 1.0197 | 1.036).
 
 Sections of :func:`train_dqn`: setup → (resume) → loop { act → step → gain →
 n-step → store → learn (all-action or sampled targets) → target → evaluate → log →
@@ -206,8 +230,11 @@ class DQNConfig:
         action_mode: ``"order"`` (action = order quantity) or ``"level"`` (action =
             order-up-to level; see :class:`~replenish.policies.dqn.Observation`).
         max_actions: network outputs; larger order ranges use a coarse grid.
-        cost_scale: reward = −cost / cost_scale ($); ``None``: the mean cost of
-            the random warm-up transitions.
+        cost_scale: reward = −cost / cost_scale ($), or how to set it from the
+            ``learning_starts`` random warm-up transitions: ``None`` / ``"warmup"``, their
+            mean cost; ``"demand"``, the holding cost of their mean demand, ``h·mean(D)``,
+            which is of the order of a good policy's cost, whereas random orders cost
+            several times that (measured on the bakery series: see the module docstring).
         eval_every: transitions between evaluations of the greedy policy
             (batched simulation on fixed common-random-number demand).
         eval_paths, eval_horizon, eval_warmup: size of that simulation.
@@ -253,7 +280,7 @@ class DQNConfig:
     post_decision: bool = False
     action_mode: Literal["order", "level"] = "order"
     max_actions: int = 128
-    cost_scale: float | None = None
+    cost_scale: float | Literal["warmup", "demand"] | None = None
     eval_every: int = 10_000
     eval_paths: int = 100
     eval_horizon: int = 500
@@ -309,7 +336,10 @@ class DQNConfig:
         num("eps_fraction", 0.0, 1.0, open_lo=True)
         if self.eps_decay_steps is not None:
             pos_int("eps_decay_steps")
-        if self.cost_scale is not None:
+        if isinstance(self.cost_scale, str):
+            require(self.cost_scale in ("warmup", "demand"), "dqn.cost_scale", self.cost_scale,
+                    "must be a positive number, 'warmup' or 'demand'")
+        elif self.cost_scale is not None:
             num("cost_scale", 0.0, 1e12, open_lo=True)
         if self.time_limit is not None:
             num("time_limit", 0.0, 1e9, open_lo=True)
@@ -526,10 +556,22 @@ def _train(problem: Problem, cfg: DQNConfig, seed: int, logdir: Any, checkpoint_
     policy = DQNPolicy(problem=problem, network=online, observation=obs, hidden=cfg.hidden,
                        dueling=cfg.dueling)
 
+    def set_order_cost(scale: float | None) -> None:
+        """Post-decision head: the ordering cost of each action (``K·[a > 0] + c·a``) in
+        reward units, from the rules (:func:`step`; it does not depend on the demand)."""
+        if not obs.post_decision or scale is None:
+            return
+        s0 = np.tile(problem.start_state(), (obs.n_actions, 1))
+        oc = step(problem, s0, obs.raw_orders(s0)[0], np.zeros(obs.n_actions, dtype=np.int64)).costs[:, 2]
+        for net in (online, target):
+            net.order_cost.copy_(torch.from_numpy(oc / scale))
+
     states = np.tile(problem.start_state(), (N, 1))
     window: list[tuple[np.ndarray, ...]] = []  # n-step: (s, a, r, demand) per period
-    cost_scale = cfg.cost_scale
+    cost_scale = None if isinstance(cfg.cost_scale, str) else cfg.cost_scale
+    set_order_cost(cost_scale)
     warm_costs: list[float] = []
+    warm_demands: list[int] = []
     global_step = 0
     updates = 0
     best_cost: float | None = None
@@ -567,6 +609,7 @@ def _train(problem: Problem, cfg: DQNConfig, seed: int, logdir: Any, checkpoint_
         global_step, updates = int(meta["step"]), int(meta["updates"])
         cost_scale, best_cost = meta["cost_scale"], meta["best_cost"]
         warm_costs = list(meta["warm_costs"])
+        warm_demands = list(meta.get("warm_demands", []))
         gain[0] = meta["gain"]
         history = list(meta["history"])
         resumed_from = global_step
@@ -585,7 +628,8 @@ def _train(problem: Problem, cfg: DQNConfig, seed: int, logdir: Any, checkpoint_
             return None
         meta = {"problem": problem.to_dict(), "config": cfg.to_dict(), "seed": seed,
                 "step": global_step, "updates": updates, "cost_scale": cost_scale,
-                "best_cost": best_cost, "warm_costs": warm_costs, "history": history, "gain": gain[0],
+                "best_cost": best_cost, "warm_costs": warm_costs,
+                "warm_demands": warm_demands, "history": history, "gain": gain[0],
                 "rng": [_rng_state(g) for g in (rng_demand, rng_explore, rng_replay)]}
         blob = {"format": CHECKPOINT_FORMAT, "meta": json.dumps(meta),
                 "online": online.state_dict(), "target": target.state_dict(),
@@ -719,8 +763,13 @@ def _train(problem: Problem, cfg: DQNConfig, seed: int, logdir: Any, checkpoint_
             cost = res.total_cost
             if cost_scale is None:
                 warm_costs.extend(cost.tolist())
+                warm_demands.extend(demand.tolist())
                 if len(warm_costs) >= max(cfg.learning_starts, N):
-                    cost_scale = max(float(np.mean(np.abs(warm_costs))), 1e-6)
+                    scale = float(np.mean(np.abs(warm_costs)))
+                    if cfg.cost_scale == "demand" and problem.holding_cost * np.mean(warm_demands) > 0:
+                        scale = problem.holding_cost * float(np.mean(warm_demands))
+                    cost_scale = max(scale, 1e-6)
+                    set_order_cost(cost_scale)
             window.append((states, actions, -cost, demand))
             # -- average reward ρ: starts as the moving average of the warm-up rewards
             if global_step < cfg.learning_starts or gain[0] is None:
@@ -865,7 +914,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "eps_start": (int, float), "eps_end": (int, float), "eps_fraction": (int, float),
     "eps_decay_steps": int, "reduced_obs": bool, "demand_features": bool, "post_decision": bool,
     "action_mode": str,
-    "max_actions": int, "cost_scale": (int, float),
+    "max_actions": int, "cost_scale": (int, float, str),
     "eval_every": int, "eval_paths": int, "eval_horizon": int, "eval_warmup": int,
     "eval_mode": str, "exact_states": int,
     "keep_best": bool, "checkpoint_every": int, "time_limit": (int, float), "threads": int,
