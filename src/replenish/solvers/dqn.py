@@ -223,8 +223,8 @@ class DQNConfig:
         reduced_obs: features from ``α + β_1`` (sufficient statistic) instead of ``α, β_1``.
         demand_features: add the position in units of the demand it must cover,
             ``(position − μ_w)/σ_w`` (:class:`~replenish.policies.dqn.Observation`).
-        post_decision: add a head whose action values depend on the order only through
-            the position after ordering, interpolated between knots (see
+        post_decision: action values = −(ordering cost, known from the rules) + a learned
+            value of the position after ordering, interpolated between knots (see
             :class:`~replenish.policies.dqn.QNetwork`; order actions; implies
             ``demand_features``).
         action_mode: ``"order"`` (action = order quantity) or ``"level"`` (action =
