@@ -763,11 +763,14 @@ def _train(problem: Problem, cfg: DQNConfig, seed: int, logdir: Any, checkpoint_
             cost = res.total_cost
             if cost_scale is None:
                 warm_costs.extend(cost.tolist())
-                warm_demands.extend(demand.tolist())
+                if cfg.cost_scale == "demand":
+                    warm_demands.extend(demand.tolist())
                 if len(warm_costs) >= max(cfg.learning_starts, N):
                     scale = float(np.mean(np.abs(warm_costs)))
-                    if cfg.cost_scale == "demand" and problem.holding_cost * np.mean(warm_demands) > 0:
-                        scale = problem.holding_cost * float(np.mean(warm_demands))
+                    demand_scale = (problem.holding_cost * float(np.mean(warm_demands))
+                                    if warm_demands else 0.0)
+                    if demand_scale > 0:  # "demand": h·mean(D), unless that is 0 (h = 0 or no sales)
+                        scale = demand_scale
                     cost_scale = max(scale, 1e-6)
                     set_order_cost(cost_scale)
             window.append((states, actions, -cost, demand))
