@@ -80,8 +80,8 @@ def select_series(path: Path, n: int, how: str) -> list[dict[str, Any]]:
 
 def run_one(series: dict[str, Any], K: float, methods: list[str], *, seed: int,
             dqn: dict[str, Any]) -> list[dict[str, Any]]:
-    from replenish.compare import compare
-    from replenish.config import config_from_dict
+    from replenish.workflows.compare import compare
+    from replenish.workflows.config import config_from_dict
 
     data = {"name": f"store{series['store']}-product{series['product']}-K{K:g}",
             "problem": {"lead_time": 1, "excess_demand": "lost", "holding_cost": 1,

@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from replenish import Poisson, Problem, evaluate_exact, solve_dp
-from replenish.demand import multi_period_pmf
+from replenish.model.demand import multi_period_pmf
 from replenish.solvers import classic as C
 
 FAMILIES = ["order-up-to", "sS", "sQ", "capped-base-stock", "constant-order"]

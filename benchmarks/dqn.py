@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 
 import replenish as rp
-from replenish.dynamics import clip_orders
-from replenish.evaluation import optimal_average_cost
-from replenish.markov import evaluate_exact
+from replenish.evaluation.markov import evaluate_exact
+from replenish.model.dynamics import clip_orders
 from replenish.policies.base import Policy
+from replenish.solvers.dp import optimal_average_cost
 
 # hyperparameters chosen by the measurements reported in the module docstring of
 # replenish.solvers.dqn and in the issue report; everything else is DQNConfig's default

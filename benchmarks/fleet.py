@@ -76,7 +76,7 @@ def subset_file(data: Path, n: int | None, folder: Path,
     """
     import pandas as pd
 
-    from replenish.fleet import discover_series, key_string
+    from replenish.workflows.fleet import discover_series, key_string
 
     keys = discover_series(data, ["store", "product"])
     if max_mean is not None:
@@ -94,7 +94,7 @@ def subset_file(data: Path, n: int | None, folder: Path,
 
 
 def stable(df: Any) -> Any:
-    from replenish.fleet import VOLATILE_FIELDS
+    from replenish.workflows.fleet import VOLATILE_FIELDS
 
     keep = [c for c in df.columns if c not in VOLATILE_FIELDS and not c.endswith(".seconds")]
     return df[keep].reset_index(drop=True)
@@ -112,7 +112,7 @@ def tables_equal(a: Any, b: Any) -> bool:
 
 def kill_test(cfg_path: Path, data: Path, methods: str, workers: int, folder: Path,
               reference: Any, seed: int) -> dict[str, Any]:
-    from replenish.fleet import JOURNAL, read_journal, read_table
+    from replenish.workflows.fleet import JOURNAL, read_journal, read_table
 
     out = folder / "killed"
     n = len(reference)
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_file():
         log(f"data not found: {args.data}")
         return 2
-    from replenish.fleet import run_fleet
+    from replenish.workflows.fleet import run_fleet
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         "estimate": {"series": args.estimate_series, "per_series_mean_seconds": per["mean"],
                      "formula": "n*mean/(N*efficiency) + max + overhead", "overhead_seconds": startup,
                      "workers": est}}
-    from replenish.fleet import summarize
+    from replenish.workflows.fleet import summarize
 
     summary = summarize(base, methods)
     out["summary"] = summary.to_json()

@@ -36,10 +36,10 @@ import numba
 import numpy as np
 
 from replenish import load_config
-from replenish.dynamics import transition
-from replenish.evaluation import optimal_average_cost
+from replenish.model.dynamics import transition
+from replenish.model.spec import Problem
+from replenish.solvers.dp import optimal_average_cost
 from replenish.solvers.qlearning import QLearningConfig, build_tables, train_qlearning
-from replenish.spec import Problem
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The source's published results (bike shop, 10 seeds of 1,000 × 1,000 steps).

@@ -37,9 +37,9 @@ from replenish import (
     solve_dp,
 )
 from replenish.cli import main
-from replenish.demand import multi_period_pmf
-from replenish.errors import SpecError
-from replenish.simulate import draw_demand
+from replenish.core.validate import SpecError
+from replenish.evaluation.simulate import draw_demand
+from replenish.model.demand import multi_period_pmf
 from replenish.solvers import classic as C
 
 BIKE_OPTIMUM = 16.1830

@@ -49,7 +49,7 @@ def test_solve_order_up_to_and_evaluate_saved_policy(capsys, bike_config, tmp_pa
 
 def test_dp_policy_round_trip(capsys, bike_config, tmp_path):
     from replenish import load_policy, solve_dp
-    from replenish.config import load_config
+    from replenish.workflows.config import load_config
 
     run(capsys, "solve", str(bike_config), "--method", "dp", "--out", str(tmp_path))
     pol = load_policy(tmp_path / "policy-dp.json")

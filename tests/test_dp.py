@@ -20,7 +20,7 @@ from replenish import (
     simulate,
     solve_dp,
 )
-from replenish.statespace import StateSpace
+from replenish.model.statespace import StateSpace
 
 # --------------------------------------------------------------- bike shop
 BIKE_OPT = 16.1830

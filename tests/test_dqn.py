@@ -20,9 +20,10 @@ from hypothesis import strategies as st  # noqa: E402
 
 import replenish as rp  # noqa: E402
 from replenish.cli import main  # noqa: E402
-from replenish.dynamics import feasible_max, step  # noqa: E402
-from replenish.errors import SpecError  # noqa: E402
-from replenish.markov import evaluate_exact  # noqa: E402
+from replenish.core.validate import SpecError  # noqa: E402
+from replenish.evaluation.markov import evaluate_exact  # noqa: E402
+from replenish.model.dynamics import feasible_max, step  # noqa: E402
+from replenish.model.statespace import StateSpace  # noqa: E402
 from replenish.policies.dqn import (  # noqa: E402
     DQNPolicy,
     Observation,
@@ -32,7 +33,6 @@ from replenish.policies.dqn import (  # noqa: E402
     safe_torch_load,
 )
 from replenish.solvers.dqn import DQNConfig, train_dqn  # noqa: E402
-from replenish.statespace import StateSpace  # noqa: E402
 
 BIKE = Path(__file__).resolve().parents[1] / "configs" / "bike_shop.toml"
 BIKE_OPT = 16.1830  # DP optimum of the bike shop ($/day)

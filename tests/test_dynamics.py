@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from replenish import OrderUpTo, Poisson, Problem, WeekdayPoisson, simulate
-from replenish.dynamics import action_mask, clip_orders, feasible_max, step
+from replenish.model.dynamics import action_mask, clip_orders, feasible_max, step
 
 
 @st.composite

@@ -10,8 +10,8 @@ from scipy import stats
 
 from replenish import OrderUpTo, Problem, WeekdayPoisson
 from replenish.cli import main
-from replenish.errors import SpecError
-from replenish.explain import action_values, explain, make_state, parse_weekday, recommend
+from replenish.core.validate import SpecError
+from replenish.workflows.explain import action_values, explain, make_state, parse_weekday, recommend
 
 
 def run(capsys, *argv):

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from replenish.cli import main
-from replenish.compare import compare
-from replenish.config import config_from_dict
-from replenish.errors import SpecError
-from replenish.fleet import (
+from replenish.core.validate import SpecError
+from replenish.workflows.compare import compare
+from replenish.workflows.config import config_from_dict
+from replenish.workflows.fleet import (
     JOURNAL,
     VOLATILE_FIELDS,
     SeriesTask,

@@ -13,9 +13,11 @@ import pytest
 
 from replenish import OrderUpTo, Poisson, Problem, WeekdayPoisson
 from replenish.cli import main
-from replenish.config import config_from_dict, load_config
-from replenish.errors import SpecError
-from replenish.history import (
+from replenish.core.validate import SpecError
+from replenish.solvers.catalogue import solve
+from replenish.solvers.dp import solve_dp
+from replenish.workflows.config import config_from_dict, load_config
+from replenish.workflows.history import (
     DemandSeries,
     bootstrap_demand,
     derive_order_multiple,
@@ -23,8 +25,6 @@ from replenish.history import (
     load_history,
     replay,
 )
-from replenish.methods import solve
-from replenish.solvers.dp import solve_dp
 
 ROOT = Path(__file__).resolve().parents[1]
 MONDAY = dt.date(2018, 1, 1)  # a Monday
@@ -310,7 +310,7 @@ def test_config_errors(tmp_path):
 
 # ------------------------------------------------------------- compare / CLI
 def test_bundled_sample_config_loads():
-    from replenish.demo import bundled_config
+    from replenish.workflows.demo import bundled_config
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -352,19 +352,15 @@ def test_compare_cli_json_and_report(tmp_path, capsys):
     assert dp_days.cost.sum() == pytest.approx(rows["dp"]["test_total_cost"])
 
 
-def test_compare_reports_unavailable_methods(tmp_path, monkeypatch):
-    from replenish import compare as cmp
-    from replenish.methods import METHODS
+def test_compare_reports_methods_that_refuse(tmp_path):
+    """A method that refuses its options gives a row with the one-line error; the rest run."""
+    from replenish.workflows import compare as cmp
 
     cfg = load_config(_config(_write(_frame(), tmp_path / "s.csv"), tmp_path))
-    saved = METHODS.pop("order-up-to")
-    monkeypatch.setattr("replenish.methods._load_methods", lambda: None)
-    try:
-        comp = cmp.compare(cfg.problem, cfg.history, ["order-up-to", "dp"], with_optimum=False)
-    finally:
-        METHODS["order-up-to"] = saved
+    comp = cmp.compare(cfg.problem, cfg.history, ["order-up-to", "dp"], with_optimum=False,
+                       options={"order-up-to": {"bogus": 1}})
     row = comp.get("order-up-to")
-    assert row.error is not None and "not available" in row.error
+    assert row.error is not None and row.error.startswith("order-up-to.bogus = 1: unknown key")
     assert comp.get("dp").test is not None
     assert comp.reference is None
     assert comp.to_json()["results"][0]["test_total_cost"] is None

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from replenish import Empirical, Poisson, Problem, SpecError, TablePolicy, WeekdayPoisson, solve_dp
 from replenish.cli import main
-from replenish.evaluation import optimal_average_cost
-from replenish.methods import solve
+from replenish.solvers.catalogue import solve
+from replenish.solvers.dp import optimal_average_cost
 from replenish.solvers.qlearning import (
     QLearningConfig,
     build_tables,
@@ -249,7 +249,7 @@ def test_cli_bad_options_exit_2(capsys, bike_config, tmp_path):
 
 
 def test_toml_hyperparameters_reach_the_learner(bike_config, tmp_path):
-    from replenish.config import load_config
+    from replenish.workflows.config import load_config
 
     cfg = tmp_path / "c.toml"
     cfg.write_text(bike_config.read_text() + "\n[qlearning]\nvariant = \"seed\"\nsteps = 3000\n"

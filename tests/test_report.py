@@ -13,8 +13,9 @@ import pytest
 
 from replenish import OrderUpTo, Problem, WeekdayPoisson
 from replenish.cli import main
-from replenish.methods import solve
-from replenish.report import atomic_write_bytes, fmt_cost, fmt_pct, write_report
+from replenish.core.io import atomic_write
+from replenish.solvers.catalogue import solve
+from replenish.workflows.report import fmt_cost, fmt_pct, write_report
 
 VOID = {"meta", "img", "br", "hr", "link", "input", "col", "source", "wbr"}
 
@@ -142,9 +143,9 @@ def test_report_valid_self_contained_and_numbers_match_json(tmp_path, bike_resul
 
 
 def test_historical_report_has_the_replay(tmp_path):
-    from replenish.compare import compare
-    from replenish.history import DemandSeries, HistoricalDemand
-    from replenish.report import write_comparison_report
+    from replenish.workflows.compare import compare
+    from replenish.workflows.history import DemandSeries, HistoricalDemand
+    from replenish.workflows.report import write_comparison_report
 
     means = (2.0, 2.0, 2.0, 3.0, 4.0, 5.0, 1.0)
     prob = Problem(demand=WeekdayPoisson(means=means), lead_time=1, capacity=14, holding_cost=1,
@@ -182,8 +183,8 @@ def test_solve_report_flag(tmp_path, capsys, bike_config):
     assert data["sections"][0]["rows"][0]["policy"] == "order-up-to(level=7)"
 
 
-def test_atomic_write_bytes(tmp_path):
-    p = atomic_write_bytes(tmp_path / "a" / "x.bin", b"\x00\x01")
+def test_atomic_write(tmp_path):
+    p = atomic_write(tmp_path / "a" / "x.bin", b"\x00\x01")
     assert p.read_bytes() == b"\x00\x01"
     assert list((tmp_path / "a").iterdir()) == [p]
 

@@ -10,11 +10,11 @@ import pytest
 
 from replenish import Poisson, Problem
 from replenish.cli import main
-from replenish.errors import SpecError
+from replenish.core.validate import SpecError
 
 optuna = pytest.importorskip("optuna")
 
-from replenish.tune import DEFAULT_PARAMS, toml_snippet, tune  # noqa: E402
+from replenish.workflows.tune import DEFAULT_PARAMS, toml_snippet, tune  # noqa: E402
 
 TINY = """name = "tiny"
 [problem]

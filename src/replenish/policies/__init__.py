@@ -1,7 +1,14 @@
 """Policies: the one protocol (:class:`Policy`) and its implementations."""
 
-from .base import POLICY_KINDS, SUFFIX_LOADERS, Policy, load_policy, policy_from_dict, save_policy
-from .classic import (
+from replenish.policies.base import (
+    POLICY_KINDS,
+    SUFFIX_LOADERS,
+    Policy,
+    load_policy,
+    policy_from_dict,
+    save_policy,
+)
+from replenish.policies.classic import (
     SQ,
     SS,
     CappedBaseStock,
@@ -11,7 +18,7 @@ from .classic import (
     WeekdayBaseStock,
     inventory_position,
 )
-from .table import TablePolicy
+from replenish.policies.table import TablePolicy
 
 __all__ = ["POLICY_KINDS", "SQ", "SS", "CappedBaseStock", "ConstantOrder", "Myopic", "OrderUpTo",
            "Policy", "TablePolicy", "WeekdayBaseStock", "inventory_position",
@@ -20,7 +27,7 @@ __all__ = ["POLICY_KINDS", "SQ", "SS", "CappedBaseStock", "ConstantOrder", "Myop
 
 def _load_pt(path):  # type: ignore[no-untyped-def]
     """Lazy ``.pt`` loader (DQN policies): imports torch only when such a file is loaded."""
-    from .dqn import load_dqn_policy
+    from replenish.policies.dqn import load_dqn_policy
 
     return load_dqn_policy(path)
 

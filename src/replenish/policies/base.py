@@ -20,8 +20,6 @@ Saved policies are JSON documents::
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
@@ -29,8 +27,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import SpecError
-from ..spec import Problem
+from replenish.core.io import atomic_write
+from replenish.core.validate import SpecError
+from replenish.model.spec import Problem
 
 FORMAT = "replenish.policy/1"
 
@@ -81,35 +80,13 @@ class Policy(ABC):
 
     def save(self, path: str | Path) -> Path:
         """Save to ``path`` atomically (JSON by default)."""
-        return atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
+        return atomic_write(path, json.dumps(self.to_dict(), indent=1))
 
     def describe(self) -> str:
         """Short human-readable label, e.g. ``order-up-to(level=7)``."""
         ps = ", ".join(f"{k}={v}" for k, v in self.params().items()
                        if not isinstance(v, (list, dict)))
         return f"{self.kind}({ps})" if ps else self.kind
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; use the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def save_policy(policy: Policy, path: str | Path) -> Path:

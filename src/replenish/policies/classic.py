@@ -47,11 +47,11 @@ from typing import Any
 
 import numpy as np
 
-from ..demand import TAIL, multi_period_pmf
-from ..dynamics import clip_orders, feasible_max
-from ..errors import require
-from ..spec import Problem
-from .base import Policy, register_policy
+from replenish.core.validate import require
+from replenish.model.demand import TAIL, multi_period_pmf
+from replenish.model.dynamics import clip_orders, feasible_max
+from replenish.model.spec import Problem
+from replenish.policies.base import Policy, register_policy
 
 
 def inventory_position(problem: Problem, states: np.ndarray) -> np.ndarray:

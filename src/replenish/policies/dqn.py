@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -48,10 +46,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..dynamics import feasible_max
-from ..errors import SpecError
-from ..spec import Problem
-from .base import SUFFIX_LOADERS, Policy
+from replenish.core.io import atomic_write
+from replenish.core.validate import SpecError
+from replenish.model.dynamics import feasible_max
+from replenish.model.spec import Problem
+from replenish.policies.base import SUFFIX_LOADERS, Policy
 
 FILE_FORMAT = "replenish.dqn/1"
 
@@ -355,12 +354,12 @@ class DQNPolicy(Policy):
         """Write weights + JSON metadata atomically (read back by :func:`load_dqn_policy`)."""
         blob = {"format": FILE_FORMAT, "meta": json.dumps(self.to_dict()),
                 "state_dict": {k: v.detach().clone() for k, v in self.network.state_dict().items()}}
-        return atomic_torch_save(blob, path)
+        return atomic_write(path, lambda fh: torch.save(blob, fh))
 
     def to_table(self, *, max_states: int = 2_000_000):  # type: ignore[no-untyped-def]
         """The greedy actions as a :class:`~replenish.policies.table.TablePolicy` (bounded states)."""
-        from ..statespace import StateSpace
-        from .table import TablePolicy
+        from replenish.model.statespace import StateSpace
+        from replenish.policies.table import TablePolicy
 
         space = StateSpace(self.problem, reduced=self.uses_reduced_state)
         states = space.enumerate(max_states=max_states)
@@ -368,21 +367,6 @@ class DQNPolicy(Policy):
                                  for i in range(0, len(states), 65536)])
         return TablePolicy(problem=self.problem, states=states, orders=orders,
                            reduced=space.reduced, label="dqn")
-
-
-def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temporary file in the same folder, then rename (atomic)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def safe_torch_load(path: str | Path) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from ..dynamics import clip_orders
-from ..errors import SpecError
-from ..spec import Problem
-from ..statespace import StateSpace
-from .base import Policy, register_policy
+from replenish.core.validate import SpecError
+from replenish.model.dynamics import clip_orders
+from replenish.model.spec import Problem
+from replenish.model.statespace import StateSpace
+from replenish.policies.base import Policy, register_policy
 
 
 @register_policy

@@ -75,14 +75,14 @@ from typing import Any
 
 import numpy as np
 
-from ..config import check_keys
-from ..demand import TAIL, multi_period_pmf
-from ..errors import SpecError, require
-from ..evaluation import Evaluation
-from ..markov import ExactEvaluation, evaluate_exact
-from ..methods import MethodOutput, register_method
-from ..policies.base import Policy
-from ..policies.classic import (
+from replenish.core.validate import SpecError, check_keys, require
+from replenish.evaluation.evaluate import Evaluation
+from replenish.evaluation.markov import ExactEvaluation, evaluate_exact
+from replenish.evaluation.simulate import SimulationResult, draw_demand, simulate
+from replenish.model.demand import TAIL, multi_period_pmf
+from replenish.model.spec import Problem
+from replenish.policies.base import Policy
+from replenish.policies.classic import (
     SQ,
     SS,
     CappedBaseStock,
@@ -93,8 +93,7 @@ from ..policies.classic import (
     effective_shortage_cost,
     newsvendor_cost,
 )
-from ..simulate import SimulationResult, draw_demand, simulate
-from ..spec import Problem
+from replenish.solvers.base import MethodOutput
 
 #: family name (= CLI method name) → (policy class, parameter names).
 FAMILIES: dict[str, tuple[type[Policy], tuple[str, ...]]] = {
@@ -987,25 +986,54 @@ def _run_family(family: str, problem: Problem, options: dict[str, Any], seed: in
     return MethodOutput(policy=sr.policy, params=sr.params, extras=extras)
 
 
-def _register(family: str) -> None:
-    def method(problem: Problem, *, options: dict[str, Any], seed: int,
-               progress: bool) -> MethodOutput:
-        return _run_family(family, problem, options, seed)
-
-    method.__name__ = f"{family.replace('-', '_')}_method"
-    method.__doc__ = f"Best {family} policy (see :func:`_run_family` for the options)."
-    register_method(family)(method)
+def order_up_to_method(problem: Problem, *, options: dict[str, Any], seed: int,
+                       progress: bool) -> MethodOutput:
+    """Best order-up-to policy (see :func:`_run_family` for the options)."""
+    return _run_family("order-up-to", problem, options, seed)
 
 
-for _family in FAMILIES:
-    _register(_family)
+def ss_method(problem: Problem, *, options: dict[str, Any], seed: int, progress: bool) -> MethodOutput:
+    """Best (s, S) policy (see :func:`_run_family` for the options)."""
+    return _run_family("sS", problem, options, seed)
 
 
-@register_method("myopic")
+def sq_method(problem: Problem, *, options: dict[str, Any], seed: int, progress: bool) -> MethodOutput:
+    """Best (s, Q) policy (see :func:`_run_family` for the options)."""
+    return _run_family("sQ", problem, options, seed)
+
+
+def capped_base_stock_method(problem: Problem, *, options: dict[str, Any], seed: int,
+                             progress: bool) -> MethodOutput:
+    """Best capped base-stock policy (see :func:`_run_family` for the options)."""
+    return _run_family("capped-base-stock", problem, options, seed)
+
+
+def constant_order_method(problem: Problem, *, options: dict[str, Any], seed: int,
+                          progress: bool) -> MethodOutput:
+    """Best constant order (see :func:`_run_family` for the options)."""
+    return _run_family("constant-order", problem, options, seed)
+
+
+def weekday_base_stock_method(problem: Problem, *, options: dict[str, Any], seed: int,
+                              progress: bool) -> MethodOutput:
+    """Best weekday base-stock levels (see :func:`_run_family` for the options)."""
+    return _run_family("weekday-base-stock", problem, options, seed)
+
+
+#: Options of each family's table: its parameters (to evaluate a fixed policy) and the search's.
+ORDER_UP_TO_OPTIONS = _FIXED["order-up-to"] | _SEARCH_OPTIONS
+SS_OPTIONS = _FIXED["sS"] | _SEARCH_OPTIONS
+SQ_OPTIONS = _FIXED["sQ"] | _SEARCH_OPTIONS
+CAPPED_BASE_STOCK_OPTIONS = _FIXED["capped-base-stock"] | _SEARCH_OPTIONS
+CONSTANT_ORDER_OPTIONS = _FIXED["constant-order"] | _SEARCH_OPTIONS
+WEEKDAY_BASE_STOCK_OPTIONS = _FIXED["weekday-base-stock"] | _SEARCH_OPTIONS
+MYOPIC_OPTIONS: dict[str, Any] = {"max_states": int}
+
+
 def myopic_method(problem: Problem, *, options: dict[str, Any], seed: int,
                   progress: bool) -> MethodOutput:
     """The myopic policy (no parameters; ``options``: ``max_states``)."""
-    check_keys(options, {"max_states": int}, "myopic")
+    check_keys(options, MYOPIC_OPTIONS, "myopic")
     pol = Myopic(problem=problem)
     try:
         e = evaluate_exact(problem, pol, max_states=options.get("max_states", SEARCH_STATE_LIMIT))

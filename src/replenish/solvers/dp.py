@@ -30,18 +30,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import lru_cache
+from typing import Any, Literal
 
 import numba as nb
 import numpy as np
 
-from ..demand import TAIL
-from ..dynamics import max_feasible, max_feasible_batch, transition
-from ..errors import SpecError
-from ..markov import ExactEvaluation, demand_support, evaluate_exact
-from ..policies.table import TablePolicy
-from ..spec import Problem
-from ..statespace import StateSpace
+from replenish.core.validate import SpecError, check_keys
+from replenish.evaluation.evaluate import Evaluation
+from replenish.evaluation.markov import ExactEvaluation, demand_support, evaluate_exact
+from replenish.model.demand import TAIL
+from replenish.model.dynamics import max_feasible, max_feasible_batch, transition
+from replenish.model.spec import Problem
+from replenish.model.statespace import StateSpace
+from replenish.policies.table import TablePolicy
+from replenish.solvers.base import MethodOutput
 
 Objective = Literal["average", "discounted"]
 
@@ -508,3 +511,48 @@ def solve_dp(problem: Problem, *, objective: Objective = "average", tol: float =
                     gain_bounds=bounds, values=values, iterations=it, converged=converged,
                     bound_binding_mass=binding, evaluation=evaluation, mdp=mdp,
                     seconds=time.perf_counter() - t0)
+
+
+# ============================================================================
+# The optimum used for gaps, and the "dp" method (CLI / TOML)
+# ============================================================================
+#: Largest reduced state space on which the DP optimum is computed for gaps.
+DP_STATE_LIMIT = 3_000_000
+
+
+@lru_cache(maxsize=32)
+def optimal_average_cost(problem: Problem) -> float | None:
+    """DP-optimal long-run average cost, or ``None`` when the state space is too large.
+
+    Cached per problem (problems are frozen and hashable): every method's gap
+    reuses one solve.
+    """
+    try:
+        n = StateSpace(problem, reduced=True).count()
+    except SpecError:
+        return None
+    if n > DP_STATE_LIMIT:
+        return None
+    return solve_dp(problem, objective="average").average_cost
+
+
+#: Options of the ``[dp]`` table (keywords of :func:`solve_dp`).
+DP_OPTIONS: dict[str, Any] = {"objective": str, "tol": (int, float), "eval_sweeps": int,
+                              "tau": (int, float)}
+
+
+def dp_method(problem: Problem, *, options: dict[str, Any], seed: int,
+              progress: bool) -> MethodOutput:
+    """Optimal policy by DP (``[dp]`` table: objective, tol, eval_sweeps, tau)."""
+    check_keys(options, DP_OPTIONS, "dp")
+    r = solve_dp(problem, **options)
+    e = r.evaluation
+    ev = Evaluation.from_exact(e)
+    extras = {"objective": r.objective, "iterations": r.iterations, "converged": r.converged,
+              "gain_bounds": list(r.gain_bounds) if r.gain_bounds else None,
+              "n_states": r.mdp.n_states, "n_state_actions": r.mdp.n_state_actions,
+              "bound": problem.bound, "bound_binding_mass": r.bound_binding_mass,
+              "truncation_mass": e.truncation_mass}
+    opt = r.average_cost if r.objective == "average" else None
+    return MethodOutput(policy=r.policy, params={"objective": r.objective}, extras=extras,
+                        evaluation=ev, optimal_average_cost=opt)

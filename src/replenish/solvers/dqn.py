@@ -168,21 +168,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import check_keys
-from ..dynamics import feasible_max, step
-from ..errors import SpecError, require
-from ..markov import evaluate_exact
-from ..methods import MethodOutput, register_method
-from ..policies.dqn import (
+from replenish.core.io import atomic_write
+from replenish.core.validate import SpecError, check_keys, option_types, require
+from replenish.evaluation.markov import evaluate_exact
+from replenish.evaluation.simulate import draw_demand, simulate
+from replenish.model.dynamics import feasible_max, step
+from replenish.model.spec import Problem
+from replenish.model.statespace import StateSpace
+from replenish.policies.dqn import (
     DQNPolicy,
     Observation,
-    atomic_torch_save,
     build_q_network,
     masked_argmax,
 )
-from ..simulate import draw_demand, simulate
-from ..spec import Problem
-from ..statespace import StateSpace
+from replenish.solvers.base import MethodOutput
 
 CHECKPOINT_FORMAT = "replenish.dqn-checkpoint/2"  # /2: demands stored with the transitions
 CHECKPOINT_NAME = "last.pt"
@@ -638,7 +637,7 @@ def _train(problem: Problem, cfg: DQNConfig, seed: int, logdir: Any, checkpoint_
                 "window": [{k: torch.from_numpy(v) for k, v in zip("sard", w, strict=True)}
                            for w in window],
                 "best": best_state or {}}
-        atomic_torch_save(blob, ckpt_path)
+        atomic_write(ckpt_path, lambda fh: torch.save(blob, fh))
         return str(ckpt_path)
 
     # ------------------------------------------------------ one gradient step
@@ -896,7 +895,7 @@ def _train(problem: Problem, cfg: DQNConfig, seed: int, logdir: Any, checkpoint_
 
 
 def _load_checkpoint(path: Path) -> dict[str, Any]:
-    from ..policies.dqn import safe_torch_load
+    from replenish.policies.dqn import safe_torch_load
 
     blob = safe_torch_load(path)
     if blob.get("format") != CHECKPOINT_FORMAT:
@@ -907,31 +906,15 @@ def _load_checkpoint(path: Path) -> dict[str, Any]:
 # ============================================================================
 # The "dqn" method (CLI / TOML)
 # ============================================================================
-_TYPES: dict[str, type | tuple[type, ...]] = {
-    "steps": int, "num_envs": int, "objective": str, "gamma": (int, float), "n_step": int,
-    "gain_rate": (int, float), "double": bool, "hidden": list, "dueling": bool, "lr": (int, float),
-    "lr_final": (int, float),
-    "batch_size": int, "buffer_size": int, "learning_starts": int, "gradient_steps": int,
-    "target_update": int, "all_actions": bool, "tau": (int, float), "huber_delta": (int, float),
-    "max_grad_norm": (int, float),
-    "eps_start": (int, float), "eps_end": (int, float), "eps_fraction": (int, float),
-    "eps_decay_steps": int, "reduced_obs": bool, "demand_features": bool, "post_decision": bool,
-    "action_mode": str,
-    "max_actions": int, "cost_scale": (int, float, str),
-    "eval_every": int, "eval_paths": int, "eval_horizon": int, "eval_warmup": int,
-    "eval_mode": str, "exact_states": int,
-    "keep_best": bool, "checkpoint_every": int, "time_limit": (int, float), "threads": int,
-}
 _RUN_KEYS: dict[str, type | tuple[type, ...]] = {
     "logdir": str, "checkpoint_dir": str, "resume": bool, "variant": str}
 
 
-@register_method("dqn")
 def dqn_method(problem: Problem, *, options: dict[str, Any], seed: int,
                progress: bool) -> MethodOutput:
     """DQN (``[dqn]`` table: :class:`DQNConfig` fields; flags ``steps``, ``logdir``,
     ``resume``, ``checkpoint_dir``; ``variant`` = objective ``average|discounted``)."""
-    check_keys(options, _TYPES | _RUN_KEYS, "dqn")
+    check_keys(options, option_types(DQNConfig) | _RUN_KEYS, "dqn")
     opts = dict(options)
     run = {k: opts.pop(k) for k in list(opts) if k in _RUN_KEYS}
     if "variant" in run:
@@ -941,7 +924,7 @@ def dqn_method(problem: Problem, *, options: dict[str, Any], seed: int,
     cfg = DQNConfig(**opts)
     optimum = None
     if run.get("logdir"):
-        from ..evaluation import optimal_average_cost
+        from replenish.solvers.dp import optimal_average_cost
 
         optimum = optimal_average_cost(problem)
     r = train_dqn(problem, config=cfg, seed=seed, logdir=run.get("logdir"),

@@ -116,16 +116,16 @@ from typing import Any
 import numba as nb
 import numpy as np
 
-from ..config import check_keys
-from ..demand import TAIL
-from ..dynamics import feasible_max, transition
-from ..errors import SpecError, require
-from ..evaluation import DP_STATE_LIMIT, EXACT_STATE_LIMIT, Evaluation, optimal_average_cost, relative_gap
-from ..markov import ExactEvaluation, evaluate_exact
-from ..methods import MethodOutput, register_method
-from ..policies.table import TablePolicy
-from ..spec import Problem
-from ..statespace import StateSpace
+from replenish.core.validate import SpecError, check_keys, option_types, require
+from replenish.evaluation.evaluate import EXACT_STATE_LIMIT, Evaluation, relative_gap
+from replenish.evaluation.markov import ExactEvaluation, evaluate_exact
+from replenish.model.demand import TAIL
+from replenish.model.dynamics import feasible_max, transition
+from replenish.model.spec import Problem
+from replenish.model.statespace import StateSpace
+from replenish.policies.table import TablePolicy
+from replenish.solvers.base import MethodOutput
+from replenish.solvers.dp import DP_STATE_LIMIT, optimal_average_cost, solve_dp
 
 #: Variants of :func:`train_qlearning`.
 VARIANTS = ("seed", "default")
@@ -577,7 +577,6 @@ def _exact_cost(problem: Problem, policy: TablePolicy) -> ExactEvaluation | None
 @lru_cache(maxsize=16)
 def _optimal_q(problem: Problem) -> tuple[Any, np.ndarray] | None:
     """(MDP, Q* per state-action row) of the discounted problem, or ``None`` if too large."""
-    from .dp import solve_dp
 
     if StateSpace(problem, reduced=True).count() > DP_STATE_LIMIT:
         return None
@@ -729,20 +728,11 @@ def train_qlearning(problem: Problem, *, config: QLearningConfig | None = None,
 # ============================================================================
 # Method wiring: ``replenish solve CONFIG --method qlearning``
 # ============================================================================
-_NUM = (int, float)
-_OPTIONS: dict[str, type | tuple[type, ...]] = {
-    "variant": str, "steps": int, "episode_length": int, "discount": _NUM, "learning_rate": _NUM,
-    "epsilon": _NUM, "warmup_fraction": _NUM, "step_size_scale": _NUM, "confidence": _NUM, "init_steps": int,
-    "curve_points": int,
-}
-
-
-@register_method("qlearning")
 def qlearning_method(problem: Problem, *, options: dict[str, Any], seed: int,
                      progress: bool) -> MethodOutput:
     """Tabular Q-learning (``[qlearning]`` table: :class:`QLearningConfig` fields;
     flags ``--variant seed|default``, ``--steps N``, ``--seed N``)."""
-    check_keys(options, _OPTIONS, "qlearning")
+    check_keys(options, option_types(QLearningConfig), "qlearning")
     cfg = QLearningConfig(**options)
     r = train_qlearning(problem, config=cfg, seed=seed, progress=progress)
     e = r.evaluation

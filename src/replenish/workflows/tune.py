@@ -67,9 +67,10 @@ from typing import Any
 
 import numpy as np
 
-from .cli import _json_default, _print_json, command
-from .errors import SpecError, require
-from .spec import Problem
+from replenish.cli import _print_json, command
+from replenish.core.io import atomic_write, json_default
+from replenish.core.validate import SpecError, require
+from replenish.model.spec import Problem
 
 #: Methods that can be tuned.
 TUNABLE = ("qlearning", "dqn")
@@ -127,14 +128,14 @@ def _optuna() -> Any:
 # objective
 # ----------------------------------------------------------------------------
 def _objective_value(cost: float, optimum: float | None) -> float:
-    from .evaluation import relative_gap
+    from replenish.evaluation.evaluate import relative_gap
 
     gap = relative_gap(cost, optimum)
     return float(cost if gap is None else gap)
 
 
 def _evaluate(problem: Problem, policy: Any, seed: int) -> float:
-    from .evaluation import evaluate
+    from replenish.evaluation.evaluate import evaluate
 
     return float(evaluate(problem, policy, rng=np.random.default_rng(seed)).average_cost)
 
@@ -146,7 +147,7 @@ class _Pruned(Exception):
 def _run_trial(trial: Any, problem: Problem, method: str, base: dict[str, Any], *, steps: int | None,
                repeats: int, report_every: int | None, seed: int, optimum: float | None) -> float:
     """Train ``repeats`` times with the trial's parameters; report, prune, return the mean objective."""
-    from .methods import solve
+    from replenish.solvers.catalogue import solve
 
     options = {**base, **SEARCH_SPACES[method](trial)}
     if steps is not None:
@@ -174,10 +175,10 @@ def _steps_of(method: str, options: dict[str, Any]) -> int:
     if "steps" in options:
         return int(options["steps"])
     if method == "dqn":
-        from .solvers.dqn import DQNConfig
+        from replenish.solvers.dqn import DQNConfig
 
         return DQNConfig().steps
-    from .solvers.qlearning import QLearningConfig
+    from replenish.solvers.qlearning import QLearningConfig
 
     return QLearningConfig().steps
 
@@ -185,14 +186,14 @@ def _steps_of(method: str, options: dict[str, Any]) -> int:
 def _dqn_repeat(trial: Any, problem: Problem, options: dict[str, Any], seed: int, r: int,
                 report_every: int | None, optimum: float | None) -> float:
     """One DQN training with intermediate evaluations through ``train_dqn``'s ``callback`` hook."""
-    from .config import check_keys
-    from .policies.dqn import DQNPolicy, Observation
-    from .solvers.dqn import _TYPES, DQNConfig, train_dqn
+    from replenish.core.validate import check_keys, option_types
+    from replenish.policies.dqn import DQNPolicy, Observation
+    from replenish.solvers.dqn import DQNConfig, train_dqn
 
     opts = dict(options)
     if "variant" in opts:
         opts["objective"] = opts.pop("variant")
-    check_keys(opts, _TYPES, "dqn")
+    check_keys(opts, option_types(DQNConfig), "dqn")
     if "hidden" in opts:
         opts["hidden"] = tuple(opts["hidden"])
     cfg = DQNConfig(**opts)
@@ -327,7 +328,7 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
         progress: Optuna's progress bar.
     """
     optuna = _optuna()
-    from .evaluation import optimal_average_cost
+    from replenish.solvers.dp import optimal_average_cost
 
     require(method in TUNABLE, "--method", method, f"must be one of {', '.join(TUNABLE)}")
     require(isinstance(trials, int) and trials >= 1, "--trials", trials, "must be an integer >= 1")
@@ -365,8 +366,8 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
             "seed": seed, "base_options": base}
     old = study.user_attrs.get("setup")
     if old is None:
-        study.set_user_attr("setup", json.loads(json.dumps(meta, default=_json_default)))
-    elif json.dumps(old, sort_keys=True) != json.dumps(json.loads(json.dumps(meta, default=_json_default)),
+        study.set_user_attr("setup", json.loads(json.dumps(meta, default=json_default)))
+    elif json.dumps(old, sort_keys=True) != json.dumps(json.loads(json.dumps(meta, default=json_default)),
                                                          sort_keys=True):
         raise SpecError("--study", name, "exists in the storage with another setup (problem, method, "
                                          "steps, repeats, seed or options); use another study name")
@@ -425,11 +426,10 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
                      best_value=None if best is None else float(best.value), best_params=best_params,
                      default_value=None if default is None else float(default.value), trials=trial_rows,
                      snippet=snippet, seconds=time.perf_counter() - t0)
-    from .policies.base import atomic_write_text
 
     if snippet:
-        atomic_write_text(out / f"best-{method}.toml", snippet)
-    atomic_write_text(out / f"tune-{method}.json", json.dumps(res.to_json(), indent=1, default=_json_default))
+        atomic_write(out / f"best-{method}.toml", snippet)
+    atomic_write(out / f"tune-{method}.json", json.dumps(res.to_json(), indent=1, default=json_default))
     return res
 
 
@@ -456,7 +456,8 @@ def _add_tune(p: argparse.ArgumentParser) -> None:
 
 @command("tune", "tune a learner's hyperparameters with Optuna (pruning, resumable storage)", _add_tune)
 def _run_tune(args: argparse.Namespace) -> int:
-    from .config import check_keys, load_config
+    from replenish.core.validate import check_keys
+    from replenish.workflows.config import load_config
 
     cfg = load_config(args.config)
     table = check_keys(cfg.section("tune"), TUNE_KEYS, "tune")

@@ -29,12 +29,12 @@ import scipy.sparse.linalg as spla
 from scipy.sparse.csgraph import connected_components
 from threadpoolctl import threadpool_limits
 
-from .demand import TAIL
-from .dynamics import COST_COLUMNS, clip_orders, transition
-from .errors import SpecError
-from .policies.base import Policy
-from .spec import Problem
-from .statespace import StateSpace
+from replenish.core.validate import SpecError
+from replenish.model.demand import TAIL
+from replenish.model.dynamics import COST_COLUMNS, clip_orders, transition
+from replenish.model.spec import Problem
+from replenish.model.statespace import StateSpace
+from replenish.policies.base import Policy
 
 
 @dataclass(frozen=True)

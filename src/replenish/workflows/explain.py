@@ -43,12 +43,13 @@ from typing import Any
 
 import numpy as np
 
-from .cli import _json_default, _print_json, command
-from .demand import WEEKDAYS
-from .dynamics import COST_COLUMNS, feasible_max
-from .errors import SpecError, require
-from .policies.base import Policy
-from .spec import Problem
+from replenish.cli import _print_json, command
+from replenish.core.io import json_default
+from replenish.core.validate import SpecError, require
+from replenish.model.demand import WEEKDAYS
+from replenish.model.dynamics import COST_COLUMNS, feasible_max
+from replenish.model.spec import Problem
+from replenish.policies.base import Policy
 
 #: Largest reduced state space on which the explanation computes exact DP values.
 EXPLAIN_DP_LIMIT = 400_000
@@ -255,8 +256,8 @@ def action_values(problem: Problem, *, optimum: Policy | None = None) -> ActionV
 
     Results are cached per problem (the last few).
     """
-    from .solvers.dp import build_mdp, solve_dp
-    from .statespace import StateSpace
+    from replenish.model.statespace import StateSpace
+    from replenish.solvers.dp import build_mdp, solve_dp
 
     key = _problem_key(problem)
     if key in _AV_CACHE:
@@ -480,7 +481,7 @@ def _feasible(problem: Problem, state: np.ndarray) -> bool:
 
 
 def _problem_key(problem: Problem) -> str:
-    return json.dumps(problem.to_dict(), sort_keys=True, default=_json_default)
+    return json.dumps(problem.to_dict(), sort_keys=True, default=json_default)
 
 
 def neighbour_states(problem: Problem, state: np.ndarray) -> list[tuple[str, np.ndarray]]:
@@ -540,7 +541,7 @@ def forecast(problem: Problem, policy: Policy, state: np.ndarray, days: int) -> 
     state is propagated ``days`` times with ``P``, and each day's expected cost
     is ``μ_t · c`` (``c`` the expected one-period costs per state).
     """
-    from .markov import build_chain
+    from replenish.evaluation.markov import build_chain
 
     if days <= 0:
         return ()
@@ -705,8 +706,8 @@ def _add_explain(p: argparse.ArgumentParser) -> None:
 @command("explain", "explain the order of a policy in a state: candidate values, next days, "
                     "neighbouring states", _add_explain)
 def _run_explain(args: argparse.Namespace) -> int:
-    from .config import load_config
-    from .policies.base import load_policy
+    from replenish.policies.base import load_policy
+    from replenish.workflows.config import load_config
 
     cfg = load_config(args.config)
     problem = cfg.problem
@@ -738,13 +739,13 @@ def _add_recommend(p: argparse.ArgumentParser) -> None:
 
 @command("recommend", "today's order for an observed state, from any saved policy", _add_recommend)
 def _run_recommend(args: argparse.Namespace) -> int:
-    from .policies.base import load_policy
+    from replenish.policies.base import load_policy
 
     policy = load_policy(args.policy)
     rec = recommend(policy, args.on_hand, parse_ints(args.in_transit, field_name="--in-transit"),
                     weekday=args.weekday, date=args.date)
     if args.json:
-        sys.stdout.write(json.dumps(rec.to_json(), default=_json_default) + "\n")
+        sys.stdout.write(json.dumps(rec.to_json(), default=json_default) + "\n")
     else:
         print(rec.text())
     return 0

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from .dynamics import COST_COLUMNS, clip_orders, step
-from .errors import require
-from .policies.base import Policy
-from .spec import Problem
+from replenish.core.validate import require
+from replenish.model.dynamics import COST_COLUMNS, clip_orders, step
+from replenish.model.spec import Problem
+from replenish.policies.base import Policy
 
 
 @dataclass(frozen=True)

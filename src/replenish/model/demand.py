@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 from scipy import stats
 
-from .errors import SpecError, require
+from replenish.core.validate import SpecError, require
 
 #: Default upper-tail mass dropped when a pmf is truncated for exact methods.
 TAIL = 1e-12

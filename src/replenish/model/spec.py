@@ -36,8 +36,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .demand import DemandModel, demand_from_dict, multi_period_pmf
-from .errors import SpecError, require
+from replenish.core.validate import SpecError, require
+from replenish.model.demand import DemandModel, demand_from_dict, multi_period_pmf
 
 ExcessDemand = Literal["lost", "backorder"]
 

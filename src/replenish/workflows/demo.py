@@ -30,8 +30,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .config import load_config
-from .methods import METHODS, SolveResult, available_methods, solve
+from replenish.core.io import atomic_write, json_default
+from replenish.solvers.catalogue import SolveResult, solve
+from replenish.workflows.config import load_config
 
 
 def bundled_config(name: str) -> Path:
@@ -79,16 +80,13 @@ def _note(msg: str) -> None:
 def run_demo(*, quick: bool = False, out: Path = Path("demo-output"), as_json: bool = False,
              report: bool = True, bakery: bool = True) -> int:
     """Run the demo, print its tables (or JSON), write ``out/report.html``; returns the exit code."""
-    from .cli import _json_default, format_results
-    from .policies.base import atomic_write_text
+    from replenish.cli import format_results
 
     t_start = _T0[0] = time.perf_counter()
-    available_methods()
     cfg = load_config(bundled_config("bike_shop.toml"))
     problem = cfg.problem
     out = Path(out)
-    runs = [r for r in _bike_runs(quick) if r[1] in METHODS]
-    skipped = [r[0] for r in _bike_runs(quick) if r[1] not in METHODS]
+    runs = _bike_runs(quick)
     rows: list[dict[str, Any]] = []
     results: list[SolveResult] = []
     labels: list[str] = []
@@ -104,7 +102,7 @@ def run_demo(*, quick: bool = False, out: Path = Path("demo-output"), as_json: b
                         f"{'-' + opts['variant'] if 'variant' in opts else ''}"
                         f"{'-10' if opts.get('level') == 10 else ''}{res.policy.file_suffix}")
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "bike_shop_results.json", json.dumps(rows, indent=1, default=_json_default))
+    atomic_write(out / "bike_shop_results.json", json.dumps(rows, indent=1, default=json_default))
     if not as_json:
         print(f"Bike shop ({problem.name}): capacity {problem.capacity}, lead time "
               f"{problem.lead_time}, Poisson demand, h = {problem.holding_cost}, "
@@ -113,8 +111,6 @@ def run_demo(*, quick: bool = False, out: Path = Path("demo-output"), as_json: b
         print("policies: " + "; ".join(f"{lab} = {res.policy.describe()}"
                                        for lab, res in zip(labels, results, strict=True)
                                        if res.method not in ("dp", "qlearning", "dqn")))
-        for s in skipped:
-            print(f"  ({s}: method not available in this build)")
         print()
 
     comp = None
@@ -123,7 +119,7 @@ def run_demo(*, quick: bool = False, out: Path = Path("demo-output"), as_json: b
     sections = []
     rep = None
     if report:
-        from .report import ReportSection, write_report
+        from replenish.workflows.report import ReportSection, write_report
 
         _note("writing the report ...")
         sections.append(ReportSection(results=results, labels=labels, title="Bike shop"))
@@ -138,7 +134,7 @@ def run_demo(*, quick: bool = False, out: Path = Path("demo-output"), as_json: b
     if as_json:
         print(json.dumps({"bike_shop": rows, "bakery": comp.to_json() if comp is not None else None,
                           "report": str(rep.html) if rep else None, "seconds": seconds},
-                         default=_json_default))
+                         default=json_default))
     else:
         print(f"results written to {out / 'bike_shop_results.json'}"
               + (f" and {out / 'bakery_results.json'}" if comp is not None else ""))
@@ -154,11 +150,9 @@ def run_demo(*, quick: bool = False, out: Path = Path("demo-output"), as_json: b
 
 def _run_bakery(quick: bool, out: Path, as_json: bool) -> Any:
     """The bakery comparison (``None`` when history support is not in this build)."""
-    from .cli import _json_default
-    from .policies.base import atomic_write_text
 
     try:
-        from .compare import compare, header
+        from replenish.workflows.compare import compare, header
     except ModuleNotFoundError:  # pragma: no cover - history support not in this build
         print("(bakery: historical comparison not available in this build)")
         return None
@@ -166,7 +160,6 @@ def _run_bakery(quick: bool, out: Path, as_json: bool) -> Any:
         warnings.simplefilter("ignore", UserWarning)  # "rounded N fractional values" is expected
         cfg = load_config(bundled_config("bakery.toml"))
     methods, options = _bakery_methods(quick)
-    methods = [m for m in methods if m in METHODS]
     n = len(methods)
     done = [0]
 
@@ -183,8 +176,8 @@ def _run_bakery(quick: bool, out: Path, as_json: bool) -> Any:
     for r in comp.results:
         if r.policy is not None:
             r.policy.save(out / "policies" / f"bakery-{r.method}{r.policy.file_suffix}")
-    atomic_write_text(out / "bakery_results.json",
-                      json.dumps(comp.to_json(), indent=1, default=_json_default))
+    atomic_write(out / "bakery_results.json",
+                      json.dumps(comp.to_json(), indent=1, default=json_default))
     if not as_json:
         print("Bakery: " + header(comp))
         print(comp.table())

@@ -34,18 +34,16 @@ from typing import Any
 
 import numpy as np
 
-from .cli import _json_default, _print_json, command
-from .errors import SpecError, require
-from .history import HistoricalDemand, ReplayResult, default_start_state, replay
-from .methods import METHODS, SolveResult, available_methods, solve
-from .policies.base import Policy, atomic_write_text
-from .spec import Problem
+from replenish.cli import _print_json, command
+from replenish.core.io import atomic_write, json_default
+from replenish.core.validate import SpecError, require
+from replenish.model.spec import Problem
+from replenish.policies.base import Policy
+from replenish.solvers.catalogue import METHODS, SolveResult, solve
+from replenish.workflows.history import HistoricalDemand, ReplayResult, default_start_state, replay
 
 #: Methods a comparison runs when none are given.
 DEFAULT_METHODS = ("sS", "order-up-to", "weekday-base-stock", "dp", "dqn")
-#: Every method name the project plans; those not registered yet are reported, not fatal.
-KNOWN_METHODS = ("dp", "order-up-to", "sS", "sQ", "capped-base-stock", "constant-order", "myopic",
-                 "weekday-base-stock", "qlearning", "dqn")
 #: Reference of the relative test costs, in order of preference.
 REFERENCES = ("sS", "order-up-to")
 
@@ -144,11 +142,6 @@ class Comparison:
         return "\n".join(lines)
 
 
-def _unavailable(method: str) -> str:
-    return (f"method '{method}' is not available in this build yet (registered: "
-            f"{', '.join(sorted(METHODS))}); it will run once its module lands")
-
-
 def compare(problem: Problem, history: HistoricalDemand, methods: tuple[str, ...] | list[str], *,
             options: dict[str, dict[str, Any]] | None = None, seed: int = 0, progress: bool = False,
             with_optimum: bool = True, start_state: np.ndarray | None = None,
@@ -158,9 +151,9 @@ def compare(problem: Problem, history: HistoricalDemand, methods: tuple[str, ...
     Args:
         problem: the problem whose demand was fitted on ``history.train`` only.
         history: the training and test series.
-        methods: method names (see :data:`KNOWN_METHODS`); unknown names raise
-            :class:`~replenish.errors.SpecError`, planned but unregistered ones
-            and methods that refuse the problem give a result with ``error``.
+        methods: method names (see :data:`~replenish.solvers.catalogue.METHODS`);
+            unknown names raise :class:`~replenish.core.validate.SpecError`, methods
+            that refuse the problem give a result with ``error``.
         options: per-method option tables (``{"dqn": {"steps": 50000}}``).
         seed: passed to every method.
         progress: progress bars of the learners.
@@ -170,30 +163,25 @@ def compare(problem: Problem, history: HistoricalDemand, methods: tuple[str, ...
         on_result: optional callback ``f(MethodComparison)`` after each method.
     """
     require(len(methods) >= 1, "methods", list(methods), "give at least one method")
-    available_methods()  # imports (registers) every method module present
     for m in methods:
-        require(m in METHODS or m in KNOWN_METHODS, "methods", m,
-                f"unknown method; expected some of {', '.join(KNOWN_METHODS)}")
+        require(m in METHODS, "methods", m, f"unknown method; expected some of {', '.join(METHODS)}")
     require(len(set(methods)) == len(methods), "methods", list(methods), "a method is listed twice")
     options = options or {}
     rows: list[MethodComparison] = []
     for m in methods:
-        if m not in METHODS:
-            row = MethodComparison(m, None, None, None, _unavailable(m))
+        try:
+            res = solve(problem, m, options=dict(options.get(m, {})), seed=seed,
+                        progress=progress, with_optimum=with_optimum)
+        except SpecError as exc:
+            row = MethodComparison(m, None, None, None, str(exc))
         else:
-            try:
-                res = solve(problem, m, options=dict(options.get(m, {})), seed=seed,
-                            progress=progress, with_optimum=with_optimum)
-            except SpecError as exc:
-                row = MethodComparison(m, None, None, None, str(exc))
-            else:
-                tr = replay(problem, res.policy, history.train,
-                            start_state=start_state if start_state is not None
-                            else default_start_state(problem, history.train))
-                te = replay(problem, res.policy, history.test,
-                            start_state=start_state if start_state is not None
-                            else default_start_state(problem, history.test))
-                row = MethodComparison(m, res, tr, te)
+            tr = replay(problem, res.policy, history.train,
+                        start_state=start_state if start_state is not None
+                        else default_start_state(problem, history.train))
+            te = replay(problem, res.policy, history.test,
+                        start_state=start_state if start_state is not None
+                        else default_start_state(problem, history.test))
+            row = MethodComparison(m, res, tr, te)
         rows.append(row)
         if on_result is not None:
             on_result(row)
@@ -216,9 +204,9 @@ def write_report(comp: Comparison, folder: str | Path) -> list[Path]:
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    written = [atomic_write_text(folder / "compare.json",
-                                 json.dumps(comp.to_json(), indent=1, default=_json_default)),
-               atomic_write_text(folder / "compare.txt", header(comp) + "\n" + comp.table() + "\n")]
+    written = [atomic_write(folder / "compare.json",
+                                 json.dumps(comp.to_json(), indent=1, default=json_default)),
+               atomic_write(folder / "compare.txt", header(comp) + "\n" + comp.table() + "\n")]
     lines = ["method,date,weekday,demand,order,on_hand,short,cost"]
     for r in comp.results:
         if r.test is None or r.policy is None:
@@ -232,7 +220,7 @@ def write_report(comp: Comparison, folder: str | Path) -> list[Path]:
             written.append(r.policy.save(folder / f"policy-{r.method}{r.policy.file_suffix}"))
         except (OSError, NotImplementedError):  # pragma: no cover - a policy without a file format
             pass
-    written.append(atomic_write_text(folder / "test_replay.csv", "\n".join(lines) + "\n"))
+    written.append(atomic_write(folder / "test_replay.csv", "\n".join(lines) + "\n"))
     png = _plot(comp, folder / "test_replay.png")
     if png is not None:
         written.append(png)
@@ -316,7 +304,7 @@ def methods_from(args_methods: str | None, section: dict[str, Any]) -> list[str]
 def _run_compare(args: argparse.Namespace) -> int:
     import sys
 
-    from .config import load_config
+    from replenish.workflows.config import load_config
 
     cfg = load_config(args.config)
     if cfg.history is None:
@@ -344,7 +332,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     if args.report is not None:
         write_report(comp, args.report)
         if any(r.solve is not None for r in comp.results):  # the HTML report (issue 7)
-            from .report import write_comparison_report
+            from replenish.workflows.report import write_comparison_report
 
             write_comparison_report(comp, args.report)
     if args.json:

@@ -69,8 +69,8 @@ from typing import Any
 
 import numpy as np
 
-from .demand import WEEKDAYS, WeekdayEmpirical
-from .errors import SpecError, require
+from replenish.core.validate import SpecError, require
+from replenish.model.demand import WEEKDAYS, WeekdayEmpirical
 
 #: Keys accepted in a ``[demand] kind = "history"`` table.
 HISTORY_KEYS = ("kind", "file", "date_column", "demand_column", "filter", "train", "test",
@@ -468,7 +468,7 @@ def problem_from_history(table: Mapping[str, Any], *, problem: Mapping[str, Any]
         ``(problem, history)``: the problem whose demand is the weekday model
         fitted on the training window, and the loaded :class:`HistoricalDemand`.
     """
-    from .spec import Problem
+    from replenish.model.spec import Problem
 
     require(isinstance(table, Mapping), "demand", table, "must be a table")
     for key in table:
@@ -632,7 +632,7 @@ def replay(problem: Any, policy: Any, series: DemandSeries | np.ndarray, *,
     Runs :func:`replenish.simulate.simulate` with ``demand = series[None, :]``
     and no warm-up, so the dynamics are the package's one compiled transition.
     """
-    from .simulate import simulate
+    from replenish.evaluation.simulate import simulate
 
     if not isinstance(series, DemandSeries):
         arr = np.asarray(series)

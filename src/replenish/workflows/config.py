@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import SpecError
-from .spec import Problem
+from replenish.core.validate import SpecError
+from replenish.model.spec import Problem
+from replenish.solvers.catalogue import METHODS
 
-#: Optional top-level tables; methods validate their own table's keys.
-SECTIONS = {"qlearning", "dqn", "classic", "simulation", "dp", "report", "fleet", "tune",
-            "compare", "order-up-to", "sS", "sQ", "capped-base-stock", "constant-order", "myopic",
-            "weekday-base-stock"}
+#: Optional top-level tables: one per method of the catalogue (each method validates
+#: its own table's keys) and the workflows' tables.
+SECTIONS = set(METHODS) | {"classic", "simulation", "report", "fleet", "tune", "compare"}
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def config_from_dict(data: dict[str, Any], *, path: Path | None = None) -> Confi
     if isinstance(demand, dict) and demand.get("kind") == "history":
         # sales history: fit the weekday model on the training window (relative files
         # resolve against the config file's folder)
-        from .history import problem_from_history
+        from replenish.workflows.history import problem_from_history
 
         prob = data.get("problem", {})
         if not isinstance(prob, dict):
@@ -90,19 +90,3 @@ def load_config(path: str | Path) -> Config:
     """Read and validate a TOML config file."""
     path = Path(path)
     return config_from_dict(read_toml(path), path=path)
-
-
-def check_keys(table: dict[str, Any], allowed: dict[str, type | tuple[type, ...]],
-               section: str) -> dict[str, Any]:
-    """Validate a method table: known keys with the right types; returns it."""
-    for key, value in table.items():
-        if key not in allowed:
-            raise SpecError(f"{section}.{key}", value,
-                            f"unknown key (expected one of {', '.join(sorted(allowed))})")
-        typ = allowed[key]
-        ok = isinstance(value, typ) and not (isinstance(value, bool) and bool not in
-                                             (typ if isinstance(typ, tuple) else (typ,)))
-        if not ok:
-            names = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
-            raise SpecError(f"{section}.{key}", value, f"must be of type {names}")
-    return table

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import SpecError
-from .spec import Problem
+from replenish.core.validate import SpecError
+from replenish.model.spec import Problem
 
 
 class StateSpace:

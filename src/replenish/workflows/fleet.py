@@ -100,9 +100,10 @@ from typing import Any
 
 import numpy as np
 
-from .cli import _json_default, _print_json, command
-from .config import read_toml
-from .errors import SpecError, require
+from replenish.cli import _print_json, command
+from replenish.core.io import atomic_write, json_default
+from replenish.core.validate import SpecError, require
+from replenish.workflows.config import read_toml
 
 #: Engines of :func:`run_fleet`.
 ENGINES = ("serial", "local", "ray")
@@ -163,7 +164,7 @@ def discover_series(path: str | Path, group_by: Sequence[str], *,
         One key per series, each a tuple of ``(column, value)`` pairs in
         ``group_by`` order, values as Python ``int``/``float``/``str``.
     """
-    from .history import read_table
+    from replenish.workflows.history import read_table
 
     require(len(group_by) >= 1, "--group-by", list(group_by), "give at least one column")
     require(len(set(group_by)) == len(group_by), "--group-by", list(group_by), "a column is listed twice")
@@ -189,7 +190,7 @@ def series_volumes(path: str | Path, group_by: Sequence[str], column: str) -> di
     the engines start them first (longest-processing-time-first scheduling
     keeps the last worker from finishing long after the others).
     """
-    from .history import read_table as _read
+    from replenish.workflows.history import read_table as _read
 
     try:
         df = _read(path, columns=[*group_by, column])
@@ -212,7 +213,7 @@ class SeriesTask:
             ``[demand]`` with ``kind = "history"``, method tables).
         data: absolute path of the sales file.
         key: the series, ``(("store", 2), ("product", 109))``.
-        methods: method names (see :data:`replenish.compare.KNOWN_METHODS`).
+        methods: method names (see :data:`replenish.solvers.catalogue.METHODS`).
         seed: the seed every method of this series receives (:func:`series_seed`).
         threads: threads for numba/BLAS/torch while the series runs.
     """
@@ -294,8 +295,8 @@ def run_series(task: SeriesTask) -> dict[str, Any]:
     Q-table too large) sets ``M.error`` and the others still count.  Pure: the
     row depends on the task only (up to ``seconds`` and ``worker``).
     """
-    from .compare import compare
-    from .config import config_from_dict
+    from replenish.workflows.compare import compare
+    from replenish.workflows.config import config_from_dict
 
     t0 = time.perf_counter()
     row = _empty_row(task)
@@ -328,7 +329,7 @@ def run_series(task: SeriesTask) -> dict[str, Any]:
                 f"{m}.fill_rate": r.test.fill_rate,
                 f"{m}.stockout_days": r.test.stockout_days,
                 f"{m}.policy": r.solve.policy.describe(),
-                f"{m}.params": json.dumps(_small_params(r.solve.params), default=_json_default,
+                f"{m}.params": json.dumps(_small_params(r.solve.params), default=json_default,
                                           sort_keys=True),
                 f"{m}.seconds": r.solve.seconds,
             })
@@ -499,13 +500,12 @@ def read_journal(out: str | Path) -> tuple[dict[str, dict[str, Any]], bool]:
 
 
 def _atomic_bytes(path: Path, data: bytes) -> Path:
-    from .report import atomic_write_bytes
 
-    return atomic_write_bytes(path, data)
+    return atomic_write(path, data)
 
 
 def _journal_line(row: dict[str, Any]) -> bytes:
-    return (json.dumps(row, default=_json_default, allow_nan=True) + "\n").encode("utf-8")
+    return (json.dumps(row, default=json_default, allow_nan=True) + "\n").encode("utf-8")
 
 
 def results_frame(rows: Mapping[str, dict[str, Any]] | Sequence[dict[str, Any]],
@@ -630,8 +630,7 @@ def run_fleet(config: Mapping[str, Any], data: str | Path, *, group_by: Sequence
         report: write ``summary.json``/``.txt`` and ``report.html`` at the end.
         on_row: callback after each recorded row (tests use it to interrupt a run).
     """
-    from .compare import KNOWN_METHODS
-    from .methods import METHODS, available_methods
+    from replenish.solvers.catalogue import METHODS
 
     t_start = time.perf_counter()
     require(engine in ENGINES, "--engine", engine, f"must be one of {', '.join(ENGINES)}")
@@ -640,10 +639,8 @@ def run_fleet(config: Mapping[str, Any], data: str | Path, *, group_by: Sequence
     methods = tuple(methods)
     require(len(methods) >= 1, "--methods", list(methods), "give at least one method")
     require(len(set(methods)) == len(methods), "--methods", list(methods), "a method is listed twice")
-    available_methods()
     for m in methods:
-        require(m in METHODS or m in KNOWN_METHODS, "--methods", m,
-                f"unknown method; expected some of {', '.join(KNOWN_METHODS)}")
+        require(m in METHODS, "--methods", m, f"unknown method; expected some of {', '.join(METHODS)}")
     group_by = tuple(group_by)
     config = validate_fleet_config(config)
     data = Path(data).resolve()
@@ -747,9 +744,10 @@ def validate_fleet_config(config: Mapping[str, Any]) -> dict[str, Any]:
     keys are checked.  Series-specific problems (bad data) are left to the
     series, where they are recorded instead of stopping the fleet.
     """
-    from .config import SECTIONS, check_keys
-    from .history import HISTORY_KEYS, _window_arg
-    from .spec import Problem
+    from replenish.core.validate import check_keys
+    from replenish.model.spec import Problem
+    from replenish.workflows.config import SECTIONS
+    from replenish.workflows.history import HISTORY_KEYS, _window_arg
 
     data = json.loads(json.dumps(dict(config), default=str))  # plain, picklable, dates as ISO text
     for key, value in data.items():
@@ -944,7 +942,7 @@ def write_summary(summary: FleetSummary, out: str | Path, *, table: Any = None) 
     """``summary.json``, ``summary.txt`` and (with ``table``) ``report.html`` + ``fleet_ratios.png``."""
     out = Path(out)
     written = [_atomic_bytes(out / "summary.json", json.dumps(summary.to_json(), indent=1,
-                                                               default=_json_default).encode()),
+                                                               default=json_default).encode()),
                _atomic_bytes(out / "summary.txt", (summary.text() + "\n").encode())]
     if table is not None:
         written += _html_report(summary, table, out)

@@ -12,11 +12,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .dynamics import COST_COLUMNS, action_mask, clip_orders, step
-from .errors import require
-from .spec import Problem
-
-ENV_ID = "replenish/Inventory-v0"
+from replenish.core.validate import require
+from replenish.model.dynamics import COST_COLUMNS, action_mask, clip_orders, step
+from replenish.model.spec import Problem
 
 
 class InventoryEnv(gym.Env[np.ndarray, np.int64]):
@@ -69,7 +67,7 @@ class InventoryEnv(gym.Env[np.ndarray, np.int64]):
                  render_mode: str | None = None) -> None:
         if problem is None:
             require(config is not None, "problem", None, "give a Problem or a config path")
-            from .config import load_config
+            from replenish.workflows.config import load_config
 
             problem = load_config(config).problem
         require(isinstance(horizon, int) and horizon >= 1, "horizon", horizon, "must be >= 1")
@@ -106,7 +104,7 @@ class InventoryEnv(gym.Env[np.ndarray, np.int64]):
             self._state = s.copy()
         elif self.random_start:
             if self._random_states is None:
-                from .statespace import StateSpace
+                from replenish.model.statespace import StateSpace
 
                 self._random_states = StateSpace(self.problem, reduced=False).enumerate()
             k = int(self.np_random.integers(len(self._random_states)))
@@ -144,12 +142,13 @@ class InventoryEnv(gym.Env[np.ndarray, np.int64]):
 
     def exact_model(self):  # type: ignore[no-untyped-def]
         """The finite MDP on reduced states (:class:`replenish.solvers.dp.MDP`)."""
-        from .solvers.dp import build_mdp
+        from replenish.solvers.dp import build_mdp
 
         return build_mdp(self.problem)
 
 
 def register() -> None:
-    """Register ``replenish/Inventory-v0`` with Gymnasium (idempotent)."""
-    if ENV_ID not in gym.registry:
-        gym.register(id=ENV_ID, entry_point="replenish.env:InventoryEnv")
+    """Register ``replenish/Inventory-v0`` with Gymnasium (idempotent; ``import replenish`` does it)."""
+    from replenish import _register_env
+
+    _register_env()

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import SpecError
+from replenish.core.io import json_default
+from replenish.core.validate import SpecError
 
 #: sub-command name → (help, add_arguments, run); extended by later modules.
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
@@ -32,17 +33,7 @@ def command(name: str, help: str, add: Callable[[argparse.ArgumentParser], None]
 
 
 def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=1, default=_json_default) + "\n")
-
-
-def _json_default(x: Any) -> Any:
-    import numpy as np
-
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+    sys.stdout.write(json.dumps(obj, indent=1, default=json_default) + "\n")
 
 
 def _fmt(x: float | None, spec: str = ".4f") -> str:
@@ -99,9 +90,9 @@ def _method_options(config: Any, method: str, args: argparse.Namespace) -> dict[
 
 @command("solve", "find a policy with one method and evaluate it", _add_solve)
 def _run_solve(args: argparse.Namespace) -> int:
-    from .config import load_config
-    from .methods import solve
-    from .policies.base import atomic_write_text
+    from replenish.core.io import atomic_write
+    from replenish.solvers.catalogue import solve
+    from replenish.workflows.config import load_config
 
     cfg = load_config(args.config)
     if args.steps is not None and args.steps < 1:
@@ -115,11 +106,11 @@ def _run_solve(args: argparse.Namespace) -> int:
         policy_file = str(path)
     obj = res.to_json(policy_file=policy_file)
     if args.out is not None:
-        atomic_write_text(args.out / f"result-{args.method}.json",
-                          json.dumps(obj, indent=1, default=_json_default))
+        atomic_write(args.out / f"result-{args.method}.json",
+                          json.dumps(obj, indent=1, default=json_default))
     report = None
     if args.report is not None:
-        from .report import write_report
+        from replenish.workflows.report import write_report
 
         report = write_report([res], args.report, title=f"{cfg.problem.name}: {args.method}")
     if args.json:
@@ -147,9 +138,10 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
 def _run_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .config import load_config
-    from .evaluation import evaluate, optimal_average_cost, relative_gap
-    from .policies.base import load_policy
+    from replenish.evaluation.evaluate import evaluate, relative_gap
+    from replenish.policies.base import load_policy
+    from replenish.solvers.dp import optimal_average_cost
+    from replenish.workflows.config import load_config
 
     cfg = load_config(args.config)
     policy = load_policy(args.policy)
@@ -180,18 +172,18 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
 
 @command("demo", "the bike shop end to end (and more as methods land)", _add_demo)
 def _run_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from replenish.workflows.demo import run_demo
 
     return run_demo(quick=args.quick, out=args.out, as_json=args.json)
 
 
 # ---------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-    from . import compare as _compare  # noqa: F401  (registers the "compare" sub-command)
-    from . import explain as _explain  # noqa: F401  (registers "explain" and "recommend")
-    from . import fleet as _fleet  # noqa: F401  (registers "fleet")
-    from . import tune as _tune  # noqa: F401  (registers "tune")
+    from replenish import __version__
+    from replenish.workflows import compare as _compare  # noqa: F401  (registers the "compare" sub-command)
+    from replenish.workflows import explain as _explain  # noqa: F401  (registers "explain" and "recommend")
+    from replenish.workflows import fleet as _fleet  # noqa: F401  (registers "fleet")
+    from replenish.workflows import tune as _tune  # noqa: F401  (registers "tune")
 
     parser = argparse.ArgumentParser(
         prog="replenish",

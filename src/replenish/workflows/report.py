@@ -41,9 +41,7 @@ import html
 import io
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,16 +49,17 @@ from typing import Any
 
 import numpy as np
 
-from .demand import WEEKDAYS
-from .errors import require
-from .methods import SolveResult
-from .policies.base import Policy
-from .spec import Problem
+from replenish.core.io import atomic_write, json_default
+from replenish.core.validate import require
+from replenish.model.demand import WEEKDAYS
+from replenish.model.spec import Problem
+from replenish.policies.base import Policy
+from replenish.solvers.catalogue import SolveResult, learners, static_methods
 
 #: Methods whose policies are "static" classic rules (the reference of relative costs).
-STATIC_METHODS = ("order-up-to", "sS", "sQ", "capped-base-stock", "constant-order")
+STATIC_METHODS = static_methods()
 #: Methods that learn from experience (learning curves).
-LEARNERS = ("qlearning", "dqn")
+LEARNERS = learners()
 #: Order-per-state figures show every state up to this many per weekday, else the most visited.
 MAX_STATES_PLOTTED = 90
 #: Heatmaps subsample axes longer than this.
@@ -69,27 +68,6 @@ _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
            "#17becf", "#bcbd22", "#7f7f7f")
 _COST_COLORS = {"holding": "#4c72b0", "stockout": "#c44e52", "ordering": "#8172b2",
                 "revenue": "#55a868"}
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; reports are meant to be read by others
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _write_text(path: str | Path, text: str) -> Path:
-    """Atomic UTF-8 text write with the usual permissions (see :func:`atomic_write_bytes`)."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 # ----------------------------------------------------------------------------
@@ -293,7 +271,7 @@ def _finish(fig: Any, name: str, title: str, caption: str) -> _Figure:
 
 def _optimum_policy(problem: Problem, results: Sequence[SolveResult]) -> Policy | None:
     """The DP-optimal policy: the ``dp`` result's, else solved (``None`` when too large)."""
-    from .explain import action_values
+    from replenish.workflows.explain import action_values
 
     dp_pol = next((r.policy for r in results
                    if r.method == "dp" and r.params.get("objective", "average") == "average"), None)
@@ -303,7 +281,7 @@ def _optimum_policy(problem: Problem, results: Sequence[SolveResult]) -> Policy 
 
 def _plot_states(problem: Problem, reference: Policy | None) -> np.ndarray:
     """Full states for the order-per-state figure, sorted by (weekday, α, β)."""
-    from .statespace import StateSpace
+    from replenish.model.statespace import StateSpace
 
     try:
         space = StateSpace(problem, reduced=False)
@@ -315,11 +293,11 @@ def _plot_states(problem: Problem, reference: Policy | None) -> np.ndarray:
         if problem.lost_sales is False:
             states = states[states[:, 0] >= -max(3, problem.lead_time + 1)]
     else:
-        from .simulate import simulate
+        from replenish.evaluation.simulate import simulate
 
         pol = reference
         if pol is None:
-            from .policies.classic import OrderUpTo
+            from replenish.policies.classic import OrderUpTo
 
             pol = OrderUpTo(problem=problem, level=problem.bound // 2)
         sim = simulate(problem, pol, rng=np.random.default_rng(0), n_paths=16, horizon=420,
@@ -380,7 +358,7 @@ def fig_orders_per_state(problem: Problem, results: Sequence[SolveResult], label
         ax.set_xlim(-0.8, n - 0.2)
         if i < len(shown) - 1:
             ax.set_xticks([])
-    from .explain import state_label
+    from replenish.workflows.explain import state_label
 
     ax = axes[-1, 0]
     if n <= 80:
@@ -415,7 +393,7 @@ def _visited_box(problem: Problem, reference: Policy | None) -> tuple[int, int]:
     B = problem.bound
     if B <= 40 or reference is None:
         return B, B
-    from .simulate import simulate
+    from replenish.evaluation.simulate import simulate
 
     sim = simulate(problem, reference, rng=np.random.default_rng(0), n_paths=8, horizon=400,
                    warmup=20, record=True)
@@ -670,7 +648,7 @@ def representative_states(problem: Problem, optimum: Policy | None) -> list[np.n
         peak = int(np.argmax([problem.demand.mean_at(w) for w in range(problem.period)]))
     if optimum is not None:
         try:
-            from .markov import evaluate_exact
+            from replenish.evaluation.markov import evaluate_exact
 
             ev = evaluate_exact(problem, optimum)
             full = ev.chain.space.expand(ev.chain.states)
@@ -710,7 +688,7 @@ def fig_explain(problem: Problem, explanations: list[Any], labels: Sequence[str]
     plt = _plt()
     from matplotlib.ticker import MaxNLocator
 
-    from .explain import state_label
+    from replenish.workflows.explain import state_label
 
     fig, axes = plt.subplots(1, len(exps), figsize=(max(3.2 * len(exps), 9.0), 4.2), squeeze=False)
     for ax, e in zip(axes[0], exps, strict=True):
@@ -834,7 +812,7 @@ def _summary_html(rows: list[dict[str, Any]], historical: bool) -> str:
 
 
 def _explain_html(problem: Problem, explanations: list[Any]) -> str:
-    from .explain import describe_state
+    from replenish.workflows.explain import describe_state
 
     if not explanations:
         return ""
@@ -871,7 +849,7 @@ def _explain_html(problem: Problem, explanations: list[Any]) -> str:
 # ----------------------------------------------------------------------------
 def _build_section(sec: ReportSection, idx: int, multi: bool, explain_days: int
                    ) -> tuple[dict[str, Any], list[_Figure], str, str | None]:
-    from .explain import explain
+    from replenish.workflows.explain import explain
 
     results = list(sec.results)
     require(len(results) >= 1, "results", 0, "a report needs at least one result")
@@ -986,7 +964,7 @@ def write_report(results: Sequence[SolveResult] | Sequence[ReportSection], folde
         explain_days: days of expected-cost forecast in the explanation section.
         svg: also write every figure as SVG (rendering twice; PNG is always written).
     """
-    from . import __version__
+    from replenish import __version__
 
     items = list(results)
     require(len(items) >= 1, "results", 0, "a report needs at least one result")
@@ -1005,18 +983,17 @@ def write_report(results: Sequence[SolveResult] | Sequence[ReportSection], folde
         figs += fs
         parts.append(part)
         if replay_csv is not None:
-            files.append(_write_text(folder / f"{_slug(data['title'])}-replay.csv", replay_csv))
+            files.append(atomic_write(folder / f"{_slug(data['title'])}-replay.csv", replay_csv))
     title = title or " / ".join(s["title"] for s in secs)
     for fg in figs:
-        files.append(atomic_write_bytes(folder / f"{fg.name}.png", fg.png))
+        files.append(atomic_write(folder / f"{fg.name}.png", fg.png))
         if fg.svg is not None:
-            files.append(_write_text(folder / f"{fg.name}.svg", fg.svg))
+            files.append(atomic_write(folder / f"{fg.name}.svg", fg.svg))
     now = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     data = {"title": title, "generated": now, "replenish_version": __version__, "sections": secs}
-    from .cli import _json_default
 
-    jpath = _write_text(folder / "results.json", json.dumps(data, indent=1, default=_json_default))
-    cpath = _write_text(folder / "results.csv", _csv_text(secs))
+    jpath = atomic_write(folder / "results.json", json.dumps(data, indent=1, default=json_default))
+    cpath = atomic_write(folder / "results.csv", _csv_text(secs))
     toc = "".join(f'<li><a href="#{_slug(s["title"])}">{html.escape(s["title"])}</a></li>' for s in secs)
     doc = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body><main>"
@@ -1024,7 +1001,7 @@ def write_report(results: Sequence[SolveResult] | Sequence[ReportSection], folde
            "figures also as PNG/SVG files, results in <code>results.json</code> and "
            "<code>results.csv</code> next to this page.</p>"
            + (f"<ul>{toc}</ul>" if multi else "") + "\n".join(parts) + "</main></body></html>\n")
-    hpath = _write_text(folder / "report.html", doc)
+    hpath = atomic_write(folder / "report.html", doc)
     files += [jpath, cpath, hpath]
     return Report(folder=folder, html=hpath, json=jpath, csv=cpath,
                   figures=tuple(f.name for f in figs), files=tuple(files), data=data)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from .spec import Problem
+from replenish.model.spec import Problem
 
 #: Columns of the cost breakdown arrays: holding, stockout, ordering, revenue.
 COST_COLUMNS = ("holding", "stockout", "ordering", "revenue")

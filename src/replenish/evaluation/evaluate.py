@@ -1,29 +1,24 @@
 """Evaluate any policy: exactly (Markov chain) when possible, else by simulation.
 
 :func:`evaluate` is what every method's result goes through, so all methods
-are compared on the same footing; :func:`optimal_average_cost` gives the DP
-optimum used for gaps (cached per problem).
+are compared on the same footing; the DP optimum used for gaps is
+:func:`replenish.solvers.dp.optimal_average_cost`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
-from .errors import SpecError
-from .markov import ExactEvaluation, evaluate_exact
-from .policies.base import Policy
-from .simulate import simulate
-from .spec import Problem
-from .statespace import StateSpace
+from replenish.core.validate import SpecError
+from replenish.evaluation.markov import ExactEvaluation, evaluate_exact
+from replenish.evaluation.simulate import simulate
+from replenish.model.spec import Problem
+from replenish.policies.base import Policy
 
 #: Largest reachable chain evaluated exactly by default.
 EXACT_STATE_LIMIT = 2_000_000
-#: Largest reduced state space on which the DP optimum is computed for gaps.
-DP_STATE_LIMIT = 3_000_000
-
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -77,24 +72,6 @@ def evaluate(problem: Problem, policy: Policy, *, exact: bool | None = None,
                  n_paths=n_paths, horizon=horizon, warmup=warmup)
     return Evaluation(s.average_cost, False, s.ci95, s.breakdown, s.fill_rate, s.stockout_days,
                       s.average_on_hand)
-
-
-@lru_cache(maxsize=32)
-def _optimum(problem: Problem) -> float | None:
-    from .solvers.dp import solve_dp
-
-    try:
-        n = StateSpace(problem, reduced=True).count()
-    except SpecError:
-        return None
-    if n > DP_STATE_LIMIT:
-        return None
-    return solve_dp(problem, objective="average").average_cost
-
-
-def optimal_average_cost(problem: Problem) -> float | None:
-    """DP-optimal long-run average cost, or ``None`` when the state space is too large."""
-    return _optimum(problem)
 
 
 def relative_gap(cost: float, optimum: float | None) -> float | None:

@@ -1,0 +1,117 @@
+"""Errors and validation helpers: the one place input checks are written.
+
+Every user-facing error is a :class:`SpecError` whose message is one line that
+names the offending field and value; the CLI prints it and exits with code 2.
+The helpers here (:func:`require`, :func:`require_int`, :func:`require_number`,
+:func:`check_keys`, :func:`option_types`) are what specs, configs and method
+tables use to produce those messages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from typing import Any
+
+
+class SpecError(ValueError):
+    """Invalid problem, demand, policy or configuration input.
+
+    The message names the field (e.g. ``problem.discount``) and the value.
+    """
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{field} = {value!r}: {reason}")
+
+
+def require(cond: bool, field: str, value: object, reason: str) -> None:
+    """Raise :class:`SpecError` unless ``cond`` holds."""
+    if not cond:
+        raise SpecError(field, value, reason)
+
+
+def require_int(value: object, field: str, *, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as an ``int`` (not a bool), within ``[low, high]``; else :class:`SpecError`."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(field, value, "must be an integer")
+    if low is not None and value < low:
+        raise SpecError(field, value, f"must be >= {low}")
+    if high is not None and value > high:
+        raise SpecError(field, value, f"must be <= {high}")
+    return value
+
+
+def require_number(value: object, field: str, *, low: float | None = None,
+                   high: float | None = None) -> float:
+    """``value`` as a finite ``float`` within ``[low, high]``; else :class:`SpecError`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(field, value, "must be a number")
+    try:
+        x = float(value)
+    except OverflowError:
+        raise SpecError(field, value, "must be a finite number") from None
+    if not math.isfinite(x):
+        raise SpecError(field, value, "must be a finite number")
+    if low is not None and x < low:
+        raise SpecError(field, value, f"must be >= {low}")
+    if high is not None and x > high:
+        raise SpecError(field, value, f"must be <= {high}")
+    return x
+
+
+#: an option's accepted TOML types: a type or a tuple of types.
+OptionTypes = dict[str, type | tuple[type, ...]]
+
+
+def check_keys(table: dict[str, Any], allowed: OptionTypes, section: str) -> dict[str, Any]:
+    """Validate a method table: known keys with the right types; returns it."""
+    for key, value in table.items():
+        if key not in allowed:
+            raise SpecError(f"{section}.{key}", value,
+                            f"unknown key (expected one of {', '.join(sorted(allowed))})")
+        typ = allowed[key]
+        ok = isinstance(value, typ) and not (isinstance(value, bool) and bool not in
+                                             (typ if isinstance(typ, tuple) else (typ,)))
+        if not ok:
+            names = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
+            raise SpecError(f"{section}.{key}", value, f"must be of type {names}")
+    return table
+
+
+def _toml_types(annotation: Any) -> tuple[type, ...]:
+    """The TOML value types that can fill a field annotated ``annotation``."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        out: tuple[type, ...] = ()
+        for arg in typing.get_args(annotation):
+            if arg is not type(None):
+                out += tuple(t for t in _toml_types(arg) if t not in out)
+        return out
+    if origin is typing.Literal:
+        return tuple(dict.fromkeys(type(a) for a in typing.get_args(annotation)))
+    if annotation is float:
+        return (int, float)
+    if origin in (tuple, list) or annotation in (tuple, list):
+        return (list,)
+    if isinstance(annotation, type):
+        return (annotation,)
+    raise TypeError(f"no TOML type for {annotation!r}")
+
+
+def option_types(cls: type) -> OptionTypes:
+    """The accepted TOML types of each field of the options dataclass ``cls``.
+
+    Derived from the field annotations (``float`` accepts TOML integers too,
+    tuples are TOML arrays), so a method's option table is never restated.
+    """
+    hints = typing.get_type_hints(cls)
+    out: OptionTypes = {}
+    for f in dataclasses.fields(cls):
+        ts = _toml_types(hints[f.name])
+        out[f.name] = ts[0] if len(ts) == 1 else ts
+    return out

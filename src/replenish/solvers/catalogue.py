@@ -1,0 +1,230 @@
+"""The catalogue of methods and :func:`solve`, the one entry point of every method.
+
+:data:`METHODS` is the one list of methods: name, family, options, CLI flags,
+whether it learns, and where its function lives.  Config sections, option
+types, the tune spaces and the report's ordering are all derived from it, so
+adding a method is one entry here plus its function (see CONTRIBUTING.md).
+Method modules are imported only when their method runs (torch only for
+``dqn``), so nothing here imports a solver at start-up and the solvers never
+import this module.
+
+A method is a function ``fn(problem, *, options, seed, progress) ->``
+:class:`~replenish.solvers.base.MethodOutput`; :func:`solve` times it,
+evaluates the policy the same way for every method (exactly when the chain is
+tabulable, else by simulation) and measures the gap to the DP optimum when one
+is computable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from replenish.core.validate import OptionTypes, SpecError, check_keys, option_types
+from replenish.evaluation.evaluate import Evaluation, relative_gap
+from replenish.model.spec import Problem
+from replenish.policies.base import Policy
+from replenish.solvers.base import MethodFn, MethodOutput
+
+__all__ = ["METHODS", "MethodOutput", "MethodSpec", "SolveResult", "available_methods",
+           "method_spec", "solve"]
+
+Family = Literal["exact", "classic", "heuristic", "learner"]
+
+
+def _load(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One method of the catalogue.
+
+    Attributes:
+        name: the method's name (``--method NAME``, its TOML table ``[NAME]``).
+        family: ``"exact"`` (DP), ``"classic"`` (a parametrised rule, tuned),
+            ``"heuristic"`` (a rule without parameters) or ``"learner"``.
+        summary: one line for help texts and reports.
+        run: ``"module:function"`` of the method function (imported when it runs).
+        options: ``"module:object"`` of its options: a dataclass (types derived
+            from its annotations) or a ``dict`` of name → accepted TOML types.
+        run_options: options that are not fields of the options dataclass
+            (run-time switches such as ``logdir``), with their TOML types.
+        flags: CLI flags of ``replenish solve`` the method accepts
+            (``steps``, ``variant``, ``logdir``, ``resume``).
+        static: a static classic rule (reference of relative costs in reports).
+        tune_space: ``"module:function"`` giving the Optuna search space, or ``None``.
+    """
+
+    name: str
+    family: Family
+    summary: str
+    run: str
+    options: str
+    run_options: tuple[tuple[str, type | tuple[type, ...]], ...] = ()
+    flags: tuple[str, ...] = ()
+    static: bool = False
+    tune_space: str | None = None
+
+    @property
+    def learned(self) -> bool:
+        """True for methods that learn from experience (learning curves, seeds)."""
+        return self.family == "learner"
+
+    def function(self) -> MethodFn:
+        """The method function (imports its module)."""
+        return _load(self.run)
+
+    def option_types(self) -> OptionTypes:
+        """Accepted keys of the ``[name]`` table and their TOML types."""
+        obj = _load(self.options)
+        types = option_types(obj) if dataclasses.is_dataclass(obj) else dict(obj)
+        return types | dict(self.run_options)
+
+    def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Validate a ``[name]`` table (unknown keys, wrong types: :class:`SpecError`)."""
+        return check_keys(options, self.option_types(), self.name)
+
+
+_CLASSIC = "replenish.solvers.classic"
+#: The catalogue, in the order reports list methods.
+METHODS: dict[str, MethodSpec] = {m.name: m for m in (
+    MethodSpec("dp", "exact", "exact optimum by dynamic programming (relative value iteration)",
+               "replenish.solvers.dp:dp_method", "replenish.solvers.dp:DP_OPTIONS"),
+    MethodSpec("myopic", "heuristic", "myopic: the order minimising the expected cost of its arrival day",
+               f"{_CLASSIC}:myopic_method", f"{_CLASSIC}:MYOPIC_OPTIONS"),
+    MethodSpec("order-up-to", "classic", "order-up-to (base-stock) level, tuned",
+               f"{_CLASSIC}:order_up_to_method", f"{_CLASSIC}:ORDER_UP_TO_OPTIONS", static=True),
+    MethodSpec("capped-base-stock", "classic", "capped base-stock (level, cap), tuned",
+               f"{_CLASSIC}:capped_base_stock_method", f"{_CLASSIC}:CAPPED_BASE_STOCK_OPTIONS",
+               static=True),
+    MethodSpec("sS", "classic", "(s, S): order up to S when the position is at most s, tuned",
+               f"{_CLASSIC}:ss_method", f"{_CLASSIC}:SS_OPTIONS", static=True),
+    MethodSpec("sQ", "classic", "(s, Q): order multiples of Q when the position is at most s, tuned",
+               f"{_CLASSIC}:sq_method", f"{_CLASSIC}:SQ_OPTIONS", static=True),
+    MethodSpec("constant-order", "classic", "the same order every day, tuned",
+               f"{_CLASSIC}:constant_order_method", f"{_CLASSIC}:CONSTANT_ORDER_OPTIONS",
+               static=True),
+    MethodSpec("weekday-base-stock", "classic", "one order-up-to level per weekday, tuned",
+               f"{_CLASSIC}:weekday_base_stock_method", f"{_CLASSIC}:WEEKDAY_BASE_STOCK_OPTIONS"),
+    MethodSpec("qlearning", "learner", "tabular Q-learning",
+               "replenish.solvers.qlearning:qlearning_method",
+               "replenish.solvers.qlearning:QLearningConfig", flags=("steps", "variant"),
+               tune_space="replenish.workflows.tune:qlearning_space"),
+    MethodSpec("dqn", "learner", "Deep Q-Network (PyTorch)",
+               "replenish.solvers.dqn:dqn_method", "replenish.solvers.dqn:DQNConfig",
+               run_options=(("logdir", str), ("checkpoint_dir", str), ("resume", bool),
+                            ("variant", str)),
+               flags=("steps", "variant", "logdir", "resume"),
+               tune_space="replenish.workflows.tune:dqn_space"),
+)}
+
+
+def method_spec(name: str) -> MethodSpec:
+    """The catalogue entry of ``name`` (unknown names: :class:`SpecError`)."""
+    if name not in METHODS:
+        raise SpecError("method", name, f"unknown method; expected one of {', '.join(sorted(METHODS))}")
+    return METHODS[name]
+
+
+def available_methods() -> list[str]:
+    """Names accepted by :func:`solve`."""
+    return sorted(METHODS)
+
+
+def static_methods() -> tuple[str, ...]:
+    """The static classic rules (the references of relative costs)."""
+    return tuple(m.name for m in METHODS.values() if m.static)
+
+
+def learners() -> tuple[str, ...]:
+    """The methods that learn from experience."""
+    return tuple(m.name for m in METHODS.values() if m.learned)
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    """A method's result, evaluated on the common footing.
+
+    Attributes:
+        method: method name.
+        policy: the policy.
+        evaluation: its long-run performance (exact or simulated).
+        optimal_average_cost: DP optimum ($/period) when computable.
+        gap: relative gap to the optimum, ``(g − g*)/|g*|``.
+        params: the method's parameters.
+        extras: method-specific diagnostics.
+        seconds: wall time of the method (excluding evaluation).
+    """
+
+    method: str
+    policy: Policy
+    evaluation: Evaluation
+    optimal_average_cost: float | None
+    gap: float | None
+    params: dict[str, Any]
+    extras: dict[str, Any]
+    seconds: float
+
+    @property
+    def average_cost(self) -> float:
+        return self.evaluation.average_cost
+
+    def to_json(self, *, policy_file: str | None = None) -> dict[str, Any]:
+        """The JSON object printed by ``replenish solve --json``."""
+        e = self.evaluation
+        return {
+            "method": self.method,
+            "problem": self.policy.problem.name,
+            "average_cost": e.average_cost,
+            "exact": e.exact,
+            "ci95": list(e.ci95) if e.ci95 is not None else None,
+            "optimal_average_cost": self.optimal_average_cost,
+            "gap": self.gap,
+            "params": self.params,
+            "seconds": self.seconds,
+            "policy_file": policy_file,
+            "breakdown": e.breakdown,
+            "fill_rate": e.fill_rate,
+            "stockout_rate": e.stockout_rate,
+            "average_on_hand": e.average_on_hand,
+            **({"extras": self.extras} if self.extras else {}),
+        }
+
+
+def solve(problem: Problem, method: str, *, options: dict[str, Any] | None = None,
+          seed: int = 0, progress: bool = False, with_optimum: bool = True,
+          exact: bool | None = None) -> SolveResult:
+    """Run ``method`` on ``problem`` and evaluate the resulting policy.
+
+    Args:
+        problem: the problem.
+        method: a name from :func:`available_methods`.
+        options: the method's options (its TOML table merged with CLI flags).
+        seed: seeds the method's generators (reproducible results).
+        progress: show progress bars.
+        with_optimum: compute the DP optimum for the gap when tabulable.
+        exact: force exact (``True``) or simulated (``False``) evaluation.
+    """
+    fn = method_spec(method).function()
+    t0 = time.perf_counter()
+    out = fn(problem, options=dict(options or {}), seed=seed, progress=progress)
+    seconds = time.perf_counter() - t0
+    import numpy as np
+
+    from replenish.evaluation.evaluate import evaluate
+
+    ev = out.evaluation if (out.evaluation is not None and exact is not False) else \
+        evaluate(problem, out.policy, exact=exact, rng=np.random.default_rng(seed))
+    opt = out.optimal_average_cost
+    if opt is None and with_optimum:
+        from replenish.solvers.dp import optimal_average_cost
+
+        opt = optimal_average_cost(problem)
+    return SolveResult(method=method, policy=out.policy, evaluation=ev,
+                       optimal_average_cost=opt, gap=relative_gap(ev.average_cost, opt),
+                       params=out.params, extras=out.extras, seconds=seconds)
