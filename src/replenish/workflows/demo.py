@@ -16,21 +16,21 @@ Both go into one report (``OUT/report.html``, :mod:`replenish.report`), with
 the policies saved in ``OUT/policies`` for ``replenish recommend`` and
 ``replenish explain``.  Budgets: under 3 minutes on 2 cores; ``quick`` trims
 Q-learning's steps, leaves DQN out and runs only order-up-to and the DP on the
-bakery, to stay under 30 s.  Methods not installed in this build are skipped
-with a note.
+bakery, to stay under 30 s.  :func:`run_demo` returns a :class:`DemoResult`;
+``replenish demo`` (:mod:`replenish.cli.demo`) prints it.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from replenish.core.io import atomic_write, json_default
+from replenish.core.io import atomic_write, dumps_json
 from replenish.solvers.catalogue import SolveResult, solve
 from replenish.workflows.config import load_config
 
@@ -70,19 +70,56 @@ def _bakery_methods(quick: bool) -> tuple[list[str], dict[str, dict[str, Any]]]:
                      "target_update": 1000, "cost_scale": "demand"}})
 
 
-_T0 = [time.perf_counter()]
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo computed and wrote.
+
+    Attributes:
+        problem: the bike shop problem.
+        rows: the bike shop results as ``solve --json`` objects, each with its ``label``.
+        results: the bike shop :class:`~replenish.solvers.catalogue.SolveResult` s, in ``rows`` order.
+        comparison: the bakery :class:`~replenish.workflows.compare.Comparison` (``None`` if skipped).
+        out: the output folder (results JSON, ``policies/``, the report).
+        report: path of ``report.html`` (``None`` without a report).
+        seconds: wall time of the whole demo.
+    """
+
+    problem: Any
+    rows: list[dict[str, Any]]
+    results: list[SolveResult]
+    comparison: Any
+    out: Path
+    report: Path | None
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        """The object ``replenish demo --json`` prints."""
+        return {"bike_shop": self.rows,
+                "bakery": self.comparison.to_json() if self.comparison is not None else None,
+                "report": str(self.report) if self.report else None, "seconds": self.seconds}
 
 
-def _note(msg: str) -> None:
-    print(f"[{time.perf_counter() - _T0[0]:5.1f} s] {msg}", file=sys.stderr, flush=True)
+def run_demo(*, quick: bool = False, out: Path = Path("demo-output"), progress: bool = True,
+             report: bool = True, bakery: bool = True,
+             log: Callable[[str], None] | None = None) -> DemoResult:
+    """Run the demo: solve the bike shop with every method, compare methods on a bakery series.
 
+    Args:
+        quick: small budgets (see the module docstring).
+        out: output folder: ``bike_shop_results.json``, ``bakery_results.json``,
+            ``policies/`` and the report (``report.html``).
+        progress: progress bars of the learners.
+        report: write the HTML report.
+        bakery: run the bakery part.
+        log: receives one line per step (``"[ 12.3 s] [bike shop 2/8] ..."``); the
+            CLI prints them on stderr.
+    """
+    t_start = time.perf_counter()
 
-def run_demo(*, quick: bool = False, out: Path = Path("demo-output"), as_json: bool = False,
-             report: bool = True, bakery: bool = True) -> int:
-    """Run the demo, print its tables (or JSON), write ``out/report.html``; returns the exit code."""
-    from replenish.cli import format_results
+    def note(msg: str) -> None:
+        if log is not None:
+            log(f"[{time.perf_counter() - t_start:5.1f} s] {msg}")
 
-    t_start = _T0[0] = time.perf_counter()
     cfg = load_config(bundled_config("bike_shop.toml"))
     problem = cfg.problem
     out = Path(out)
@@ -91,8 +128,8 @@ def run_demo(*, quick: bool = False, out: Path = Path("demo-output"), as_json: b
     results: list[SolveResult] = []
     labels: list[str] = []
     for i, (label, method, opts) in enumerate(runs, 1):
-        _note(f"[bike shop {i}/{len(runs)}] {label} ...")
-        res = solve(problem, method, options=opts, seed=0, progress=not as_json)
+        note(f"[bike shop {i}/{len(runs)}] {label} ...")
+        res = solve(problem, method, options=opts, seed=0, progress=progress)
         row = res.to_json()
         row["label"] = label
         rows.append(row)
@@ -102,60 +139,30 @@ def run_demo(*, quick: bool = False, out: Path = Path("demo-output"), as_json: b
                         f"{'-' + opts['variant'] if 'variant' in opts else ''}"
                         f"{'-10' if opts.get('level') == 10 else ''}{res.policy.file_suffix}")
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "bike_shop_results.json", json.dumps(rows, indent=1, default=json_default))
-    if not as_json:
-        print(f"Bike shop ({problem.name}): capacity {problem.capacity}, lead time "
-              f"{problem.lead_time}, Poisson demand, h = {problem.holding_cost}, "
-              f"p = {problem.stockout_cost}; long-run average cost per day")
-        print(format_results(rows))
-        print("policies: " + "; ".join(f"{lab} = {res.policy.describe()}"
-                                       for lab, res in zip(labels, results, strict=True)
-                                       if res.method not in ("dp", "qlearning", "dqn")))
-        print()
+    atomic_write(out / "bike_shop_results.json", dumps_json(rows))
 
-    comp = None
-    if bakery:
-        comp = _run_bakery(quick, out, as_json)
-    sections = []
+    comp = _run_bakery(quick, out, progress, note) if bakery else None
     rep = None
     if report:
         from replenish.workflows.report import ReportSection, write_report
 
-        _note("writing the report ...")
-        sections.append(ReportSection(results=results, labels=labels, title="Bike shop"))
+        note("writing the report ...")
+        sections = [ReportSection(results=results, labels=labels, title="Bike shop")]
         if comp is not None:
             ok = [r for r in comp.results if r.solve is not None]
             if ok:
                 sections.append(ReportSection(results=[r.solve for r in ok], labels=[r.method for r in ok],
                                               title="Bakery: learn 2016, replay 2017",
                                               comparison=comp))
-        rep = write_report(sections, out, title="replenish demo: bike shop and bakery", svg=not quick)
-    seconds = time.perf_counter() - t_start
-    if as_json:
-        print(json.dumps({"bike_shop": rows, "bakery": comp.to_json() if comp is not None else None,
-                          "report": str(rep.html) if rep else None, "seconds": seconds},
-                         default=json_default))
-    else:
-        print(f"results written to {out / 'bike_shop_results.json'}"
-              + (f" and {out / 'bakery_results.json'}" if comp is not None else ""))
-        if rep is not None:
-            print(f"report: {rep.html}")
-        pol = out / "policies" / "bike-shop-dp.json"
-        print(f"try: replenish recommend --policy {pol} --on-hand 3 --in-transit 2")
-        print(f"     replenish explain {bundled_config('bike_shop.toml')} --policy "
-              f"{out / 'policies' / 'bike-shop-order-up-to.json'} --state 3,2")
-        print(f"demo finished in {seconds:.0f} s")
-    return 0
+        rep = write_report(sections, out, title="replenish demo: bike shop and bakery", svg=not quick).html
+    return DemoResult(problem=problem, rows=rows, results=results, comparison=comp, out=out,
+                      report=rep, seconds=time.perf_counter() - t_start)
 
 
-def _run_bakery(quick: bool, out: Path, as_json: bool) -> Any:
-    """The bakery comparison (``None`` when history support is not in this build)."""
+def _run_bakery(quick: bool, out: Path, progress: bool, note: Callable[[str], None]) -> Any:
+    """The bakery comparison: learn on 2016, replay on 2017."""
+    from replenish.workflows.compare import compare
 
-    try:
-        from replenish.workflows.compare import compare, header
-    except ModuleNotFoundError:  # pragma: no cover - history support not in this build
-        print("(bakery: historical comparison not available in this build)")
-        return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "rounded N fractional values" is expected
         cfg = load_config(bundled_config("bakery.toml"))
@@ -163,23 +170,18 @@ def _run_bakery(quick: bool, out: Path, as_json: bool) -> Any:
     n = len(methods)
     done = [0]
 
-    def note(row: Any) -> None:
+    def on_result(row: Any) -> None:
         done[0] += 1
         if row.error is not None:
-            _note(f"[bakery {done[0]}/{n}] {row.method}: not run ({row.error})")
+            note(f"[bakery {done[0]}/{n}] {row.method}: not run ({row.error})")
         else:
-            _note(f"[bakery {done[0]}/{n}] {row.method}: test {row.test.average_cost:.2f} $/day")
+            note(f"[bakery {done[0]}/{n}] {row.method}: test {row.test.average_cost:.2f} $/day")
 
-    _note(f"[bakery] {', '.join(methods)}: learning on the training window ...")
-    comp = compare(cfg.problem, cfg.history, methods, options=options, seed=0, progress=not as_json,
-                   on_result=note)
+    note(f"[bakery] {', '.join(methods)}: learning on the training window ...")
+    comp = compare(cfg.problem, cfg.history, methods, options=options, seed=0, progress=progress,
+                   on_result=on_result)
     for r in comp.results:
         if r.policy is not None:
             r.policy.save(out / "policies" / f"bakery-{r.method}{r.policy.file_suffix}")
-    atomic_write(out / "bakery_results.json",
-                      json.dumps(comp.to_json(), indent=1, default=json_default))
-    if not as_json:
-        print("Bakery: " + header(comp))
-        print(comp.table())
-        print()
+    atomic_write(out / "bakery_results.json", dumps_json(comp.to_json()))
     return comp

@@ -81,7 +81,6 @@ under the fitted model), ``M.fill_rate``, ``M.stockout_days``, ``M.policy``,
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import io
@@ -100,7 +99,6 @@ from typing import Any
 
 import numpy as np
 
-from replenish.cli import _print_json, command
 from replenish.core.io import atomic_write, json_default
 from replenish.core.validate import SpecError, require
 from replenish.workflows.config import read_toml
@@ -1011,68 +1009,3 @@ policy <b>{esc(str(ref))}</b> of the same series (ratio &lt; 1: cheaper). <i>sav
 """
     written.append(_atomic_bytes(out / "report.html", page.encode("utf-8")))
     return written
-
-
-# ----------------------------------------------------------------------------
-# CLI
-# ----------------------------------------------------------------------------
-def _add_fleet(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", help="TOML file with [demand] kind = \"history\" (windows, columns, costs)")
-    p.add_argument("--data", type=Path, help="sales file with every series (default: [fleet] data, "
-                                             "else [demand] file)")
-    p.add_argument("--group-by", help="comma-separated columns identifying a series (default: "
-                                      "[fleet] group_by, else the [demand] filter's columns)")
-    p.add_argument("--methods", help="comma-separated methods (default: [fleet] methods, else "
-                                     + ",".join(DEFAULT_FLEET_METHODS) + ")")
-    p.add_argument("--engine", choices=ENGINES, help="serial, local (default: a process pool) or ray")
-    p.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
-    p.add_argument("--workers", type=int, help="worker processes / local Ray CPUs (default 2)")
-    p.add_argument("--out", type=Path, default=Path("fleet-output"),
-                   help="results folder (default fleet-output); rerunning resumes")
-    p.add_argument("--seed", type=int, help="run seed (default 0); series seeds derive from it")
-    p.add_argument("--limit", type=int, help="only the first N series (key order)")
-    p.add_argument("--retry-failed", action="store_true", help="rerun series recorded as failed")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.add_argument("--json", action="store_true", help="print the run and summary as JSON")
-
-
-@command("fleet", "run every store × product series (train window → test window), in parallel",
-         _add_fleet)
-def _run_fleet(args: argparse.Namespace) -> int:
-    config = validate_fleet_config(load_fleet_config(args.config))
-    fleet = config.get("fleet", {})
-    demand = config["demand"]
-    data = args.data if args.data is not None else fleet.get("data", demand.get("file"))
-    require(data is not None, "--data", None, "give the sales file (--data or [fleet] data)")
-    if args.group_by is not None:
-        group_by = [c.strip() for c in args.group_by.split(",") if c.strip()]
-    else:
-        group_by = fleet.get("group_by") or list(dict(demand.get("filter", {})))
-    require(isinstance(group_by, list) and len(group_by) >= 1
-            and all(isinstance(c, str) for c in group_by), "--group-by", group_by,
-            "give the columns identifying a series (e.g. store,product)")
-    if args.methods is not None:
-        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    else:
-        methods = fleet.get("methods", list(DEFAULT_FLEET_METHODS))
-    require(isinstance(methods, list) and all(isinstance(m, str) for m in methods), "fleet.methods",
-            methods, "must be a list of method names")
-    engine = args.engine or fleet.get("engine", "local")
-    workers = args.workers if args.workers is not None else fleet.get("workers", 2)
-    seed = args.seed if args.seed is not None else fleet.get("seed", 0)
-    address = args.address or fleet.get("address")
-    if address is not None:
-        require(engine == "ray", "--address", address, "only with --engine ray")
-    run = run_fleet(config, data, group_by=group_by, out=args.out, methods=methods, engine=engine,
-                    workers=workers, address=address, seed=seed,
-                    progress=not (args.no_progress or args.json), retry_failed=args.retry_failed,
-                    limit=args.limit)
-    if args.json:
-        _print_json(run.to_json())
-    else:
-        print(f"{run.ran} series run, {run.skipped} already done, {run.failed} failed, "
-              f"{run.crashed} lost to crashed workers; {run.seconds:.1f} s ({engine}, {workers} workers)")
-        print(run.summary.text())
-        print(f"table: {run.out / TABLE_PARQUET} and {run.out / TABLE_CSV}; "
-              f"report: {run.out / 'report.html'}")
-    return 1 if run.crashed else 0

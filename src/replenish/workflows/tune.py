@@ -54,10 +54,8 @@ Search spaces: :data:`SEARCH_SPACES` (each contains the method's defaults).
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
-import math
 import time
 import warnings
 from collections.abc import Callable
@@ -67,7 +65,6 @@ from typing import Any
 
 import numpy as np
 
-from replenish.cli import _print_json, command
 from replenish.core.io import atomic_write, json_default
 from replenish.core.validate import SpecError, require
 from replenish.model.spec import Problem
@@ -431,63 +428,3 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
         atomic_write(out / f"best-{method}.toml", snippet)
     atomic_write(out / f"tune-{method}.json", json.dumps(res.to_json(), indent=1, default=json_default))
     return res
-
-
-# ----------------------------------------------------------------------------
-# CLI
-# ----------------------------------------------------------------------------
-def _add_tune(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", help="TOML problem file (its [qlearning]/[dqn] table holds fixed options)")
-    p.add_argument("--method", help="qlearning or dqn (default: [tune] method)")
-    p.add_argument("--trials", type=int, help="finished trials the study should reach (default 20)")
-    p.add_argument("--storage", help="SQLAlchemy URL (default sqlite:///OUT/tune.db); e.g. "
-                                     "postgresql://user@host/db to share a study between machines")
-    p.add_argument("--study", help="study name (default: PROBLEM-METHOD)")
-    p.add_argument("--out", type=Path, default=Path("tune-output"),
-                   help="output folder (default tune-output)")
-    p.add_argument("--steps", type=int, help="training steps per run")
-    p.add_argument("--repeats", type=int, help="training runs (seeds) per trial (default 1)")
-    p.add_argument("--report-every", type=int, help="DQN transitions between intermediate evaluations")
-    p.add_argument("--seed", type=int, help="seed of the sampler and of the runs (default 0)")
-    p.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
-    p.add_argument("--json", action="store_true", help="print the study summary as JSON")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
-@command("tune", "tune a learner's hyperparameters with Optuna (pruning, resumable storage)", _add_tune)
-def _run_tune(args: argparse.Namespace) -> int:
-    from replenish.core.validate import check_keys
-    from replenish.workflows.config import load_config
-
-    cfg = load_config(args.config)
-    table = check_keys(cfg.section("tune"), TUNE_KEYS, "tune")
-
-    def pick(flag: Any, key: str, default: Any) -> Any:
-        return flag if flag is not None else table.get(key, default)
-
-    method = pick(args.method, "method", None)
-    require(method is not None, "--method", None, f"give one of {', '.join(TUNABLE)}")
-    require(method in TUNABLE, "--method", method, f"must be one of {', '.join(TUNABLE)}")
-    res = tune(cfg.problem, method, out=args.out, trials=pick(args.trials, "trials", 20),
-               storage=pick(args.storage, "storage", None), study_name=pick(args.study, "study", None),
-               base_options=cfg.section(method), steps=pick(args.steps, "steps", None),
-               repeats=pick(args.repeats, "repeats", 1),
-               report_every=pick(args.report_every, "report_every", None), seed=pick(args.seed, "seed", 0),
-               timeout=pick(args.timeout, "timeout", None),
-               progress=not (args.no_progress or args.json))
-    if args.json:
-        _print_json({k: v for k, v in res.to_json().items() if k != "trials"})
-        return 0
-
-    def fmt(v: float | None) -> str:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return "—"
-        return f"{100 * v:+.3f}%" if res.objective == "gap" else f"{v:.4f} $/period"
-
-    print(f"study {res.study_name}: {res.n_complete} complete, {res.n_pruned} pruned, {res.n_failed} failed "
-          f"trials ({res.ran} run now, {res.seconds:.1f} s); objective: {res.objective}")
-    print(f"defaults: {fmt(res.default_value)}   best: {fmt(res.best_value)}")
-    if res.snippet:
-        print(res.snippet, end="")
-        print(f"written to {Path(args.out) / f'best-{method}.toml'}")
-    return 0

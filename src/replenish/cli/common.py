@@ -1,0 +1,35 @@
+"""What every sub-command shares: JSON on stdout and the plain-text results table.
+
+The CLI is the only layer that prints; workflows return result objects.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from replenish.core.io import dumps_json
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(dumps_json(obj) + "\n")
+
+
+def _fmt(x: float | None, spec: str = ".4f") -> str:
+    return "—" if x is None else format(x, spec)
+
+
+def format_results(rows: Sequence[dict[str, Any]]) -> str:
+    """A plain-text table of result JSON objects (method, cost, CI, gap, time)."""
+    head = (f"{'method':<22} {'avg cost/period':>16} {'95% CI / exact':>21} "
+            f"{'gap to optimum':>15} {'seconds':>8}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        ci = "exact" if r.get("exact") else (
+            f"±{(r['ci95'][1] - r['ci95'][0]) / 2:.4f}" if r.get("ci95") else "—")
+        gap = "—" if r.get("gap") is None else f"{100 * r['gap']:+.2f}%"
+        label = r.get("label") or r["method"]
+        lines.append(f"{label:<22} {_fmt(r['average_cost']):>16} {ci:>21} {gap:>15} "
+                     f"{r.get('seconds', 0.0):>8.2f}")
+    return "\n".join(lines)

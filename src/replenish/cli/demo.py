@@ -1,0 +1,50 @@
+"""``replenish demo``: the bike shop and a bakery series end to end, with an HTML report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from replenish.cli.common import format_results, print_json
+
+
+def add_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="smaller budgets (under 30 s)")
+    p.add_argument("--out", type=Path, default=Path("demo-output"), help="output folder")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from replenish.workflows.compare import header
+    from replenish.workflows.demo import bundled_config, run_demo
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    res = run_demo(quick=args.quick, out=args.out, progress=not args.json, log=log)
+    if args.json:
+        print_json(res.to_json())
+        return 0
+    p, out = res.problem, res.out
+    print(f"Bike shop ({p.name}): capacity {p.capacity}, lead time {p.lead_time}, Poisson demand, "
+          f"h = {p.holding_cost}, p = {p.stockout_cost}; long-run average cost per day")
+    print(format_results(res.rows))
+    print("policies: " + "; ".join(f"{row['label']} = {r.policy.describe()}"
+                                   for row, r in zip(res.rows, res.results, strict=True)
+                                   if r.method not in ("dp", "qlearning", "dqn")))
+    print()
+    if res.comparison is not None:
+        print("Bakery: " + header(res.comparison))
+        print(res.comparison.table())
+        print()
+    print(f"results written to {out / 'bike_shop_results.json'}"
+          + (f" and {out / 'bakery_results.json'}" if res.comparison is not None else ""))
+    if res.report is not None:
+        print(f"report: {res.report}")
+    print(f"try: replenish recommend --policy {out / 'policies' / 'bike-shop-dp.json'} --on-hand 3 "
+          "--in-transit 2")
+    print(f"     replenish explain {bundled_config('bike_shop.toml')} --policy "
+          f"{out / 'policies' / 'bike-shop-order-up-to.json'} --state 3,2")
+    print(f"demo finished in {res.seconds:.0f} s")
+    return 0

@@ -1,0 +1,72 @@
+"""``replenish explain`` and ``replenish recommend``: why a policy orders what it does; today's order."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from replenish.cli.common import print_json
+from replenish.core.io import json_default
+from replenish.core.validate import require
+from replenish.workflows.explain import explain, make_state, parse_date, parse_ints, recommend
+
+
+def add_explain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="TOML problem file")
+    p.add_argument("--policy", type=Path, action="append", default=[],
+                   help="saved policy file (repeatable); the DP optimum is always shown when "
+                        "the problem is tabulable")
+    p.add_argument("--state", required=True,
+                   help="on hand then in transit, comma-separated: α,β_1..β_L (e.g. 3,2)")
+    p.add_argument("--weekday", help="weekday of tomorrow, the next demand day (Mon..Sun), "
+                                     "for weekday-seasonal demand")
+    p.add_argument("--date", help="today's date YYYY-MM-DD (order placed this evening); sets the weekday")
+    p.add_argument("--days", type=int, default=7, help="days of expected-cost forecast (default 7)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from replenish.policies.base import load_policy
+    from replenish.workflows.config import load_config
+
+    cfg = load_config(args.config)
+    problem = cfg.problem
+    require(0 <= args.days <= 365, "--days", args.days, "must be in 0..365")
+    nums = parse_ints(args.state, field_name="--state")
+    require(len(nums) >= 1, "--state", args.state, "give at least the on-hand stock")
+    date = parse_date(args.date)
+    state = make_state(problem, nums[0], nums[1:], weekday=args.weekday, date=date)
+    policies = {}
+    for path in args.policy:
+        policies[path.name] = load_policy(path)
+    exp = explain(problem, policies, state, days=args.days)
+    if args.json:
+        print_json(exp.to_json())
+    else:
+        print(exp.text())
+    return 0
+
+
+def add_recommend(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policy", type=Path, required=True, help="saved policy file (.json or .pt)")
+    p.add_argument("--on-hand", type=int, required=True, help="units on hand after today's sales")
+    p.add_argument("--in-transit", default=None,
+                   help="units in transit, comma-separated β_1..β_L (β_1 arrives tomorrow morning)")
+    p.add_argument("--date", help="today's date YYYY-MM-DD (sets tomorrow's weekday)")
+    p.add_argument("--weekday", help="weekday of tomorrow (Mon..Sun), instead of --date")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from replenish.policies.base import load_policy
+
+    policy = load_policy(args.policy)
+    rec = recommend(policy, args.on_hand, parse_ints(args.in_transit, field_name="--in-transit"),
+                    weekday=args.weekday, date=args.date)
+    if args.json:
+        sys.stdout.write(json.dumps(rec.to_json(), default=json_default) + "\n")
+    else:
+        print(rec.text())
+    return 0
