@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # the CPU wheel of torch lies in /opt/wheels on these machines; pip also finds it on PyPI's mirror here
 PIP_FLAGS ?=
 
-.PHONY: demo test install install-dev lint bench clean
+.PHONY: demo test test-all test-slow install install-dev lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,16 @@ demo: install
 
 lint: install-dev
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src
 
+# the fast tier (minutes on 2 cores); CI also runs the slow tier (make test-slow)
 test: install-dev lint
+	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+
+test-slow: install-dev
+	$(BIN)/python -m pytest -n 2 -q -m slow
+
+test-all: install-dev lint
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: install-dev

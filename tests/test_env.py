@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import replenish  # noqa: F401  (registers the env)
+import replenish
 from replenish import InventoryEnv, Poisson, Problem, WeekdayPoisson
 
 
@@ -58,3 +58,35 @@ def test_env_average_matches_exact(bike):
         obs, r, _, _trunc, _ = env.step(pol.order(obs))
         total -= r
     assert total / 40_000 == pytest.approx(16.1830, abs=0.25)
+
+
+def test_make_with_defaults_is_the_bike_shop():
+    """``gymnasium.make(id)`` alone builds the bike shop and passes Gymnasium's checker."""
+    env = gym.make("replenish/Inventory-v0")
+    check_env(env.unwrapped)
+    p = env.unwrapped.problem
+    assert (p.name, p.lead_time, p.capacity, p.holding_cost, p.stockout_cost) == ("bike-shop", 1, 10, 8, 10)
+    assert env.spec.max_episode_steps == 1000
+    obs, info = env.reset(seed=1)
+    assert obs.tolist() == [0, 0] and info["action_mask"].sum() == 11
+
+
+def test_time_limit_and_render_mode():
+    env = gym.make("replenish/Inventory-v0", max_episode_steps=5, render_mode="ansi")
+    env.reset(seed=0)
+    truncs = [env.step(0)[3] for _ in range(5)]
+    assert truncs == [False] * 4 + [True]
+    assert env.render().startswith("t=5 state=")
+    with pytest.raises(replenish.SpecError, match="render_mode"):
+        InventoryEnv(render_mode="human")
+
+
+def test_registration_in_either_import_order():
+    """``import replenish`` registers the id whether Gymnasium is imported before or after it."""
+    import subprocess
+    import sys
+
+    for code in ("import replenish, gymnasium as g; g.make('replenish/Inventory-v0')",
+                 "import gymnasium as g, replenish; g.make('replenish/Inventory-v0')"):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-500:]

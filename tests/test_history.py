@@ -310,7 +310,7 @@ def test_config_errors(tmp_path):
 
 # ------------------------------------------------------------- compare / CLI
 def test_bundled_sample_config_loads():
-    from replenish.workflows.demo import bundled_config
+    from replenish.workflows.config import bundled_config
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -17,7 +17,8 @@ def add_demo(p: argparse.ArgumentParser) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from replenish.workflows.compare import header
-    from replenish.workflows.demo import bundled_config, run_demo
+    from replenish.workflows.config import bundled_config
+    from replenish.workflows.demo import run_demo
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import types
 import typing
 from typing import Any
@@ -29,34 +30,60 @@ class SpecError(ValueError):
         super().__init__(f"{field} = {value!r}: {reason}")
 
 
-def require(cond: bool, field: str, value: object, reason: str) -> None:
-    """Raise :class:`SpecError` unless ``cond`` holds."""
+def require(cond: object, field: str, value: object, reason: str) -> None:
+    """Raise :class:`SpecError` unless ``cond`` holds (any truthy value: ``bool``, ``numpy.bool_``)."""
     if not cond:
         raise SpecError(field, value, reason)
 
 
+def is_int(value: object) -> bool:
+    """True for Python and numpy integers (not ``bool``)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> bool:
+    """True for finite real numbers (Python or numpy; not ``bool``; huge integers count as infinite)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def require_in_range(value: object, field: str, low: float, high: float, *, open_low: bool = False,
+                     open_high: bool = False) -> float:
+    """``value`` as a finite number in the interval ``[low, high]`` (ends open on request).
+
+    The message names the interval: ``"must be a number in (0, 1]"``.
+    """
+    ok = is_number(value) and (value > low if open_low else value >= low) \
+        and (value < high if open_high else value <= high)  # type: ignore[operator]
+    if not ok:
+        raise SpecError(field, value, f"must be a number in {'(' if open_low else '['}{low:g}, "
+                                      f"{high:g}{')' if open_high else ']'}")
+    return float(value)  # type: ignore[arg-type]
+
+
 def require_int(value: object, field: str, *, low: int | None = None, high: int | None = None) -> int:
     """``value`` as an ``int`` (not a bool), within ``[low, high]``; else :class:`SpecError`."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_int(value):
         raise SpecError(field, value, "must be an integer")
     if low is not None and value < low:
         raise SpecError(field, value, f"must be >= {low}")
     if high is not None and value > high:
         raise SpecError(field, value, f"must be <= {high}")
-    return value
+    return int(value)  # type: ignore[call-overload]
 
 
 def require_number(value: object, field: str, *, low: float | None = None,
                    high: float | None = None) -> float:
     """``value`` as a finite ``float`` within ``[low, high]``; else :class:`SpecError`."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise SpecError(field, value, "must be a number")
-    try:
-        x = float(value)
-    except OverflowError:
-        raise SpecError(field, value, "must be a finite number") from None
-    if not math.isfinite(x):
+    if not is_number(value):
         raise SpecError(field, value, "must be a finite number")
+    x = float(value)
     if low is not None and x < low:
         raise SpecError(field, value, f"must be >= {low}")
     if high is not None and x > high:

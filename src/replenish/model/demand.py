@@ -24,9 +24,8 @@ from functools import lru_cache
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
-from scipy import stats
 
-from replenish.core.validate import SpecError, require
+from replenish.core.validate import SpecError, is_number, require
 
 #: Default upper-tail mass dropped when a pmf is truncated for exact methods.
 TAIL = 1e-12
@@ -74,6 +73,11 @@ def _truncate(pmf_full: np.ndarray, sf: np.ndarray, tail: float) -> np.ndarray:
 
 @lru_cache(maxsize=256)
 def _scipy_pmf(dist: str, args: tuple[float, ...], tail: float) -> np.ndarray:
+    """The truncated pmf of a ``scipy.stats`` distribution (scipy's quantile functions give
+    the truncation point ``isf(tail)`` exactly; imported here because it costs ~1.5 s of
+    start-up CPU that commands without parametric demand should not pay)."""
+    from scipy import stats
+
     rv = getattr(stats, dist)(*args)
     hi = int(rv.isf(tail)) + 2 if tail > 0 else int(rv.isf(1e-15)) + 2
     k = np.arange(hi + 1)
@@ -94,7 +98,7 @@ class Poisson:
     kind: ClassVar[str] = "poisson"
 
     def __post_init__(self) -> None:
-        require(_is_number(self.mean) and 0 < self.mean < 1e6, "demand.mean", self.mean,
+        require(is_number(self.mean) and 0 < self.mean < 1e6, "demand.mean", self.mean,
                 "must be a number in (0, 1e6)")
 
     @property
@@ -129,9 +133,9 @@ class NegativeBinomial:
     kind: ClassVar[str] = "negative_binomial"
 
     def __post_init__(self) -> None:
-        require(_is_number(self.mean) and 0 < self.mean < 1e6, "demand.mean", self.mean,
+        require(is_number(self.mean) and 0 < self.mean < 1e6, "demand.mean", self.mean,
                 "must be a number in (0, 1e6)")
-        require(_is_number(self.variance) and self.variance > self.mean, "demand.variance",
+        require(is_number(self.variance) and self.variance > self.mean, "demand.variance",
                 self.variance, "must exceed the mean (use kind = 'poisson' otherwise)")
 
     @property
@@ -219,7 +223,7 @@ class WeekdayPoisson:
         m = self.means
         require(isinstance(m, (list, tuple)) and len(m) == 7, "demand.means", m,
                 "must list 7 means, Monday to Sunday")
-        require(all(_is_number(x) and 0 <= x < 1e6 for x in m), "demand.means", m,
+        require(all(is_number(x) and 0 <= x < 1e6 for x in m), "demand.means", m,
                 "means must be numbers in [0, 1e6)")
         require(any(x > 0 for x in m), "demand.means", m, "at least one mean must be positive")
         object.__setattr__(self, "means", tuple(float(x) for x in m))
@@ -287,11 +291,6 @@ class WeekdayEmpirical:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "pmfs": [list(p) for p in self.pmfs]}
-
-
-def _is_number(x: object) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) \
-        and bool(np.isfinite(x))
 
 
 #: Registry of demand kinds accepted in ``[demand] kind = ...``.

@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from replenish.core.validate import SpecError, require
+from replenish.core.validate import SpecError, is_number, require, require_int
 from replenish.model.demand import DemandModel, demand_from_dict, multi_period_pmf
 
 ExcessDemand = Literal["lost", "backorder"]
@@ -48,14 +48,11 @@ _BOUND_QUANTILE_TAIL = 1e-6
 def _int_or_none(name: str, value: Any, low: int = 0) -> None:
     if value is None:
         return
-    require(isinstance(value, (int, np.integer)) and not isinstance(value, bool), name, value,
-            "must be an integer")
-    require(value >= low, name, value, f"must be >= {low}")
+    require_int(value, name, low=low)
 
 
 def _nonneg(name: str, value: Any) -> None:
-    require(isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            and math.isfinite(value), name, value, "must be a finite number")
+    require(is_number(value), name, value, "must be a finite number")
     require(value >= 0, name, value, "must be >= 0")
 
 

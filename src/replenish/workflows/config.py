@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +91,8 @@ def load_config(path: str | Path) -> Config:
     """Read and validate a TOML config file."""
     path = Path(path)
     return config_from_dict(read_toml(path), path=path)
+
+
+def bundled_config(name: str) -> Path:
+    """Path of a config shipped in ``replenish/data`` (e.g. ``"bike_shop.toml"``, ``"bakery.toml"``)."""
+    return Path(str(resources.files("replenish") / "data" / name))

@@ -26,18 +26,12 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from replenish.core.io import atomic_write, dumps_json
 from replenish.solvers.catalogue import SolveResult, solve
-from replenish.workflows.config import load_config
-
-
-def bundled_config(name: str) -> Path:
-    """Path of a config shipped in ``replenish/data`` (e.g. ``"bike_shop.toml"``)."""
-    return Path(str(resources.files("replenish") / "data" / name))
+from replenish.workflows.config import bundled_config, load_config
 
 
 def _bike_runs(quick: bool) -> list[tuple[str, str, dict[str, Any]]]:

@@ -51,8 +51,12 @@ class InventoryEnv(gym.Env[np.ndarray, np.int64]):
     No terminal state; truncated after ``horizon`` periods.
 
     ## Arguments
-    * ``problem``: a :class:`~replenish.spec.Problem` (or ``config``: a TOML path).
-    * ``horizon``: periods per episode (default 1000).
+    * ``problem``: a :class:`~replenish.model.spec.Problem` (or ``config``: a TOML
+      path); neither: the bike shop (``replenish/data/bike_shop.toml``), so
+      ``gymnasium.make("replenish/Inventory-v0")`` works as it is.
+    * ``horizon``: periods per episode (default 1000; ``gymnasium.make`` also
+      wraps the env in ``TimeLimit(max_episode_steps=1000)``, the same length).
+    * ``render_mode``: ``None`` or ``"ansi"`` (:meth:`render` returns a line of text).
     * ``random_start``: start episodes in a uniformly random feasible state.
 
     The exact model is available beside the sampler: :meth:`exact_model`
@@ -66,11 +70,12 @@ class InventoryEnv(gym.Env[np.ndarray, np.int64]):
                  horizon: int = 1000, random_start: bool = False,
                  render_mode: str | None = None) -> None:
         if problem is None:
-            require(config is not None, "problem", None, "give a Problem or a config path")
-            from replenish.workflows.config import load_config
+            from replenish.workflows.config import bundled_config, load_config
 
-            problem = load_config(config).problem
+            problem = load_config(config if config is not None else bundled_config("bike_shop.toml")).problem
         require(isinstance(horizon, int) and horizon >= 1, "horizon", horizon, "must be >= 1")
+        require(render_mode is None or render_mode in self.metadata["render_modes"], "render_mode",
+                render_mode, f"must be None or one of {self.metadata['render_modes']}")
         self.problem = problem
         self.horizon = horizon
         self.random_start = random_start
