@@ -43,8 +43,8 @@ from replenish.model.dynamics import clip_orders
 from replenish.policies.base import Policy
 from replenish.solvers.dp import optimal_average_cost
 
-# hyperparameters chosen by the measurements reported in the module docstring of
-# replenish.solvers.dqn and in the issue report; everything else is DQNConfig's default
+# hyperparameters chosen by the measurements in benchmarks/RESULTS.md ("DQN: measured
+# choices"); everything else is DQNConfig's default
 BIKE_CONFIG = {"steps": 60_000, "eval_every": 5000, "time_limit": 115.0}
 LOST_SALES_CONFIG = {"steps": 100_000, "eval_every": 2000, "time_limit": 115.0}
 # weekday: a wider network measured better (seed 0, ~100 s: gap 3.4% with (128, 128) vs 5.9% with (64, 64))

@@ -41,6 +41,7 @@ from replenish.core.validate import SpecError
 from replenish.evaluation.simulate import draw_demand
 from replenish.model.demand import multi_period_pmf
 from replenish.solvers import classic as C
+from replenish.solvers.classic.common import _SSRenewal
 
 BIKE_OPTIMUM = 16.1830
 
@@ -238,10 +239,10 @@ def test_optimal_ss_equals_dp_optimum(prob):
     assert r.formula_cost == pytest.approx(r.evaluation.average_cost, abs=1e-6)
 
 
-def _renewal(prob: Problem) -> C._SSRenewal:
+def _renewal(prob: Problem) -> _SSRenewal:
     q = prob.demand.pmf(0)
     lead = multi_period_pmf(prob.demand, prob.lead_time + 1)
-    return C._SSRenewal(q, lead, prob.holding_cost, prob.stockout_cost, prob.fixed_order_cost)
+    return _SSRenewal(q, lead, prob.holding_cost, prob.stockout_cost, prob.fixed_order_cost)
 
 
 @pytest.mark.parametrize("prob", [SNYDER, DP_INSTANCES[0], DP_INSTANCES[2]])

@@ -1,0 +1,552 @@
+"""The DQN training run: :class:`DQNTrainer`, :func:`train_dqn` and :class:`DQNResult`.
+
+The algorithm, its symbols and its references are in :mod:`replenish.solvers.dqn`;
+this module runs it.  :class:`DQNTrainer` reads top to bottom in the order the
+algorithm runs:
+
+* setup (``__init__``): observation features, the online network ``θ`` and the
+  target network ``θ̄``, Adam, the replay buffer, the random streams, the fixed
+  evaluation demand and the ``num_envs`` parallel sample paths;
+* :meth:`~DQNTrainer.collect`: one vector step: act ``ε``-greedily on every
+  path, step them all with :func:`replenish.model.dynamics.step`, set the
+  reward scale after the warm-up, move ``ρ`` during it, and store the
+  ``n``-step transitions;
+* :meth:`~DQNTrainer.learn`: ``gradient_steps`` gradient steps on all-action
+  or sampled targets (each moving ``ρ``), each followed by the target update;
+* :meth:`~DQNTrainer.evaluate`: the long-run average cost of the greedy policy
+  of ``θ`` (exact or simulated), recorded, the best snapshot kept;
+* :meth:`~DQNTrainer.checkpoint` and :meth:`~DQNTrainer.restore`;
+* :meth:`~DQNTrainer.train`: the loop { collect → learn → evaluate → log →
+  checkpoint } and the :class:`DQNResult`.
+
+Randomness: ``seed`` creates independent numpy streams (demand, exploration,
+replay sampling, evaluation demand) and a :class:`torch.Generator` for the
+initial weights; nothing seeds a global RNG.  A run with a fixed seed is
+deterministic (on one machine and thread count), unless ``time_limit`` stops it.
+The trainer owns all of them: :meth:`~DQNTrainer.collect` draws demand and
+exploration, :meth:`~DQNTrainer.learn` replay batches, and the evaluation
+demand is drawn once at setup (the same for every evaluation: common random
+numbers).
+
+Checkpoints (``checkpoint_dir/last.pt``) hold everything needed to continue
+exactly where training stopped: networks, optimizer, replay buffer, the
+``n``-step windows and states of the parallel paths, RNG states, counters and
+the evaluation history; they are saved every ``checkpoint_every`` steps, at the
+end, and when training is interrupted (Ctrl-C).  Like policy files they contain
+only tensors and JSON text and are read with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from replenish.core.io import atomic_write
+from replenish.core.validate import SpecError, require
+from replenish.evaluation.markov import evaluate_exact
+from replenish.evaluation.simulate import draw_demand, simulate
+from replenish.model.dynamics import feasible_max, step
+from replenish.model.spec import Problem
+from replenish.model.statespace import StateSpace
+from replenish.policies.dqn import DQNPolicy, Observation, build_q_network, masked_argmax, safe_torch_load
+from replenish.solvers.dqn.buffer import ReplayBuffer
+from replenish.solvers.dqn.config import DQNConfig
+from replenish.solvers.dqn.monitor import Monitor
+
+CHECKPOINT_FORMAT = "replenish.dqn-checkpoint/2"  # /2: demands stored with the transitions
+CHECKPOINT_NAME = "last.pt"
+
+#: (loss, mean Q, ρ in reward units) of one gradient step
+StepStats = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class DQNResult:
+    """What :func:`train_dqn` returns.
+
+    Attributes:
+        policy: the greedy policy (best evaluated network if ``keep_best``).
+        config: the hyperparameters used.
+        steps: transitions collected in total (including before a resume).
+        updates: gradient steps in total.
+        seconds: wall time of this call (training + periodic evaluations).
+        cost_scale: the reward scale ($ per unit of reward).
+        best_eval_cost: best periodic simulated average cost ($/period), or ``None``.
+        history: periodic evaluations ``{"step", "average_cost", "gap", "seconds"}``.
+        resumed_from: step count of the checkpoint resumed from, or ``None``.
+        checkpoint: path of the last checkpoint written, or ``None``.
+        stopped_by_time: training ended because of ``time_limit``.
+    """
+
+    policy: DQNPolicy
+    config: DQNConfig
+    steps: int
+    updates: int
+    seconds: float
+    cost_scale: float
+    best_eval_cost: float | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    resumed_from: int | None = None
+    checkpoint: str | None = None
+    stopped_by_time: bool = False
+
+
+class DQNTrainer:
+    """One DQN training run on ``problem``: build it, :meth:`restore` to resume, :meth:`train` once.
+
+    Arguments as :func:`train_dqn`'s, which validates them and sets the torch
+    thread count around the run.
+
+    State (attributes; ``N = num_envs``, ``d = problem.state_dim``):
+        states: int64 (N, d), the current state of each parallel path.
+        amax: int64 (N,), the largest feasible order (units) in each of them.
+        window: the last ``< n`` periods ``(s, a, r, demand)`` of all paths, arrays
+            (N, d), (N,), float (N,) ($), (N,): the pending ``n``-step transitions.
+        cost_scale: $ per unit of reward; ``None`` until the warm-up sets it.
+        gain: the average reward ``ρ`` ($/period, unscaled); ``None`` before the first step.
+        global_step: transitions collected (all paths); updates: gradient steps.
+        history, best_cost, best_state: the evaluations and the best snapshot of ``θ``.
+    """
+
+    # ============================================================================
+    # Setup
+    # ============================================================================
+    def __init__(self, problem: Problem, *, config: DQNConfig, seed: int,
+                 logdir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
+                 progress: bool = False, optimum: float | None = None,
+                 callback: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.t_start = time.perf_counter()
+        self.problem, self.cfg, self.seed = problem, config, seed
+        self.logdir, self.progress, self.optimum, self.callback = logdir, progress, optimum, callback
+        cfg = config
+        self.obs = Observation.from_problem(problem, reduced=cfg.reduced_obs, max_actions=cfg.max_actions,
+                                            action_mode=cfg.action_mode,
+                                            demand_features=cfg.demand_features,
+                                            post_decision=cfg.post_decision)
+        self.num_envs, self.n = cfg.num_envs, cfg.n_step
+        self.average = cfg.objective == "average"
+        self.gamma = 1.0 if self.average else float(cfg.gamma if cfg.gamma is not None else problem.discount)
+
+        # random streams: demand and exploration (collect), replay (learn), evaluation demand (here)
+        self.rng_demand, self.rng_explore, self.rng_replay, rng_eval = (
+            np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
+        self.torch_gen = torch.Generator().manual_seed(seed)  # initial weights
+
+        # networks θ (online) and θ̄ (target), optimizer, replay, the greedy policy of θ
+        self.online = self._new_net()
+        self.target = copy.deepcopy(self.online)
+        self.target.requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=cfg.lr, fused=True)
+        self.buffer = ReplayBuffer(cfg.buffer_size, problem.state_dim)
+        self.eval_demand = draw_demand(problem, rng_eval, n_paths=cfg.eval_paths, horizon=cfg.eval_horizon)
+        self.policy = DQNPolicy(problem=problem, network=self.online, observation=self.obs,
+                                hidden=cfg.hidden, dueling=cfg.dueling)
+        self.exact_eval = cfg.eval_mode == "exact" or (
+            cfg.eval_mode == "auto"
+            and StateSpace(problem, reduced=self.policy.uses_reduced_state).count() <= cfg.exact_states)
+
+        # the parallel paths, the reward scale and the learning state
+        self.states = np.tile(problem.start_state(), (self.num_envs, 1))
+        self.amax = feasible_max(problem, self.states)
+        self.window: list[tuple[np.ndarray, ...]] = []
+        self.cost_scale: float | None = None if isinstance(cfg.cost_scale, str) else cfg.cost_scale
+        self._set_order_cost()
+        self.warm_costs: list[float] = []
+        self.warm_demands: list[int] = []
+        self.gain: float | None = None
+        self.global_step = 0
+        self.updates = 0
+        self.best_cost: float | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.history: list[dict[str, Any]] = []
+        self.resumed_from: int | None = None
+        self.ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+
+    def _new_net(self) -> nn.Module:
+        """A fresh Q-network, initialised from the trainer's torch generator."""
+        return build_q_network(self.obs.n_features, self.obs.n_actions, self.cfg.hidden,
+                               dueling=self.cfg.dueling, post_decision=self.obs.post_decision,
+                               generator=self.torch_gen)
+
+    def _set_order_cost(self) -> None:
+        """Post-decision head: the ordering cost of each action (``K·[a > 0] + c·a``) in
+        reward units, from the rules (:func:`step`; it does not depend on the demand)."""
+        if not self.obs.post_decision or self.cost_scale is None:
+            return
+        problem, obs = self.problem, self.obs
+        s0 = np.tile(problem.start_state(), (obs.n_actions, 1))
+        oc = step(problem, s0, obs.raw_orders(s0)[0], np.zeros(obs.n_actions, dtype=np.int64)).costs[:, 2]
+        for net in (self.online, self.target):
+            net.order_cost.copy_(torch.from_numpy(oc / self.cost_scale))
+
+    # ============================================================================
+    # Collect: act, step the parallel paths, n-step transitions into the buffer
+    # ============================================================================
+    def collect(self) -> float:
+        """One vector step of all ``N`` paths (``N`` transitions); returns the ``ε`` used."""
+        cfg, problem, obs, N = self.cfg, self.problem, self.obs, self.num_envs
+        # -- act: ε-greedy over feasible actions (masked argmax / uniform); ε = 1 in the warm-up
+        eps = cfg.epsilon(self.global_step) if self.global_step >= cfg.learning_starts else 1.0
+        mask = obs.mask(self.states, self.amax)
+        with torch.no_grad():
+            greedy = masked_argmax(self.online(obs.features(self.states)), mask).numpy()
+        explore = self.rng_explore.random(N) < eps
+        u = self.rng_explore.random((N, obs.n_actions))  # uniform over the feasible actions
+        rand = np.where(mask.numpy(), u, -1.0).argmax(axis=1)
+        actions = np.where(explore, rand, greedy)
+        orders = obs.orders(self.states, actions, self.amax)
+
+        # -- step all paths with the compiled dynamics
+        phases = self.states[:, -1] if problem.seasonal else np.zeros(N, dtype=np.int64)
+        demand = problem.demand.sample(self.rng_demand, phases)
+        res = step(problem, self.states, orders, demand)
+        cost = res.total_cost
+        if self.cost_scale is None:
+            self._warm_up_scale(cost, demand)
+        self.window.append((self.states, actions, -cost, demand))
+        # -- average reward ρ: starts as the moving average of the warm-up rewards
+        if self.global_step < cfg.learning_starts or self.gain is None:
+            r_mean = float(-cost.mean())
+            self.gain = r_mean if self.gain is None else self.gain + 0.05 * (r_mean - self.gain)
+        self.states = res.states
+        self.amax = feasible_max(problem, self.states)
+        self.global_step += N
+
+        # -- n-step transitions into the replay buffer (rewards in $, scaled when sampled)
+        if len(self.window) == self.n:
+            R = np.zeros(N)
+            for k, (_, _, r, _) in enumerate(self.window):
+                R += (self.gamma**k) * r
+            s0, a0, _, d0 = self.window.pop(0)
+            self.buffer.add(s0, a0, R.astype(np.float32), self.states, self.amax, d0)
+        return eps
+
+    def _warm_up_scale(self, cost: np.ndarray, demand: np.ndarray) -> None:
+        """Record the warm-up's costs (and demands); once ``learning_starts`` transitions
+        are in, set the reward scale: their mean cost, or ``h·mean(D)`` (``"demand"``)."""
+        cfg = self.cfg
+        self.warm_costs.extend(cost.tolist())
+        if cfg.cost_scale == "demand":
+            self.warm_demands.extend(demand.tolist())
+        if len(self.warm_costs) >= max(cfg.learning_starts, self.num_envs):
+            scale = float(np.mean(np.abs(self.warm_costs)))
+            demand_scale = (self.problem.holding_cost * float(np.mean(self.warm_demands))
+                            if self.warm_demands else 0.0)
+            if demand_scale > 0:  # "demand": h·mean(D), unless that is 0 (h = 0 or no sales)
+                scale = demand_scale
+            self.cost_scale = max(scale, 1e-6)
+            self._set_order_cost()
+
+    # ============================================================================
+    # Learn: gradient steps on the targets, ρ, target network
+    # ============================================================================
+    def learn(self) -> list[StepStats]:
+        """After the warm-up, ``gradient_steps`` gradient steps at the scheduled learning
+        rate, each moving ``ρ`` and followed by the target-network update (Polyak average,
+        or a hard copy every ``target_update`` steps); returns their stats (none during
+        the warm-up)."""
+        cfg, scale, gain = self.cfg, self.cost_scale, self.gain
+        if self.global_step < cfg.learning_starts or self.buffer.size < cfg.batch_size or scale is None:
+            return []
+        assert gain is not None  # set by collect() from the first transitions
+        lr = cfg.learning_rate(self.global_step)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        learn_step = self._learn_all_actions if cfg.all_actions else self._learn_sampled
+        stats = []
+        for _ in range(cfg.gradient_steps):
+            step_stats, gain = learn_step(scale=scale, gain=gain)
+            self.gain = gain
+            stats.append(step_stats)
+            self.updates += 1
+            if cfg.tau is not None:
+                with torch.no_grad():
+                    torch._foreach_lerp_(list(self.target.parameters()), list(self.online.parameters()),
+                                         cfg.tau)
+            elif self.updates % cfg.target_update == 0:
+                self.target.load_state_dict(self.online.state_dict())
+        return stats
+
+    def _learn_all_actions(self, *, scale: float, gain: float) -> tuple[StepStats, float]:
+        """One-period targets for *every* feasible action of the sampled states, under the
+        demand that was observed (demand is exogenous: the rules, :func:`step`, give the
+        cost and next state of any order for that demand).  ``b = batch_size`` states,
+        ``A`` actions: rewards and targets are (b, A); the loss covers the feasible ones.
+        ``scale``: $ per reward unit; ``gain``: ``ρ`` ($/period).  Returns the step's
+        stats and the new ``ρ``."""
+        cfg, problem, obs, n_act = self.cfg, self.problem, self.obs, self.obs.n_actions
+        s, _, _, _, _, d = self.buffer.sample(self.rng_replay, cfg.batch_size)
+        amax = feasible_max(problem, s)
+        mask = obs.mask(s, amax)
+        orders = np.clip(obs.raw_orders(s), 0, amax[:, None])  # (b, A); masked ones unused
+        res = step(problem, np.repeat(s, n_act, axis=0), orders.ravel(), np.repeat(d, n_act))
+        r = torch.from_numpy((-res.total_cost / scale).astype(np.float32)).view(-1, n_act)
+        # next states: many (action, demand) pairs lead to the same one; value each once
+        s2 = res.states
+        fmax2 = feasible_max(problem, s2)
+        x2 = obs.features(s2)
+        key = np.ascontiguousarray(np.concatenate([x2.numpy(), fmax2[:, None].astype(np.float32)], 1))
+        _, first, inverse = np.unique(key.view(np.dtype((np.void, key.shape[1] * 4)))[:, 0],
+                                      return_index=True, return_inverse=True)
+        x2, s2 = x2[torch.from_numpy(first)], s2[first]
+        mask2 = obs.mask(s2, fmax2[first])
+        with torch.no_grad():
+            q2_target = self.target(x2)
+            a2 = masked_argmax(self.online(x2) if cfg.double else q2_target, mask2)
+            v2 = q2_target.gather(1, a2[:, None])[:, 0][torch.from_numpy(inverse.ravel())].view(-1, n_act)
+            f = torch.tensor(gain / scale if self.average else 0.0, dtype=torch.float32)
+            y = r - f + v2 if self.average else r + self.gamma * v2
+        q_all = self.online(obs.features(s))
+        if self.average:  # ρ follows the TD error of the greedy action
+            g = masked_argmax(q_all.detach(), mask)[:, None]
+            gain += cfg.gain_rate * float((y.gather(1, g) - q_all.detach().gather(1, g)).mean()) * scale
+        loss = nn.functional.huber_loss(q_all[mask], y[mask], delta=cfg.huber_delta)
+        self._gradient_step(loss)
+        return (float(loss.detach()), float(q_all.detach()[mask].mean()), float(f)), gain
+
+    def _learn_sampled(self, *, scale: float, gain: float) -> tuple[StepStats, float]:
+        """``n``-step target of the taken action only (classic DQN), ``batch_size`` transitions;
+        arguments and result as :meth:`_learn_all_actions`."""
+        cfg, obs, n = self.cfg, self.obs, self.n
+        s, a, R, s2, amax2, _ = self.buffer.sample(self.rng_replay, cfg.batch_size)
+        R = R / np.float32(scale)
+        x, x2 = obs.features(s), obs.features(s2)
+        mask2 = obs.mask(s2, amax2)
+        with torch.no_grad():
+            q2_target = self.target(x2)
+            a2 = masked_argmax(self.online(x2) if cfg.double else q2_target, mask2)
+            v2 = q2_target.gather(1, a2[:, None])[:, 0]
+            if self.average:  # differential target: subtract the average reward ρ per period
+                f = torch.tensor(gain / scale, dtype=torch.float32)
+                y = torch.from_numpy(R) - n * f + v2
+            else:
+                f = torch.zeros(())
+                y = torch.from_numpy(R) + self.gamma**n * v2
+        q = self.online(x).gather(1, torch.from_numpy(a)[:, None])[:, 0]
+        if self.average:  # differential Q-learning: ρ follows the mean TD error (per period)
+            gain += cfg.gain_rate * float((y - q).detach().mean()) / n * scale
+        loss = nn.functional.huber_loss(q, y, delta=cfg.huber_delta)
+        self._gradient_step(loss)
+        return (float(loss.detach()), float(q.detach().mean()), float(f)), gain
+
+    def _gradient_step(self, loss: torch.Tensor) -> None:
+        """Adam step on ``loss`` with the gradient norm clipped to ``max_grad_norm``."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.online.parameters(), self.cfg.max_grad_norm)
+        self.optimizer.step()
+
+    # ============================================================================
+    # Evaluate: the greedy policy of θ, the best snapshot
+    # ============================================================================
+    def evaluate(self) -> tuple[float, float]:
+        """Long-run average cost ($/period) of the greedy policy of ``θ`` now, appended to
+        ``history``; ``θ`` is kept as ``best_state`` when it is the best so far.  Returns
+        the cost and the best so far.
+
+        Exact (stationary distribution of the greedy policy's chain) when ``exact_eval``,
+        so no simulation noise enters the choice of the kept snapshot; else, or when the
+        exact evaluation fails, simulated on the fixed evaluation demand."""
+        problem, online = self.problem, self.online
+        online.eval()
+        c = None
+        if self.exact_eval:
+            try:
+                c = evaluate_exact(problem, self.policy).average_cost
+            except (RuntimeError, SpecError):  # e.g. the limit of a periodic chain of an early network
+                c = None
+        if c is None:
+            c = simulate(problem, self.policy, demand=self.eval_demand,
+                         warmup=self.cfg.eval_warmup).average_cost
+        online.train()
+        optimum = self.optimum
+        self.history.append({"step": self.global_step, "average_cost": c,
+                             "gap": (c - optimum) / abs(optimum) if optimum else None,
+                             "seconds": time.perf_counter() - self.t_start})
+        if self.best_cost is None or c < self.best_cost:
+            self.best_cost = c
+            self.best_state = {k: v.detach().clone() for k, v in online.state_dict().items()}
+        return c, self.best_cost
+
+    # ============================================================================
+    # Checkpoint and restore
+    # ============================================================================
+    def checkpoint(self) -> str | None:
+        """Write ``checkpoint_dir/last.pt`` atomically; returns its path (``None`` without
+        a checkpoint folder).  JSON metadata and tensors only (see the module docstring)."""
+        if self.ckpt_path is None:
+            return None
+        meta = {"problem": self.problem.to_dict(), "config": self.cfg.to_dict(), "seed": self.seed,
+                "step": self.global_step, "updates": self.updates, "cost_scale": self.cost_scale,
+                "best_cost": self.best_cost, "warm_costs": self.warm_costs,
+                "warm_demands": self.warm_demands, "history": self.history, "gain": self.gain,
+                "rng": [g.bit_generator.state for g in (self.rng_demand, self.rng_explore, self.rng_replay)]}
+        blob = {"format": CHECKPOINT_FORMAT, "meta": json.dumps(meta),
+                "online": self.online.state_dict(), "target": self.target.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "buffer": self.buffer.state_dict(),
+                "env_states": torch.from_numpy(self.states.copy()),
+                "window": [{k: torch.from_numpy(v) for k, v in zip("sard", w, strict=True)}
+                           for w in self.window],
+                "best": self.best_state or {}}
+        atomic_write(self.ckpt_path, lambda fh: torch.save(blob, fh))
+        return str(self.ckpt_path)
+
+    def restore(self) -> None:
+        """Continue from ``checkpoint_dir/last.pt``: same problem and seed, and a config
+        that differs at most in budget and bookkeeping (:meth:`DQNConfig.resume_conflicts`);
+        else :class:`SpecError`.  The evaluation demand is redrawn from the seed."""
+        path = self.ckpt_path
+        if path is None or not path.is_file():
+            raise SpecError("resume", str(path), "no checkpoint to resume from")
+        ck = _load_checkpoint(path)
+        meta = json.loads(ck["meta"])
+        if meta["problem"] != json.loads(json.dumps(self.problem.to_dict())):
+            raise SpecError("resume", str(path), "checkpoint was trained on a different problem")
+        if int(meta["seed"]) != self.seed:
+            raise SpecError("seed", self.seed, f"the checkpoint was trained with seed {meta['seed']}")
+        diff = self.cfg.resume_conflicts(DQNConfig.from_dict(meta["config"]))
+        if diff:
+            raise SpecError("resume", ", ".join(diff), "hyperparameters differ from the checkpoint's")
+        self.online.load_state_dict(ck["online"])  # with the post-decision head's order_cost
+        self.target.load_state_dict(ck["target"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.buffer.load_state_dict(ck["buffer"])
+        self.states = ck["env_states"].numpy().copy()
+        self.amax = feasible_max(self.problem, self.states)
+        self.window = [tuple(w[k].numpy().copy() for k in ("s", "a", "r", "d")) for w in ck["window"]]
+        self.best_state = ck.get("best") or None
+        for g, st in zip((self.rng_demand, self.rng_explore, self.rng_replay), meta["rng"], strict=True):
+            g.bit_generator.state = st
+        self.global_step, self.updates = int(meta["step"]), int(meta["updates"])
+        self.cost_scale, self.best_cost = meta["cost_scale"], meta["best_cost"]
+        self.warm_costs = list(meta["warm_costs"])
+        self.warm_demands = list(meta.get("warm_demands", []))
+        self.gain = meta["gain"]
+        self.history = list(meta["history"])
+        self.resumed_from = self.global_step
+
+    # ============================================================================
+    # Train: the loop, then the result
+    # ============================================================================
+    def train(self) -> DQNResult:
+        """Collect, learn, evaluate, log and checkpoint until ``steps`` transitions (or the
+        callback, ``time_limit`` or Ctrl-C: a checkpoint is saved and the exception
+        propagates); then evaluate the final network and build the result."""
+        cfg, N = self.cfg, self.num_envs
+        n_iters = math.ceil(cfg.steps / N)
+        it = self.global_step // N
+        monitor = Monitor(logdir=self.logdir, progress=self.progress, title=f"dqn {self.problem.name}",
+                          config={"problem": self.problem.to_dict(), "dqn": cfg.to_dict(), "seed": self.seed},
+                          total=n_iters * N, step=self.global_step)
+        stopped_by_time = False
+        try:
+            while it < n_iters:
+                eps = self.collect()
+                it += 1
+                stats = self.learn()
+                if self._crossed(cfg.eval_every) and self.global_step >= cfg.learning_starts:
+                    cost, best = self.evaluate()
+                    monitor.evaluation(self.global_step, cost=cost, best=best, gap=self.history[-1]["gap"])
+                monitor.training(self.global_step, stats=stats, n_transitions=N, epsilon=eps,
+                                 gain=-self.gain if self.average and self.gain is not None else None,
+                                 learning_rate=cfg.learning_rate(self.global_step))
+                if self.ckpt_path is not None and self._crossed(cfg.checkpoint_every):
+                    self.checkpoint()
+                if self.callback is not None and self.callback(
+                        {"step": self.global_step, "updates": self.updates, "epsilon": eps,
+                         "network": self.online}) is False:
+                    break
+                if cfg.time_limit is not None and time.perf_counter() - self.t_start > cfg.time_limit:
+                    stopped_by_time = True
+                    break
+        except KeyboardInterrupt:
+            self.checkpoint()
+            monitor.close()
+            raise
+
+        if (not self.history or self.history[-1]["step"] != self.global_step) \
+                and self.global_step >= cfg.learning_starts:
+            self.evaluate()
+        last = self.checkpoint()
+        net = self._new_net()
+        kept = self.best_state if (cfg.keep_best and self.best_state) else self.online.state_dict()
+        net.load_state_dict(kept)
+        net.eval()
+        policy = DQNPolicy(problem=self.problem, network=net, observation=self.obs, hidden=cfg.hidden,
+                           dueling=cfg.dueling)
+        best_cost, optimum = self.best_cost, self.optimum
+        metrics = {"hparam/best_eval_cost": best_cost if best_cost is not None else float("nan")}
+        if optimum and best_cost is not None:
+            metrics["hparam/best_eval_gap"] = (best_cost - optimum) / abs(optimum)
+        monitor.hparams(cfg.to_dict() | {"seed": self.seed}, metrics)
+        monitor.close()
+        return DQNResult(policy=policy, config=cfg, steps=self.global_step, updates=self.updates,
+                         seconds=time.perf_counter() - self.t_start, cost_scale=float(self.cost_scale or 1.0),
+                         best_eval_cost=best_cost, history=self.history, resumed_from=self.resumed_from,
+                         checkpoint=last, stopped_by_time=stopped_by_time)
+
+    def _crossed(self, every: int) -> bool:
+        """Whether the last vector step crossed a multiple of ``every`` transitions."""
+        return self.global_step // every > (self.global_step - self.num_envs) // every
+
+
+def _load_checkpoint(path: Path) -> dict[str, Any]:
+    blob = safe_torch_load(path)
+    if blob.get("format") != CHECKPOINT_FORMAT:
+        raise SpecError("resume", str(path), f"not a DQN checkpoint (format {blob.get('format')!r})")
+    return blob
+
+
+# ============================================================================
+# Public entry point
+# ============================================================================
+def train_dqn(problem: Problem, *, config: DQNConfig | None = None, seed: int = 0,
+              logdir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
+              resume: bool = False, progress: bool = False, optimum: float | None = None,
+              callback: Callable[[dict[str, Any]], None] | None = None) -> DQNResult:
+    """Train a DQN on ``problem`` (see :mod:`replenish.solvers.dqn` for the algorithm).
+
+    Args:
+        problem: the problem (any demand model; the DP is not needed).
+        config: hyperparameters (default :class:`DQNConfig()`).
+        seed: seeds every generator used (numpy streams and the torch generator).
+        logdir: TensorBoard folder (loss, ε, mean Q, gain, evaluation cost and
+            gap, hyperparameters); ``None`` for no logging.
+        checkpoint_dir: folder for ``last.pt`` checkpoints; ``None`` for none.
+        resume: continue from ``checkpoint_dir/last.pt`` (the config may change
+            only ``steps``, ``eval_every``, ``checkpoint_every``, ``time_limit``
+            and ``threads``).
+        progress: show a progress bar.
+        optimum: the optimal average cost ($/period) for gap logging, if known.
+        callback: called after each vector step with ``{"step", "updates",
+            "epsilon", "network"}`` (``network``: the online Q-network, read
+            only); returning ``False`` ends training normally; raising
+            :class:`KeyboardInterrupt` in it behaves like Ctrl-C (a checkpoint
+            is saved, the exception propagates).
+    """
+    cfg = config or DQNConfig()
+    require(isinstance(cfg, DQNConfig), "config", cfg, "must be a DQNConfig")
+    require(isinstance(seed, (int, np.integer)) and seed >= 0, "seed", seed, "must be an integer >= 0")
+    if resume:
+        require(checkpoint_dir is not None, "resume", resume, "needs a checkpoint folder (--out)")
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        trainer = DQNTrainer(problem, config=cfg, seed=int(seed), logdir=logdir,
+                             checkpoint_dir=checkpoint_dir, progress=progress, optimum=optimum,
+                             callback=callback)
+        if resume:
+            trainer.restore()
+        return trainer.train()
+    finally:
+        torch.set_num_threads(old_threads)
