@@ -165,7 +165,7 @@ class NegativeBinomial:
 def _as_pmf(values: Any, field_name: str) -> tuple[float, ...]:
     try:
         arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise SpecError(field_name, values, "must be a list of probabilities") from None
     require(arr.ndim == 1 and arr.size >= 1, field_name, values, "must be a non-empty list")
     require(bool(np.all(np.isfinite(arr)) and np.all(arr >= 0)), field_name, values,
@@ -310,7 +310,7 @@ def demand_from_dict(table: dict[str, Any]) -> DemandModel:
     """Build a demand model from a ``[demand]`` TOML table (validated)."""
     require(isinstance(table, dict), "demand", table, "must be a table")
     kind = table.get("kind")
-    require(kind in DEMAND_KINDS, "demand.kind", kind,
+    require(isinstance(kind, str) and kind in DEMAND_KINDS, "demand.kind", kind,
             f"unknown demand kind; expected one of {', '.join(sorted(DEMAND_KINDS))}")
     fields = _FIELDS[kind]
     for key in table:

@@ -85,6 +85,9 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise SpecError("config", str(path), f"cannot read ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError("config", str(path), f"invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError("config", str(path), f"not UTF-8 text (byte {exc.start}: "
+                                             f"{exc.object[exc.start:exc.start + 1]!r})") from None
 
 
 def load_config(path: str | Path) -> Config:
