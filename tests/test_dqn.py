@@ -336,6 +336,7 @@ def test_method_rejects_unknown_option():
 
 
 # -------------------------------------------------------- learning smoke test
+@pytest.mark.slow
 def test_short_run_learns_a_good_bike_shop_policy():
     """20k transitions (about 5 s): the greedy policy, evaluated exactly, must be
     far better than its untrained start and than always filling the capacity, and
@@ -351,6 +352,7 @@ def test_short_run_learns_a_good_bike_shop_policy():
     assert cost < BIKE_OPT * 1.05
 
 
+@pytest.mark.slow
 def test_short_run_with_the_post_decision_head_learns_a_weekday_policy():
     """Weekday Poisson demand, lost sales, L = 1: with the post-decision head the
     greedy policy (exact evaluation) comes close to the DP optimum (measured +3.1%;

@@ -46,6 +46,7 @@ def test_mask_and_clipping(bike):
     assert sum(info["costs"][k] for k in ("holding", "stockout", "ordering")) == info["cost"]
 
 
+@pytest.mark.slow
 def test_env_average_matches_exact(bike):
     """A long run of the env under the optimal policy averages the DP optimum."""
     from replenish import solve_dp
