@@ -14,7 +14,7 @@ from replenish.core.validate import SpecError
 
 optuna = pytest.importorskip("optuna")
 
-from replenish.workflows.tune import DEFAULT_PARAMS, toml_snippet, tune  # noqa: E402
+from replenish.workflows.tune import default_params, toml_snippet, tune  # noqa: E402
 
 TINY = """name = "tiny"
 [problem]
@@ -43,7 +43,7 @@ def test_study_runs_resumes_and_writes_toml(tiny: Problem, tmp_path: Path) -> No
     assert first.ran == 3 and first.n_complete + first.n_pruned == 3
     assert (tmp_path / "tune.db").is_file()
     # the first trial is the defaults; every objective is a gap >= 0 to the exact DP optimum
-    assert first.trials[0]["defaults"] and first.trials[0]["params"] == DEFAULT_PARAMS["qlearning"]
+    assert first.trials[0]["defaults"] and first.trials[0]["params"] == default_params("qlearning")
     assert first.optimum is not None and first.objective == "gap"
     assert all(t["value"] >= -1e-12 for t in first.trials if t["state"] == "COMPLETE")
     assert first.best_value == min(t["value"] for t in first.trials if t["state"] == "COMPLETE")
@@ -61,8 +61,9 @@ def test_study_runs_resumes_and_writes_toml(tiny: Problem, tmp_path: Path) -> No
 
     snippet = tomllib.loads((tmp_path / "best-qlearning.toml").read_text())
     assert snippet["qlearning"]["steps"] == 3000
+    # the snippet writes floats with 6 significant digits: relative error below 5e-6
     assert {k: v for k, v in snippet["qlearning"].items() if k != "steps"} == pytest.approx(
-        again.best_params)
+        again.best_params, rel=5e-6)
     # a different setup under the same study name is refused
     with pytest.raises(SpecError, match="another setup"):
         tune(tiny, "qlearning", out=tmp_path, trials=4, steps=5000, repeats=2, seed=1)
@@ -88,3 +89,17 @@ def test_tune_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (tmp_path / "shared.db").is_file() and not (tmp_path / "o" / "tune.db").exists()
     assert main(["tune", str(cfg), "--method", "sS", "--out", str(tmp_path / "o")]) == 2
     assert "--method = 'sS'" in capsys.readouterr().err
+
+
+def test_default_params_are_the_options_defaults():
+    """The first trial of a study is what a user gets untuned: read from the options dataclasses."""
+    from replenish.solvers.dqn.config import DQNConfig
+    from replenish.solvers.qlearning import QLearningConfig
+    from replenish.workflows.tune import tunable
+
+    assert tunable() == ("qlearning", "dqn")
+    q, d = default_params("qlearning"), default_params("dqn")
+    assert q["epsilon"] == QLearningConfig().epsilon == 0.1
+    assert q["episode_length"] == QLearningConfig().episode_length
+    assert d["batch_size"] == DQNConfig().batch_size and d["eps_fraction"] == DQNConfig().eps_fraction
+    assert d["hidden"] == ",".join(map(str, DQNConfig().hidden))

@@ -9,7 +9,7 @@ from typing import Any
 
 from replenish.cli.common import print_json
 from replenish.core.validate import require
-from replenish.workflows.tune import TUNABLE, TUNE_KEYS, tune
+from replenish.workflows.tune import TUNE_KEYS, tunable, tune
 
 
 def add_tune(p: argparse.ArgumentParser) -> None:
@@ -41,8 +41,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         return flag if flag is not None else table.get(key, default)
 
     method = pick(args.method, "method", None)
-    require(method is not None, "--method", None, f"give one of {', '.join(TUNABLE)}")
-    require(method in TUNABLE, "--method", method, f"must be one of {', '.join(TUNABLE)}")
+    require(method is not None, "--method", None, f"give one of {', '.join(tunable())}")
+    require(method in tunable(), "--method", method, f"must be one of {', '.join(tunable())}")
     res = tune(cfg.problem, method, out=args.out, trials=pick(args.trials, "trials", 20),
                storage=pick(args.storage, "storage", None), study_name=pick(args.study, "study", None),
                base_options=cfg.section(method), steps=pick(args.steps, "steps", None),

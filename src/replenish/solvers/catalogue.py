@@ -81,9 +81,17 @@ class MethodSpec:
 
     def option_types(self) -> OptionTypes:
         """Accepted keys of the ``[name]`` table and their TOML types."""
-        obj = _load(self.options)
+        obj = self.load_options()
         types = option_types(obj) if dataclasses.is_dataclass(obj) else dict(obj)
         return types | dict(self.run_options)
+
+    def load_options(self) -> Any:
+        """The options object (dataclass or type table) named by :attr:`options`."""
+        return _load(self.options)
+
+    def load_tune_space(self) -> Any:
+        """The Optuna search space function named by :attr:`tune_space` (``None`` if not tunable)."""
+        return None if self.tune_space is None else _load(self.tune_space)
 
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """Validate a ``[name]`` table (unknown keys, wrong types: :class:`SpecError`)."""

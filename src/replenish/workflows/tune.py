@@ -49,7 +49,8 @@ Output (``--out``, default ``tune-output``): ``tune.db``, ``best-METHOD.toml``
 (the best parameters as a TOML snippet to paste into the config, with the
 study's figures in comments) and ``tune-METHOD.json`` (trials and summary).
 
-Search spaces: :data:`SEARCH_SPACES` (each contains the method's defaults).
+Search spaces: the catalogue's ``tune_space`` of each method (:func:`search_space`); the
+first trial of a new study is the method's defaults (:func:`default_params`).
 """
 
 from __future__ import annotations
@@ -69,16 +70,14 @@ from replenish.core.io import atomic_write, json_default
 from replenish.core.validate import SpecError, require
 from replenish.model.spec import Problem
 
-#: Methods that can be tuned.
-TUNABLE = ("qlearning", "dqn")
 #: Keys of the ``[tune]`` table.
 TUNE_KEYS: dict[str, type | tuple[type, ...]] = {
     "method": str, "trials": int, "steps": int, "repeats": int, "report_every": int, "seed": int,
     "storage": str, "study": str, "timeout": (int, float)}
 
 
-def _space_qlearning(trial: Any) -> dict[str, Any]:
-    """Default variant of Q-learning (defaults: ε 0.2, warm-up 0.2, c = 10, κ = 3, episodes 1000)."""
+def qlearning_space(trial: Any) -> dict[str, Any]:
+    """Search space of Q-learning's default variant (:class:`QLearningConfig`)."""
     return {"variant": "default",
             "epsilon": trial.suggest_float("epsilon", 0.02, 0.5),
             "warmup_fraction": trial.suggest_float("warmup_fraction", 0.0, 0.5),
@@ -87,9 +86,9 @@ def _space_qlearning(trial: Any) -> dict[str, Any]:
             "episode_length": trial.suggest_categorical("episode_length", [100, 1000, 10000])}
 
 
-def _space_dqn(trial: Any) -> dict[str, Any]:
-    """DQN (defaults: lr 1e-3, n-step 3, 64×64, batch 256, target 250, ε fraction 0.4, η 0.01,
-    reward scale from the warm-up cost)."""
+def dqn_space(trial: Any) -> dict[str, Any]:
+    """Search space of DQN (:class:`~replenish.solvers.dqn.DQNConfig`); ``hidden`` is searched as
+    the strings ``"64,64"`` etc. (Optuna's categorical choices must be scalars)."""
     hidden = trial.suggest_categorical("hidden", ["32,32", "64,64", "128,128", "64,64,64"])
     return {"lr": trial.suggest_float("lr", 1e-4, 3e-3, log=True),
             "n_step": trial.suggest_categorical("n_step", [1, 2, 3, 5]),
@@ -102,15 +101,61 @@ def _space_dqn(trial: Any) -> dict[str, Any]:
             "cost_scale": trial.suggest_categorical("cost_scale", ["warmup", "demand"])}
 
 
-#: method → (trial → method options); every space contains the method's defaults.
-SEARCH_SPACES: dict[str, Callable[[Any], dict[str, Any]]] = {
-    "qlearning": _space_qlearning, "dqn": _space_dqn}
-#: The defaults as Optuna parameters (enqueued as the first trial of a new study).
-DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
-    "qlearning": {"epsilon": 0.2, "warmup_fraction": 0.2, "step_size_scale": 10.0, "confidence": 3.0,
-                  "episode_length": 1000},
-    "dqn": {"lr": 1e-3, "n_step": 3, "hidden": "64,64", "batch_size": 256, "target_update": 250,
-            "eps_fraction": 0.4, "gain_rate": 0.01, "dueling": False, "cost_scale": "warmup"}}
+def tunable() -> tuple[str, ...]:
+    """Methods with a search space in the catalogue."""
+    from replenish.solvers.catalogue import METHODS
+
+    return tuple(m.name for m in METHODS.values() if m.tune_space is not None)
+
+
+def search_space(method: str) -> Callable[[Any], dict[str, Any]]:
+    """The catalogue's search space of ``method`` (``trial → options``)."""
+    from replenish.solvers.catalogue import method_spec
+
+    spec = method_spec(method)
+    require(spec.tune_space is not None, "--method", method, f"must be one of {', '.join(tunable())}")
+    return spec.load_tune_space()
+
+
+class _Recorder:
+    """A stand-in for an Optuna trial that records each parameter's domain."""
+
+    def __init__(self) -> None:
+        self.domains: dict[str, tuple[str, Any]] = {}
+
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        self.domains[name] = ("float", (low, high))
+        return low
+
+    def suggest_categorical(self, name: str, choices: list[Any]) -> Any:
+        self.domains[name] = ("categorical", list(choices))
+        return choices[0]
+
+
+def default_params(method: str) -> dict[str, Any]:
+    """The method's default options as the search space's parameters.
+
+    Read from the options dataclass itself (``QLearningConfig()``, ``DQNConfig()``),
+    so the first trial of a new study is exactly what a user gets without tuning;
+    a default outside the space raises (a test runs this for every tunable method).
+    """
+    from replenish.solvers.catalogue import method_spec
+
+    rec = _Recorder()
+    search_space(method)(rec)
+    defaults = method_spec(method).load_options()()
+    out: dict[str, Any] = {}
+    for name, (kind, domain) in rec.domains.items():
+        value = getattr(defaults, name)
+        if isinstance(value, tuple):
+            value = ",".join(str(v) for v in value)
+        elif value is None and name == "cost_scale":
+            value = "warmup"  # None means the warm-up scale
+        ok = (domain[0] <= value <= domain[1]) if kind == "float" else value in domain
+        if not ok:
+            raise AssertionError(f"{method}: default {name} = {value!r} is outside the search space {domain}")
+        out[name] = value
+    return out
 
 
 def _optuna() -> Any:
@@ -146,7 +191,7 @@ def _run_trial(trial: Any, problem: Problem, method: str, base: dict[str, Any], 
     """Train ``repeats`` times with the trial's parameters; report, prune, return the mean objective."""
     from replenish.solvers.catalogue import solve
 
-    options = {**base, **SEARCH_SPACES[method](trial)}
+    options = {**base, **search_space(method)(trial)}
     if steps is not None:
         options["steps"] = steps
     for k in ("logdir", "checkpoint_dir", "resume"):
@@ -327,7 +372,7 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
     optuna = _optuna()
     from replenish.solvers.dp import optimal_average_cost
 
-    require(method in TUNABLE, "--method", method, f"must be one of {', '.join(TUNABLE)}")
+    require(method in tunable(), "--method", method, f"must be one of {', '.join(tunable())}")
     require(isinstance(trials, int) and trials >= 1, "--trials", trials, "must be an integer >= 1")
     require(isinstance(repeats, int) and repeats >= 1, "tune.repeats", repeats, "must be an integer >= 1")
     if steps is not None:
@@ -375,7 +420,7 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
     live = (TS.COMPLETE, TS.PRUNED, TS.WAITING, TS.RUNNING)
     if not any(t.user_attrs.get("defaults") for t in study.get_trials(deepcopy=False, states=live)):
         # the defaults run first (again, if a killed run lost them)
-        study.enqueue_trial(DEFAULT_PARAMS[method], user_attrs={"defaults": True})
+        study.enqueue_trial(default_params(method), user_attrs={"defaults": True})
 
     def finished() -> int:
         return len(study.get_trials(deepcopy=False, states=(TS.COMPLETE, TS.PRUNED)))
