@@ -16,6 +16,7 @@ def add_demo(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from replenish.solvers.catalogue import METHODS
     from replenish.workflows.compare import header
     from replenish.workflows.config import bundled_config
     from replenish.workflows.demo import run_demo
@@ -33,7 +34,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(format_results(res.rows))
     print("policies: " + "; ".join(f"{row['label']} = {r.policy.describe()}"
                                    for row, r in zip(res.rows, res.results, strict=True)
-                                   if r.method not in ("dp", "qlearning", "dqn")))
+                                   if METHODS[r.method].family in ("classic", "heuristic")))
     print()
     if res.comparison is not None:
         print("Bakery: " + header(res.comparison))
