@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         run = run_fleet(config, data, group_by=["store", "product"], out=folder / eng,
                         methods=methods, engine=eng, workers=1 if eng == "serial" else args.workers,
-                        seed=args.seed, progress=True)
+                        seed=args.seed, progress=True, log=log)
         wall = time.perf_counter() - t0
         tables[eng] = run.table
         results[eng] = {"wall_seconds": wall, "ran": run.ran, "skipped": run.skipped,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tomllib
 import warnings
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,7 @@ def test_fleet_serial_resume_after_interruption(config: dict, data_file: Path, t
     assert list(t["series"]) == ["store=2 product=109", "store=28 product=109",
                                  "store=47 product=110", "store=99 product=110"]
     assert list(t["status"]) == ["ok", "ok", "ok", "error"]
+    _check_summary_files(full.out, METHODS)
 
     out = tmp_path / "cut"
     seen: list[str] = []
@@ -154,6 +156,89 @@ def test_fleet_serial_resume_after_interruption(config: dict, data_file: Path, t
     csv = pd.read_csv(out / "fleet.csv")
     assert list(csv["series"]) == list(t["series"])
     np.testing.assert_allclose(csv["dp.test_cost"].to_numpy()[:3], t["dp.test_cost"].to_numpy()[:3])
+
+
+class _Cells(HTMLParser):
+    """The text of every table cell of a page, row by row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _check_summary_files(out: Path, methods: tuple[str, ...]) -> None:
+    """summary.json / .txt / report.html agree with the per-series rows of fleet.csv."""
+    csv = pd.read_csv(out / "fleet.csv")
+    summary = json.loads((out / "summary.json").read_text())
+    ok = csv[csv["status"] == "ok"]
+    assert summary["n_series"] == len(csv)
+    assert summary["n_ok"] == len(ok) and summary["n_failed"] == int((csv["status"] == "error").sum())
+    assert [s for s, _ in summary["failed"]] == list(csv.loc[csv["status"] == "error", "series"])
+    ref = summary["reference"]
+    assert ref in methods
+    by_method = {m["method"]: m for m in summary["methods"]}
+    assert list(by_method) == list(methods)
+    for m in methods:
+        s = by_method[m]
+        both = ok[ok[f"{m}.test_cost"].notna() & ok[f"{ref}.test_cost"].notna()]
+        mc, rc = both[f"{m}.test_cost"].to_numpy(), both[f"{ref}.test_cost"].to_numpy()
+        assert s["series"] == len(both) > 0
+        assert s["total_test_cost"] == pytest.approx(mc.sum(), rel=1e-12)
+        assert s["saved"] == pytest.approx(rc.sum() - mc.sum(), rel=1e-9, abs=1e-6)
+        assert s["total_ratio"] == pytest.approx(mc.sum() / rc.sum(), rel=1e-12)
+        assert (s["wins"], s["losses"]) == (int((mc < rc).sum()), int((mc > rc).sum()))
+        assert s["ratio_quantiles"]["median"] == pytest.approx(np.median(both[f"{m}.relative"]))
+        assert s["errors"] == int(ok[f"{m}.test_cost"].isna().sum())
+    # the text and the HTML show the same figures
+    text = (out / "summary.txt").read_text()
+    page = _Cells()
+    page.feed((out / "report.html").read_text())
+    for m in methods:
+        cells = summarize(read_table(out), list(methods)).get(m).cells()
+        assert " ".join(cells) in " ".join(text.split())
+        assert cells in page.rows
+    assert (out / "fleet_ratios.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_crashed_worker_goes_to_log_not_stdout(config: dict, data_file: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A series lost with its worker is reported through ``log`` (the workflow prints nothing)
+    and is not journaled, so a rerun retries it."""
+    from replenish.workflows.fleet import run as fleet_run
+    from replenish.workflows.fleet.task import crashed_row
+
+    def dying(tasks, workers, address):
+        for t in tasks:
+            yield t, crashed_row(t, RuntimeError("worker died")), False
+
+    monkeypatch.setitem(fleet_run.ENGINE_FUNCTIONS, "serial", dying)
+    messages: list[str] = []
+    run = run_fleet(config, data_file, group_by=["store", "product"], out=tmp_path, methods=METHODS,
+                    engine="serial", progress=False, limit=2, log=messages.append)
+    assert run.crashed == 2 and run.ran == 0 and len(run.table) == 0
+    assert messages == [f"warning: {s}: worker failed: RuntimeError: worker died (not recorded; "
+                        "rerun to retry)" for s in ("store=2 product=109", "store=28 product=109")]
+    assert read_journal(tmp_path) == ({}, False)
+    run_fleet(config, data_file, group_by=["store", "product"], out=tmp_path / "quiet", methods=METHODS,
+              engine="serial", progress=False, limit=1)  # no log: the warning is dropped
+    assert capsys.readouterr() == ("", "")
 
 
 def test_rerun_with_other_setup_is_refused(config: dict, data_file: Path, tmp_path: Path) -> None:

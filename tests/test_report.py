@@ -13,9 +13,9 @@ import pytest
 
 from replenish import OrderUpTo, Problem, WeekdayPoisson
 from replenish.cli import main
-from replenish.core.io import atomic_write
+from replenish.core.io import atomic_write, dumps_json
 from replenish.solvers.catalogue import solve
-from replenish.workflows.report import fmt_cost, fmt_pct, write_report
+from replenish.workflows.report import fmt_cost, fmt_pct, write_comparison_report, write_report
 
 VOID = {"meta", "img", "br", "hr", "link", "input", "col", "source", "wbr"}
 
@@ -142,10 +142,11 @@ def test_report_valid_self_contained_and_numbers_match_json(tmp_path, bike_resul
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_historical_report_has_the_replay(tmp_path):
+@pytest.fixture(scope="module")
+def toy_comparison():
+    """order-up-to and the DP learned on 9 weeks of a simulated weekday series, replayed on 8."""
     from replenish.workflows.compare import compare
     from replenish.workflows.history import DemandSeries, HistoricalDemand
-    from replenish.workflows.report import write_comparison_report
 
     means = (2.0, 2.0, 2.0, 3.0, 4.0, 5.0, 1.0)
     prob = Problem(demand=WeekdayPoisson(means=means), lead_time=1, capacity=14, holding_cost=1,
@@ -156,7 +157,12 @@ def test_historical_report_has_the_replay(tmp_path):
     series = DemandSeries(dates, rng.poisson(np.asarray(means)[wd]), name="toy")
     hist = HistoricalDemand(series=series, train=series.window("2016-01-04", "2016-03-06"),
                             test=series.window("2016-03-07", "2016-05-01"))
-    comp = compare(prob, hist, ["order-up-to", "dp"])
+    return compare(prob, hist, ["order-up-to", "dp"])
+
+
+def test_historical_report_has_the_replay(tmp_path, toy_comparison):
+    comp = toy_comparison
+    hist = comp.history
     rep = write_comparison_report(comp, tmp_path)
     text, chk = _check_html(rep.html)
     assert {"replay", "replay-cost", "heatmaps"} <= set(rep.figures)
@@ -172,6 +178,69 @@ def test_historical_report_has_the_replay(tmp_path):
         assert r["test_total_cost"] == pytest.approx(comp.get(r["method"]).test.trajectory["cost"].sum())
     replay = (tmp_path / "toy-shop-replay.csv").read_text().splitlines()
     assert len(replay) == 1 + 2 * len(hist.test)
+
+
+def test_comparison_report_files_equal_the_comparison(tmp_path, toy_comparison):
+    """Every file of ``compare --report`` holds the numbers of ``Comparison.to_json()``."""
+    from replenish.workflows.compare import header
+
+    comp = toy_comparison
+    rep = write_comparison_report(comp, tmp_path, svg=False)
+    expected = json.loads(dumps_json(comp.to_json()))
+    for name in ("compare.json", "compare.txt", "test_replay.csv", "test_replay.png", "report.html",
+                 "results.json", "results.csv", "toy-shop-replay.csv", "policy-dp.json",
+                 "policy-order-up-to.json"):
+        assert (tmp_path / name).is_file(), name
+        assert tmp_path / name in rep.files
+    assert json.loads((tmp_path / "compare.json").read_text()) == expected
+    assert (tmp_path / "compare.txt").read_text() == header(comp) + "\n" + comp.table() + "\n"
+    by_method = {r["method"]: r for r in expected["results"]}
+    # results.json / results.csv: one row per method, the comparison's costs
+    rows = json.loads(rep.json.read_text())["sections"][0]["rows"]
+    with rep.csv.open() as fh:
+        lines = list(csv.DictReader(fh))
+    assert [r["method"] for r in rows] == [ln["method"] for ln in lines] == ["order-up-to", "dp"]
+    for r, ln in zip(rows, lines, strict=True):
+        e = by_method[r["method"]]
+        for key in ("average_cost", "test_total_cost", "test_average_cost", "test_fill_rate"):
+            assert r[key] == pytest.approx(e[key], rel=1e-12)
+            assert float(ln[key]) == pytest.approx(e[key], rel=1e-12)
+        assert int(ln["test_stockout_days"]) == e["test_stockout_days"]
+        assert float(ln["test_relative_to_reference"]) == pytest.approx(e["test_relative_to_reference"])
+    # test_replay.csv: one line per test day and method, costs summing to the test totals
+    days = list(csv.DictReader((tmp_path / "test_replay.csv").open()))
+    assert len(days) == 2 * len(comp.history.test)
+    for m, e in by_method.items():
+        mine = [d for d in days if d["method"] == m]
+        assert sum(float(d["cost"]) for d in mine) == pytest.approx(e["test_total_cost"], rel=1e-5)
+        assert sum(int(d["short"]) > 0 for d in mine) == e["test_stockout_days"]
+        assert {d["weekday"] for d in mine} == {str(w) for w in range(7)}
+
+
+def test_comparison_report_without_policies(tmp_path, toy_comparison):
+    """No method produced a policy: the comparison files only, no HTML report."""
+    from replenish.workflows.compare import compare
+
+    comp = compare(toy_comparison.problem, toy_comparison.history, ["order-up-to"],
+                   options={"order-up-to": {"bogus": 1}})
+    assert write_comparison_report(comp, tmp_path) is None
+    assert json.loads((tmp_path / "compare.json").read_text())["results"][0]["error"].startswith(
+        "order-up-to.bogus")
+    header_only = "method,date,weekday,demand,order,on_hand,short,cost\n"
+    assert (tmp_path / "test_replay.csv").read_text() == header_only
+    assert not (tmp_path / "report.html").exists() and not (tmp_path / "test_replay.png").exists()
+
+
+def test_html_rows_escape_and_align():
+    from replenish.workflows.report.html import list_items, row_html, table_html
+
+    assert row_html(["a<b", 1.5], left=1) == '<tr><td class="l">a&lt;b</td><td>1.5</td></tr>'
+    assert row_html(["x"], tag="th", cls="best") == '<tr class="best"><th>x</th></tr>'
+    assert list_items(["s & t"]) == "<li>s &amp; t</li>"
+    t = table_html(["k", "v"], [["a", "1"], ["b", "2"]], left=1, row_classes=["best", ""])
+    assert t == ('<div class="tw"><table><thead><tr><th class="l">k</th><th>v</th></tr></thead><tbody>'
+                 '<tr class="best"><td class="l">a</td><td>1</td></tr>'
+                 '<tr><td class="l">b</td><td>2</td></tr></tbody></table></div>')
 
 
 def test_solve_report_flag(tmp_path, capsys, bike_config):

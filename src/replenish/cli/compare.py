@@ -9,7 +9,7 @@ from typing import Any
 
 from replenish.cli.common import print_json
 from replenish.core.validate import SpecError, require
-from replenish.workflows.compare import DEFAULT_METHODS, MethodComparison, compare, header, write_report
+from replenish.workflows.compare import DEFAULT_METHODS, MethodComparison, compare, header
 
 
 def add_compare(p: argparse.ArgumentParser) -> None:
@@ -66,11 +66,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     comp = compare(cfg.problem, cfg.history, methods, options=options, seed=args.seed,
                    progress=not quiet, on_result=note)
     if args.report is not None:
-        write_report(comp, args.report)
-        if any(r.solve is not None for r in comp.results):  # the HTML report (issue 7)
-            from replenish.workflows.report import write_comparison_report
+        from replenish.workflows.report import write_comparison_report
 
-            write_comparison_report(comp, args.report)
+        write_comparison_report(comp, args.report)
     if args.json:
         print_json(comp.to_json())
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from replenish.cli.common import print_json
@@ -66,7 +67,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     run = run_fleet(config, data, group_by=group_by, out=args.out, methods=methods, engine=engine,
                     workers=workers, address=address, seed=seed,
                     progress=not (args.no_progress or args.json), retry_failed=args.retry_failed,
-                    limit=args.limit)
+                    limit=args.limit, log=lambda msg: print(msg, file=sys.stderr))
     if args.json:
         print_json(run.to_json())
     else:

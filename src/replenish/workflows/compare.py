@@ -1,11 +1,11 @@
 """``replenish compare``: every method learns on the training window, all are replayed on the test window.
 
 For a config whose demand is a sales history (``[demand] kind = "history"``,
-see :mod:`replenish.history`), each requested method is run through
-:func:`replenish.methods.solve` on the problem whose demand is the weekday
+see :mod:`replenish.workflows.history`), each requested method is run through
+:func:`replenish.solvers.catalogue.solve` on the problem whose demand is the weekday
 model fitted on the **training window only** (classic optimisers and the DP
 use it exactly; learners sample it, i.e. bootstrap training days within
-weekday).  Every finished policy is then replayed (:func:`replenish.history.replay`)
+weekday).  Every finished policy is then replayed (:func:`replenish.workflows.history.replay`)
 on the actual demand of the training window (in-sample) and of the **test
 window** (held out), from the same start state.  The test-window cost is the
 figure that matters; each method's test cost is also reported relative to the
@@ -22,18 +22,19 @@ The JSON object (``--json``) is ``{"problem", "history", "reference",
 is not available in this build, or refuses the problem (e.g. tabular
 Q-learning on a state space too large for it), gets a result with ``error``
 set and no figures; the others still run.
+
+The files of ``replenish compare --report`` (``compare.json``, ``compare.txt``,
+policies, the test-window replay and the HTML report) are written by
+:func:`replenish.workflows.report.write_comparison_report`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from replenish.core.io import atomic_write, json_default
 from replenish.core.validate import SpecError, require
 from replenish.model.spec import Problem
 from replenish.policies.base import Policy
@@ -157,7 +158,7 @@ def compare(problem: Problem, history: HistoricalDemand, methods: tuple[str, ...
         progress: progress bars of the learners.
         with_optimum: compute the DP optimum of the fitted model for the gaps.
         start_state: common replay start (default
-            :func:`~replenish.history.default_start_state` for each window).
+            :func:`~replenish.workflows.history.default_start_state` for each window).
         on_result: optional callback ``f(MethodComparison)`` after each method.
     """
     require(len(methods) >= 1, "methods", list(methods), "give at least one method")
@@ -189,78 +190,8 @@ def compare(problem: Problem, history: HistoricalDemand, methods: tuple[str, ...
                       seed=seed)
 
 
-# ----------------------------------------------------------------------------
-# report
-# ----------------------------------------------------------------------------
-def write_report(comp: Comparison, folder: str | Path) -> list[Path]:
-    """Write ``compare.json``, ``compare.txt``, ``test_replay.csv``, policy files and a plot.
-
-    ``test_replay.csv`` has one row per test day and method (date, weekday,
-    demand, order, on-hand after demand, units short, cost); ``test_replay.png``
-    shows the first eight weeks of the test window (on-hand stock, orders and
-    demand per method).  Every file is written atomically.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = [atomic_write(folder / "compare.json",
-                                 json.dumps(comp.to_json(), indent=1, default=json_default)),
-               atomic_write(folder / "compare.txt", header(comp) + "\n" + comp.table() + "\n")]
-    lines = ["method,date,weekday,demand,order,on_hand,short,cost"]
-    for r in comp.results:
-        if r.test is None or r.policy is None:
-            continue
-        t = r.test.trajectory
-        wd = (r.test.dates.astype(np.int64) + 3) % 7
-        for i in range(r.test.days):
-            lines.append(f"{r.method},{r.test.dates[i]},{wd[i]},{t['demand'][i]},{t['orders'][i]},"
-                         f"{t['states'][i + 1][0]},{t['short'][i]},{t['cost'][i]:.6g}")
-        try:
-            written.append(r.policy.save(folder / f"policy-{r.method}{r.policy.file_suffix}"))
-        except (OSError, NotImplementedError):  # pragma: no cover - a policy without a file format
-            pass
-    written.append(atomic_write(folder / "test_replay.csv", "\n".join(lines) + "\n"))
-    png = _plot(comp, folder / "test_replay.png")
-    if png is not None:
-        written.append(png)
-    return written
-
-
-def _plot(comp: Comparison, path: Path, days: int = 56) -> Path | None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover
-        return None
-    runs = [r for r in comp.results if r.test is not None]
-    if not runs:
-        return None
-    fig, axes = plt.subplots(len(runs), 1, figsize=(11, 2.2 * len(runs) + 0.6), sharex=True,
-                             squeeze=False)
-    for ax, r in zip(axes[:, 0], runs, strict=True):
-        assert r.test is not None
-        t = r.test.trajectory
-        n = min(days, r.test.days)
-        x = r.test.dates[:n].astype("datetime64[D]").astype(object)
-        ax.bar(x, t["demand"][:n], color="0.85", label="demand")
-        ax.step(x, t["states"][1: n + 1, 0], where="mid", color="C0", label="on hand (evening)")
-        ax.plot(x, t["orders"][:n], "o", ms=3, color="C3", label="order")
-        ax.set_ylabel("units")
-        ax.set_title(f"{r.method}: test {r.test.average_cost:.1f} $/day, fill {r.test.fill_rate:.3f}",
-                     fontsize=9, loc="left")
-    axes[0, 0].legend(fontsize=8, ncol=3, loc="upper right")
-    fig.suptitle(f"{comp.problem.name}: first {days} days of the test window", fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
-
-
 def header(comp: Comparison) -> str:
+    """The first line of ``replenish compare``: windows, costs, pack size and position bound."""
     h, p = comp.history, comp.problem
     return (f"{p.name}: trained on {h.train.first} .. {h.train.last} ({len(h.train)} days), "
             f"replayed on {h.test.first} .. {h.test.last} ({len(h.test)} days); L = {p.lead_time}, "

@@ -1,0 +1,291 @@
+"""Figures of the report: matplotlib, imported inside the functions (importing the package stays light).
+
+Shared helpers: :func:`pyplot` (the Agg backend, optionally with the report's
+style), :func:`render` (PNG bytes and SVG text of a figure, which is then
+closed) and :func:`finish` (a named :class:`Figure` of the report); the colour
+palette :data:`COLORS` of every figure.  The chart figures are here (costs,
+learning curves, the replayed test window, candidate orders, the test-window
+plot of ``replenish compare``); the figures of a policy over the state space
+(orders per state, heatmaps) are in :mod:`replenish.workflows.report.policy_figures`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from replenish.model.spec import Problem
+from replenish.solvers.catalogue import SolveResult
+
+#: The palette of every figure (method ``i`` gets ``COLORS[i % len(COLORS)]``).
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+          "#17becf", "#bcbd22", "#7f7f7f")
+#: Colours of the cost components.
+COST_COLORS = {"holding": "#4c72b0", "stockout": "#c44e52", "ordering": "#8172b2",
+               "revenue": "#55a868"}
+#: Whether figures are also rendered as SVG (set per call by :func:`.writer.write_report`).
+SVG = [True]
+
+
+@dataclass
+class Figure:
+    """A rendered figure of the report: ``<name>.png`` (and ``<name>.svg`` unless ``svg`` is ``None``)."""
+
+    name: str
+    title: str
+    caption: str
+    png: bytes
+    svg: str | None
+
+
+def pyplot(*, style: bool = True) -> Any:
+    """``matplotlib.pyplot`` on the Agg backend; ``style``: with the report's fonts and spines."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    if style:
+        plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10,
+                             "legend.fontsize": 9, "axes.spines.top": False,
+                             "axes.spines.right": False, "svg.fonttype": "none",
+                             "figure.dpi": 100})
+    return plt
+
+
+def render(fig: Any, *, dpi: int = 100, svg: bool = False) -> tuple[bytes, str | None]:
+    """The figure as PNG bytes (and SVG text when ``svg``); the figure is closed."""
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=dpi)
+    text = None
+    if svg:
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg")
+        text = buf.getvalue()
+    pyplot(style=False).close(fig)
+    return png.getvalue(), text
+
+
+def finish(fig: Any, name: str, title: str, caption: str) -> Figure:
+    """Render a report figure (PNG at 100 dpi, SVG when :data:`SVG` is on) and close it."""
+    png, svg = render(fig, dpi=100, svg=SVG[0])
+    return Figure(name=name, title=title, caption=caption, png=png, svg=svg)
+
+
+def fig_costs(rows: list[dict[str, Any]], prefix: str, historical: bool) -> Figure:
+    """Cost per period with 95% error bars, and the breakdown by component."""
+    plt = pyplot()
+    n = len(rows)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12.5, 0.42 * n + 1.9), sharey=True)
+    y = np.arange(n)[::-1]
+    cost = np.array([r["average_cost"] for r in rows])
+    err = np.array([0.0 if r.get("exact") or not r.get("ci95") else (r["ci95"][1] - r["ci95"][0]) / 2
+                    for r in rows])
+    colors = [COLORS[i % len(COLORS)] for i in range(n)]
+    a1.barh(y, cost, xerr=err, color=colors, alpha=0.85, capsize=4, height=0.65)
+    for yi, c, e in zip(y, cost, err, strict=True):
+        a1.text(c + e + 0.01 * max(abs(cost).max(), 1), yi, f"{c:.2f}", va="center", fontsize=8.5)
+    opt = next((r["optimal_average_cost"] for r in rows if r.get("optimal_average_cost") is not None), None)
+    if opt is not None:
+        a1.axvline(opt, color="k", ls="--", lw=1)
+        a1.text(opt, -0.75, f" optimum {opt:.2f}", fontsize=8.5, va="center", ha="left")
+    a1.set_ylim(-1.05, n - 0.45)
+    a1.set_yticks(y)
+    a1.set_yticklabels([r["label"] for r in rows])
+    a1.set_xlabel("long-run average cost ($ per period)" + (" under the fitted model" if historical else ""))
+    a1.set_title("Average cost (bars: 95% CI when simulated)", loc="left")
+    a1.set_xlim(min(0.0, float(cost.min()) * 1.1), float((cost + err).max()) * 1.15 + 1e-9)
+    left = np.zeros(n)
+    for comp in ("holding", "stockout", "ordering"):
+        v = np.array([r["breakdown"].get(comp, 0.0) for r in rows])
+        if np.any(v):
+            a2.barh(y, v, left=left, color=COST_COLORS[comp], label=comp, height=0.65)
+            left += v
+    rev = np.array([r["breakdown"].get("revenue", 0.0) for r in rows])
+    if np.any(rev):
+        a2.barh(y, -rev, color=COST_COLORS["revenue"], label="revenue (−)", height=0.65)
+    a2.axvline(0, color="0.3", lw=0.8)
+    a2.set_xlabel("$ per period")
+    a2.set_title("Cost breakdown", loc="left")
+    a2.legend(loc="lower right", frameon=False, ncol=4, bbox_to_anchor=(1.0, 1.06))
+    fig.tight_layout()
+    return finish(fig, f"{prefix}costs", "Cost comparison",
+                   "Long-run average cost per period of each method (dashed: DP optimum) and its "
+                   "components (holding, stockout, ordering; revenue counts negative).")
+
+
+def _curve(r: SolveResult) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """``(steps, y, kind)`` with kind ``"gap"`` (fraction) or ``"cost"`` ($/period)."""
+    lc = r.extras.get("learning_curve")
+    if isinstance(lc, dict) and lc.get("steps"):
+        steps = np.asarray(lc["steps"], dtype=float)
+        if lc.get("gap") is not None:
+            return steps, np.asarray(lc["gap"], dtype=float), "gap"
+        if lc.get("cost") is not None:
+            return steps, np.asarray(lc["cost"], dtype=float), "cost"
+    hist = r.extras.get("history") or r.extras.get("curve")  # DQN / Q-learning conventions
+    key = "step" if isinstance(hist, list) and hist and isinstance(hist[0], dict) and "step" in hist[0] \
+        else "steps"
+    if isinstance(hist, list) and hist and isinstance(hist[0], dict) and key in hist[0]:
+        steps = np.array([h[key] for h in hist], dtype=float)
+        if all(h.get("average_cost") is not None for h in hist):
+            return steps, np.array([h["average_cost"] for h in hist], dtype=float), "cost"
+        if all(h.get("gap") is not None for h in hist):
+            return steps, np.array([h["gap"] for h in hist], dtype=float), "gap"
+    return None
+
+
+def fig_learning(results: Sequence[SolveResult], labels: Sequence[str], prefix: str) -> Figure | None:
+    """Gap to the optimum (or cost) against training steps, for each learner."""
+    curves = []
+    for lab, r in zip(labels, results, strict=True):
+        c = _curve(r)
+        if c is not None:
+            curves.append((lab, r, *c))
+    if not curves:
+        return None
+    plt = pyplot()
+    opt = next((r.optimal_average_cost for r in results if r.optimal_average_cost is not None), None)
+    as_gap = opt is not None and opt != 0
+    fig, ax = plt.subplots(figsize=(9.5, 4.0))
+    for i, (lab, _r, steps, y, kind) in enumerate(curves):
+        if as_gap and kind == "cost" and opt is not None:  # (as_gap implies opt is not None)
+            y = (y - opt) / abs(opt)
+        elif not as_gap and kind == "gap" and opt is not None:
+            y = opt + y * abs(opt)
+        ax.plot(steps, 100 * y if as_gap else y, "o-", ms=3.5, color=COLORS[(i + 3) % len(COLORS)],
+                label=lab)
+    if as_gap:
+        ax.axhline(0, color="k", ls="--", lw=1, label="DP optimum")
+        ax.set_ylabel("gap to the optimum (%)")
+    else:
+        ax.set_ylabel("average cost ($ per period)")
+    ax.set_xlabel("training steps (environment transitions)")
+    ax.grid(color="0.92")
+    ax.legend(frameon=False)
+    ax.set_title("Learning curves (periodic evaluations of the greedy policy)", loc="left")
+    fig.tight_layout()
+    return finish(fig, f"{prefix}learning", "Learning curves",
+                   "Greedy policy evaluated during training (simulated; DQN keeps the best one).")
+
+
+def fig_replay(comparison: Any, labels_by_method: dict[str, str], prefix: str) -> list[Figure]:
+    """The test window replayed: demand, stock, orders and stockout days per method; cumulative cost."""
+    plt = pyplot()
+    runs = [r for r in comparison.results if r.test is not None]
+    if not runs:
+        return []
+    figs = []
+    fig, axes = plt.subplots(len(runs), 1, figsize=(13, 2.25 * len(runs) + 0.9), sharex=True,
+                             squeeze=False)
+    for ax, r in zip(axes[:, 0], runs, strict=True):
+        t = r.test.trajectory
+        x = r.test.dates.astype("datetime64[D]").astype(object)
+        ax.fill_between(x, t["demand"], step="mid", color="0.80", lw=0, label="demand (units/day)")
+        ax.plot(x, t["states"][1:, 0], "-", color="#1f77b4", lw=1.0, label="on hand at close")
+        pos = t["orders"] > 0
+        ax.plot(np.asarray(x)[pos], t["orders"][pos], ".", ms=3, color="#ff7f0e", label="order placed")
+        out = t["short"] > 0
+        if out.any():
+            ymax = max(float(t["demand"].max()), 1.0)
+            ax.plot(np.asarray(x)[out], np.full(int(out.sum()), -0.06 * ymax), "|", ms=7, color="#d62728",
+                    mew=1.5, label="stockout day")
+        lab = labels_by_method.get(r.method, r.method)
+        ax.set_title(f"{lab}: {r.test.average_cost:.2f} $/day, fill rate {r.test.fill_rate:.3f}, "
+                     f"{r.test.stockout_days} stockout days", loc="left")
+        ax.set_ylabel("units")
+        ax.grid(axis="y", color="0.93")
+    axes[0, 0].legend(loc="upper left", ncol=4, frameon=False, bbox_to_anchor=(0, 1.32))
+    axes[-1, 0].set_xlabel("test window (date)")
+    fig.tight_layout()
+    figs.append(finish(fig, f"{prefix}replay", "Test window replayed",
+                        "Each policy replayed on the actual demand of the held-out test window: daily "
+                        "demand (grey), stock on hand at closing (blue), orders placed (orange dots), "
+                        "days with unmet demand (red ticks)."))
+    fig, ax = plt.subplots(figsize=(11, 3.8))
+    for i, r in enumerate(runs):
+        x = r.test.dates.astype("datetime64[D]").astype(object)
+        ax.plot(x, np.cumsum(r.test.trajectory["cost"]), color=COLORS[i % len(COLORS)],
+                label=f"{labels_by_method.get(r.method, r.method)} ({r.test.total_cost:,.0f} $)")
+    ax.set_ylabel("cumulative cost ($)")
+    ax.set_xlabel("test window (date)")
+    ax.grid(color="0.93")
+    ax.legend(frameon=False, fontsize=8.5)
+    ax.set_title("Cumulative cost over the test window", loc="left")
+    fig.tight_layout()
+    figs.append(finish(fig, f"{prefix}replay-cost", "Cumulative test cost",
+                        "Total cost accumulated day by day on the test window (lower is better)."))
+    return figs
+
+
+def fig_explain(problem: Problem, explanations: list[Any], labels: Sequence[str],
+                prefix: str) -> Figure | None:
+    """Regret of every candidate order in each representative state, with each method's choice."""
+    exps = [e for e in explanations if e.values]
+    if not exps:
+        return None
+    plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    from replenish.workflows.explain import state_label
+
+    fig, axes = plt.subplots(1, len(exps), figsize=(max(3.2 * len(exps), 9.0), 4.2), squeeze=False)
+    for ax, e in zip(axes[0], exps, strict=True):
+        orders = np.array([v.order for v in e.values])
+        reg = np.array([v.regret for v in e.values])
+        ax.plot(orders, reg, "-", color="0.4", lw=1.2)
+        ax.plot(orders, reg, ".", color="0.4", ms=4)
+        chosen = []
+        for i, p in enumerate(e.policies):
+            if p.regret is None:
+                continue
+            chosen.append(p.regret)
+            if p.label == "DP optimum":
+                ax.plot([p.order], [p.regret], "*", ms=15, color="k", label=p.label, zorder=5)
+            else:  # concentric rings: methods choosing the same order stay visible
+                ax.plot([p.order], [p.regret], "o", ms=max(5.0, 17 - 2.2 * i), mfc="none",
+                        mec=COLORS[i % len(COLORS)], mew=1.8, label=p.label, zorder=4)
+        ax.set_title(f"state {state_label(problem, np.asarray(e.state))}", loc="left")
+        ax.set_xlabel("order tonight (units)")
+        near = reg[np.abs(orders - orders[np.argmin(reg)]) <= max(2, 0.2 * orders.max())]
+        lim = max([float(near.max()), *chosen, 1e-3])
+        ax.set_ylim(-0.08 * lim, lim * 1.15)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+        ax.grid(color="0.93")
+    axes[0, 0].set_ylabel("extra long-run cost ($)")
+    h, lab = axes[0, 0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
+    fig.legend(h, lab, loc="lower center", ncol=min(len(lab), 5), frameon=False, fontsize=9)
+    return finish(fig, f"{prefix}explain", "Value of each candidate order",
+                   "Regret Q*(s, a) − min Q*(s, ·) of each order a (exact DP: extra long-run cost of "
+                   "ordering a tonight and acting optimally afterwards); markers: each method's order "
+                   "(★ DP optimum).")
+
+
+def compare_replay_png(comparison: Any, days: int = 56) -> bytes | None:
+    """``test_replay.png`` of ``replenish compare``: the first ``days`` days of the test window
+    (demand, on-hand stock, orders) per method, 90 dpi, matplotlib's default style."""
+    runs = [r for r in comparison.results if r.test is not None]
+    if not runs:
+        return None
+    plt = pyplot(style=False)
+    fig, axes = plt.subplots(len(runs), 1, figsize=(11, 2.2 * len(runs) + 0.6), sharex=True,
+                             squeeze=False)
+    for ax, r in zip(axes[:, 0], runs, strict=True):
+        t = r.test.trajectory
+        n = min(days, r.test.days)
+        x = r.test.dates[:n].astype("datetime64[D]").astype(object)
+        ax.bar(x, t["demand"][:n], color="0.85", label="demand")
+        ax.step(x, t["states"][1: n + 1, 0], where="mid", color="C0", label="on hand (evening)")
+        ax.plot(x, t["orders"][:n], "o", ms=3, color="C3", label="order")
+        ax.set_ylabel("units")
+        ax.set_title(f"{r.method}: test {r.test.average_cost:.1f} $/day, fill {r.test.fill_rate:.3f}",
+                     fontsize=9, loc="left")
+    axes[0, 0].legend(fontsize=8, ncol=3, loc="upper right")
+    fig.suptitle(f"{comparison.problem.name}: first {days} days of the test window", fontsize=10)
+    fig.tight_layout()
+    return render(fig, dpi=90)[0]

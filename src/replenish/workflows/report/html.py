@@ -1,0 +1,229 @@
+"""HTML of the report: escaping, tables, figures, sections and the page (no scripts, styles inline).
+
+The row and list helpers (:func:`row_html`, :func:`list_items`) also build
+the fleet report (:mod:`replenish.workflows.fleet.report`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from replenish.model.demand import WEEKDAYS
+from replenish.model.spec import Problem
+from replenish.workflows.report.figures import Figure
+
+CSS = """
+body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:0;background:#f6f7f9;color:#222}
+main{max-width:1240px;margin:0 auto;padding:24px 28px;background:#fff}
+h1{font-size:26px;margin:4px 0 4px}h2{font-size:21px;margin:34px 0 8px;border-bottom:2px solid #e3e6ea;
+padding-bottom:4px}h3{font-size:16px;margin:22px 0 6px}
+p.meta{color:#666;margin:0 0 14px;font-size:13px}
+.tw{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;margin:8px 0 14px;font-size:13px}
+th,td{padding:4px 8px;border-bottom:1px solid #e6e8eb;text-align:right;white-space:nowrap}
+th{white-space:normal;vertical-align:bottom}
+th{background:#f0f2f5;font-weight:600}td.l,th.l{text-align:left}
+tr.best td{background:#eef8ee}
+figure{margin:10px 0 22px}figure img{max-width:100%;height:auto;border:1px solid #eceef1}
+figcaption{font-size:13px;color:#555;margin-top:4px}
+.params td{text-align:left}.note{font-size:13px;color:#555}
+code{background:#f0f2f5;padding:1px 4px;border-radius:3px}
+"""
+
+
+def fmt_cost(x: float | None) -> str:
+    """Cost cells of the summary table: 4 decimals (``results.json`` rounds to the same)."""
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
+
+
+def fmt_pct(x: float | None) -> str:
+    """Relative figures: signed percent with 2 decimals."""
+    return "—" if x is None else f"{100 * x:+.2f}%"
+
+
+def ci_text(row: dict[str, Any]) -> str:
+    """The "95% CI / exact" cell: ``exact``, ``± half-width`` or ``—``."""
+    if row.get("exact"):
+        return "exact"
+    ci = row.get("ci95")
+    if ci:
+        return f"± {(ci[1] - ci[0]) / 2:.4f}"
+    return "—"
+
+
+def slug(text: str) -> str:
+    """An anchor / file-name fragment: ``"Bike shop!"`` → ``"bike-shop"``."""
+    s = re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-").lower()
+    return s or "x"
+
+
+def row_html(cells: Iterable[Any], *, tag: str = "td", left: int = 0, cls: str = "") -> str:
+    """One table row of escaped cells; the first ``left`` are left-aligned (class ``l``)."""
+    tds = "".join(f'<{tag} class="l">{html.escape(str(c))}</{tag}>' if i < left
+                  else f"<{tag}>{html.escape(str(c))}</{tag}>" for i, c in enumerate(cells))
+    rc = f' class="{cls}"' if cls else ""
+    return f"<tr{rc}>{tds}</tr>"
+
+
+def list_items(texts: Iterable[str]) -> str:
+    """``<li>`` elements of escaped texts."""
+    return "".join(f"<li>{html.escape(t)}</li>" for t in texts)
+
+
+def table_html(head: Sequence[str], rows: Sequence[Sequence[str]], *, cls: str = "",
+               left: int = 1, row_classes: Sequence[str] | None = None) -> str:
+    """A scrollable table with a header row; ``row_classes``: a class per body row (or ``""``)."""
+    h = row_html(head, tag="th", left=left)
+    body = "".join(row_html(r, left=left, cls=row_classes[k] if row_classes else "")
+                   for k, r in enumerate(rows))
+    c = f' class="{cls}"' if cls else ""
+    return f'<div class="tw"><table{c}><thead>{h}</thead><tbody>{body}</tbody></table></div>'
+
+
+def figure_html(f: Figure) -> str:
+    """The figure embedded as a base64 PNG with its caption and file names."""
+    b64 = base64.b64encode(f.png).decode("ascii")
+    files = f"<code>{f.name}.png</code>" + (f", <code>{f.name}.svg</code>" if f.svg is not None else "")
+    return (f'<figure id="{f.name}"><img alt="{html.escape(f.title)}" '
+            f'src="data:image/png;base64,{b64}"><figcaption>{html.escape(f.caption)} '
+            f"({files})</figcaption></figure>")
+
+
+def problem_table(problem: Problem) -> str:
+    """The problem's parameters (demand, lead time, bounds, costs) as a two-column table."""
+    d = problem.demand.to_dict()
+    dem = d.get("kind", "?")
+    if problem.seasonal:
+        dem += ", weekday means " + ", ".join(f"{WEEKDAYS[w]} {problem.demand.mean_at(w):.1f}"
+                                              for w in range(problem.period))
+    else:
+        dem += f", mean {problem.demand.mean_at(0):g} units/day"
+    rows = [("demand D", dem), ("lead time L", f"{problem.lead_time} period(s)"),
+            ("capacity C", "—" if problem.capacity is None else f"{problem.capacity} units"),
+            ("position bound B", f"{problem.bound} units"),
+            ("order multiple m", f"{problem.order_multiple} units"),
+            ("excess demand", problem.excess_demand),
+            ("holding h", f"{problem.holding_cost:g} $/unit/period"),
+            ("stockout p", f"{problem.stockout_cost:g} $/unit"),
+            ("fixed order K", f"{problem.fixed_order_cost:g} $/order"),
+            ("unit cost c", f"{problem.unit_cost:g} $/unit"), ("price r", f"{problem.price:g} $/unit")]
+    return table_html(("parameter", "value"), rows, cls="params", left=2)
+
+
+def summary_html(rows: list[dict[str, Any]], historical: bool) -> str:
+    """The summary table of a section (the cheapest method's row highlighted)."""
+    head = ["method", "policy", "avg cost $/period", "95% CI / exact", "gap to optimum",
+            "vs best static", "training s", "fill rate", "days with stockout", "avg on hand"]
+    if historical:
+        head += ["test $/day", "test total $", "test vs ref", "test stockout days"]
+    body, classes = [], []
+    best = min((r["average_cost"] for r in rows), default=None)
+    for r in rows:
+        line = [r["label"], r["policy"], fmt_cost(r["average_cost"]), ci_text(r), fmt_pct(r.get("gap")),
+                fmt_pct(r.get("relative_to_best_static")), f"{r.get('seconds', 0.0):.2f}",
+                f"{r['fill_rate']:.4f}", f"{100 * r['stockout_rate']:.2f}%", f"{r['average_on_hand']:.2f}"]
+        if historical:
+            if r.get("test_average_cost") is not None:
+                rel = r.get("test_relative_to_reference")
+                line += [fmt_cost(r["test_average_cost"]), f"{r['test_total_cost']:.2f}",
+                         "—" if rel is None else f"{100 * (rel - 1):+.2f}%", str(r["test_stockout_days"])]
+            else:
+                line += ["—"] * 4
+        body.append(line)
+        classes.append("best" if r["average_cost"] == best else "")
+    return table_html(head, body, left=2, row_classes=classes)
+
+
+def explain_html(problem: Problem, explanations: list[Any]) -> str:
+    """Each method's order at the representative states, candidate orders and the cost forecast."""
+    from replenish.workflows.explain import describe_state
+
+    if not explanations:
+        return ""
+    head = ["method"] + [describe_state(problem, np.asarray(e.state)) for e in explanations]
+    rows = []
+    for k, p0 in enumerate(explanations[0].policies):
+        cells = [p0.label]
+        for e in explanations:
+            p = e.policies[k]
+            extra = "" if p.regret is None or p.regret < 5e-5 else f" (+{p.regret:.3f} $)"
+            cells.append(f"{p.order}{extra}")
+        rows.append(cells)
+    out = [table_html(head, rows, left=1)]
+    e = explanations[0]
+    if e.values:
+        st = html.escape(describe_state(problem, np.asarray(e.state)))
+        out.append(f"<h3>Candidate orders in state {st}</h3>")
+        vr = [(str(v.order), f"{v.period_cost:.4f}", f"{v.q:.4f}", f"{v.regret:.4f}",
+               "optimal" if v.order == e.optimal_order else "") for v in e.values]
+        out.append(table_html(("order", "tonight's expected cost $", "Q* $", "regret $", ""), vr, left=0))
+    fc = [p for p in e.policies if p.forecast]
+    if fc:
+        days = len(fc[0].forecast)
+        head2 = ["policy", "order"] + [f"day {d}" for d in range(1, days + 1)] + [f"{days} days"]
+        rows2 = [[p.label, str(p.order)] + [f"{d.cost:.2f}" for d in p.forecast] + [f"{p.forecast_total:.2f}"]
+                 for p in fc]
+        out.append(f"<h3>Expected cost of the next {days} days from that state ($, exact)</h3>")
+        out.append(table_html(head2, rows2, left=1))
+    return "\n".join(out)
+
+
+def section_html(title: str, problem: Problem, comparison: Any, rows: list[dict[str, Any]],
+                 figs: Sequence[Figure], exps: list[Any]) -> str:
+    """One ``<section>`` of the report: problem, summary table, figures and explanations."""
+    historical = comparison is not None
+    parts = [f'<section id="{slug(title)}"><h2>{html.escape(title)}</h2>', problem_table(problem)]
+    if historical:
+        h = comparison.history
+        parts.append(f'<p class="note">Every method learned on {h.train.first} … {h.train.last} '
+                     f"({len(h.train)} days); the figures \"test\" replay the finished policies on "
+                     f"the actual demand of {h.test.first} … {h.test.last} ({len(h.test)} days), "
+                     f"relative to the reference <b>{html.escape(str(comparison.reference))}</b>. "
+                     "“avg cost” is the long-run cost under the weekday model fitted on the "
+                     "training window.</p>")
+    parts.append("<h3>Summary</h3>")
+    parts.append(summary_html(rows, historical))
+    ref = rows[0].get("best_static") if rows else None
+    parts.append('<p class="note">Average cost: long-run $ per period, exact (stationary distribution '
+                 "of the policy's Markov chain) or simulated with a 95% confidence interval. Gap: "
+                 "(g − g*)/|g*| to the DP optimum g*. "
+                 + (f"“vs best static”: relative to <b>{html.escape(ref)}</b>, the cheapest static "
+                    "classic policy. " if ref else "")
+                 + "Training s: wall time of the method, excluding evaluation.</p>")
+    for fg in figs:
+        if fg.name.endswith("explain"):
+            continue
+        parts.append(f"<h3>{html.escape(fg.title)}</h3>")
+        parts.append(figure_html(fg))
+    if exps:
+        parts.append("<h3>Explanations at representative states</h3>")
+        parts.append('<p class="note">Order of each method (in brackets: its exact DP regret, the '
+                     "extra long-run cost of that order compared with the best one). "
+                     "Use <code>replenish explain CONFIG --policy FILE --state α,β</code> for any "
+                     "state.</p>")
+        parts.append(explain_html(problem, exps))
+        for fg in figs:
+            if fg.name.endswith("explain"):
+                parts.append(figure_html(fg))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def page_html(title: str, sections: Sequence[str], parts: Sequence[str], *, version: str,
+              generated: str) -> str:
+    """The whole page: title, meta line, a table of contents (several sections) and the sections."""
+    multi = len(sections) > 1
+    toc = "".join(f'<li><a href="#{slug(s)}">{html.escape(s)}</a></li>' for s in sections)
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body><main>"
+            f"<h1>{html.escape(title)}</h1><p class=\"meta\">replenish {version} — generated {generated} — "
+            "figures also as PNG/SVG files, results in <code>results.json</code> and "
+            "<code>results.csv</code> next to this page.</p>"
+            + (f"<ul>{toc}</ul>" if multi else "") + "\n".join(parts) + "</main></body></html>\n")

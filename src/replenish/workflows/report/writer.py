@@ -1,0 +1,235 @@
+"""Writing the report: :func:`write_report` (results of one or several problems) and
+:func:`write_comparison_report` (every output of ``replenish compare --report``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+from replenish.core.io import atomic_write, dumps_json
+from replenish.core.validate import require
+from replenish.policies.base import Policy
+from replenish.solvers.catalogue import SolveResult
+from replenish.workflows.report import figures as _figures
+from replenish.workflows.report.figures import (
+    Figure,
+    compare_replay_png,
+    fig_costs,
+    fig_explain,
+    fig_learning,
+    fig_replay,
+)
+from replenish.workflows.report.html import page_html, section_html, slug
+from replenish.workflows.report.policy_figures import (
+    fig_heatmaps,
+    fig_orders_per_state,
+    optimum_policy,
+    representative_states,
+)
+from replenish.workflows.report.tables import (
+    compare_replay_csv,
+    replay_csv,
+    results_csv,
+    summary_rows,
+    unique_labels,
+)
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """One problem of a report.
+
+    Attributes:
+        results: the methods' results on this problem (same problem for all).
+        labels: display label per result (default: method name, made unique).
+        title: section heading (default: the problem name).
+        comparison: a :class:`~replenish.workflows.compare.Comparison` whose test-window
+            replays are plotted and tabulated (its results should be
+            ``results``), or ``None``.
+        explain_states: full states to explain (default: a few representative ones).
+    """
+
+    results: Sequence[SolveResult]
+    labels: Sequence[str] | None = None
+    title: str | None = None
+    comparison: Any = None
+    explain_states: Sequence[Sequence[int]] | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """What :func:`write_report` (or :func:`write_comparison_report`) wrote.
+
+    Attributes:
+        folder: the output folder.
+        html: path of ``report.html``.
+        json: path of ``results.json``; ``csv``: path of ``results.csv``.
+        figures: names of the figures (each has ``.png`` and ``.svg`` files).
+        files: every file written.
+        data: the ``results.json`` object.
+    """
+
+    folder: Path
+    html: Path
+    json: Path
+    csv: Path
+    figures: tuple[str, ...]
+    files: tuple[Path, ...]
+    data: dict[str, Any] = field(repr=False)
+
+
+def _build_section(sec: ReportSection, multi: bool, explain_days: int
+                   ) -> tuple[dict[str, Any], list[Figure], str, str | None]:
+    """One section: its ``results.json`` object, figures, HTML and replay CSV (``None`` if not historical)."""
+    from replenish.workflows.explain import explain
+
+    results = list(sec.results)
+    require(len(results) >= 1, "results", 0, "a report needs at least one result")
+    problem = results[0].policy.problem
+    labels = unique_labels(results, sec.labels)
+    title = sec.title or problem.name
+    prefix = f"{slug(title)}-" if multi else ""
+    rows = summary_rows(results, labels, sec.comparison)
+    historical = sec.comparison is not None
+    optimum = optimum_policy(problem, results)
+    figs: list[Figure] = [fig_costs(rows, prefix, historical)]
+    f = fig_orders_per_state(problem, results, labels, optimum, prefix)
+    if f is not None:
+        figs.append(f)
+    pols: list[tuple[str, Policy]] = []
+    if optimum is not None and not any(r.method == "dp" for r in results):
+        pols.append(("DP optimum", optimum))
+    pols += [(lab, r.policy) for lab, r in zip(labels, results, strict=True)]
+    figs.append(fig_heatmaps(problem, pols, prefix, reference=optimum or results[0].policy))
+    f = fig_learning(results, labels, prefix)
+    if f is not None:
+        figs.append(f)
+    replay = None
+    if historical:
+        by_method = {r.method: lab for lab, r in zip(labels, results, strict=True)}
+        figs += fig_replay(sec.comparison, by_method, prefix)
+        replay = replay_csv(sec.comparison, by_method)
+    states = ([np.asarray(s, dtype=np.int64) for s in sec.explain_states] if sec.explain_states
+              else representative_states(problem, optimum))
+    named = {lab: r.policy for lab, r in zip(labels, results, strict=True) if r.method != "dp"}
+    exps: list[Any] = []
+    for s in states:
+        try:
+            exps.append(explain(problem, named, s, days=explain_days if not exps else 0,
+                                neighbours=False))
+        except Exception:  # a state a table policy does not cover
+            continue
+    f = fig_explain(problem, exps, labels, prefix)
+    if f is not None:
+        figs.append(f)
+    data = {"title": title, "problem": problem.to_dict(), "rows": rows,
+            "best_static": rows[0].get("best_static") if rows else None,
+            "explanations": [e.to_json() for e in exps],
+            "figures": [fg.name for fg in figs]}
+    if historical:
+        data["comparison"] = sec.comparison.to_json()
+    return data, figs, section_html(title, problem, sec.comparison, rows, figs, exps), replay
+
+
+def write_report(results: Sequence[SolveResult] | Sequence[ReportSection], folder: str | Path, *,
+                 labels: Sequence[str] | None = None, title: str | None = None,
+                 comparison: Any = None, explain_days: int = 7, svg: bool = True) -> Report:
+    """Write the report of ``results`` into ``folder`` (see :mod:`replenish.workflows.report`).
+
+    Args:
+        results: results on one problem, or a list of :class:`ReportSection`
+            (several problems in one report).
+        folder: output folder (created).
+        labels: display labels of ``results`` (single-problem form only).
+        title: report title.
+        comparison: historical comparison of ``results`` (single-problem form only).
+        explain_days: days of expected-cost forecast in the explanation section.
+        svg: also write every figure as SVG (rendering twice; PNG is always written).
+    """
+    from replenish import __version__
+
+    items = list(results)
+    require(len(items) >= 1, "results", 0, "a report needs at least one result")
+    if isinstance(items[0], ReportSection):
+        sections = cast(list[ReportSection], items)
+    else:
+        sections = [ReportSection(results=cast(list[SolveResult], items), labels=labels,
+                                  comparison=comparison)]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    multi = len(sections) > 1
+    secs, figs, parts, files = [], [], [], []
+    _figures.SVG[0] = bool(svg)
+    for sec in sections:
+        data, fs, part, replay = _build_section(sec, multi, explain_days)
+        secs.append(data)
+        figs += fs
+        parts.append(part)
+        if replay is not None:
+            files.append(atomic_write(folder / f"{slug(data['title'])}-replay.csv", replay))
+    title = title or " / ".join(s["title"] for s in secs)
+    for fg in figs:
+        files.append(atomic_write(folder / f"{fg.name}.png", fg.png))
+        if fg.svg is not None:
+            files.append(atomic_write(folder / f"{fg.name}.svg", fg.svg))
+    now = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    data = {"title": title, "generated": now, "replenish_version": __version__, "sections": secs}
+
+    jpath = atomic_write(folder / "results.json", dumps_json(data))
+    cpath = atomic_write(folder / "results.csv", results_csv(secs))
+    doc = page_html(title, [s["title"] for s in secs], parts, version=__version__, generated=now)
+    hpath = atomic_write(folder / "report.html", doc)
+    files += [jpath, cpath, hpath]
+    return Report(folder=folder, html=hpath, json=jpath, csv=cpath,
+                  figures=tuple(f.name for f in figs), files=tuple(files), data=data)
+
+
+def write_comparison_report(comparison: Any, folder: str | Path, *, title: str | None = None,
+                            svg: bool = True) -> Report | None:
+    """Every output of a :class:`~replenish.workflows.compare.Comparison` (``replenish compare --report``).
+
+    Writes ``compare.json`` (:meth:`Comparison.to_json`), ``compare.txt`` (the
+    header and table printed by ``replenish compare``), ``policy-<method>.json``
+    / ``.pt`` for each method that produced a policy, ``test_replay.csv`` (one
+    row per test day and method: date, weekday 0 = Monday, demand, order,
+    on hand after demand, units short, cost) and ``test_replay.png`` (the first
+    eight weeks of the test window); then, when at least one method produced a
+    policy, the report of :func:`write_report` (``report.html``, figures,
+    ``results.json``/``.csv``, ``<problem>-replay.csv``).  Every file is
+    written atomically.
+
+    Returns:
+        The :class:`Report` (its ``files`` include the comparison files), or
+        ``None`` when no method produced a policy (only the comparison files
+        are written then).
+    """
+    from replenish.workflows.compare import header
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [atomic_write(folder / "compare.json", dumps_json(comparison.to_json())),
+             atomic_write(folder / "compare.txt", header(comparison) + "\n" + comparison.table() + "\n")]
+    for r in comparison.results:
+        if r.test is None or r.policy is None:
+            continue
+        try:
+            files.append(r.policy.save(folder / f"policy-{r.method}{r.policy.file_suffix}"))
+        except (OSError, NotImplementedError):  # pragma: no cover - a policy without a file format
+            pass
+    files.append(atomic_write(folder / "test_replay.csv", compare_replay_csv(comparison)))
+    png = compare_replay_png(comparison)
+    if png is not None:
+        files.append(atomic_write(folder / "test_replay.png", png))
+    ok = [r for r in comparison.results if r.solve is not None]
+    if not ok:
+        return None
+    sec = ReportSection(results=[r.solve for r in ok], labels=[r.method for r in ok],
+                        title=title or comparison.problem.name, comparison=comparison)
+    rep = write_report([sec], folder, title=title, svg=svg)
+    return dataclasses.replace(rep, files=(*files, *rep.files))
