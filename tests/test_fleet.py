@@ -300,6 +300,7 @@ def test_fleet_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "--group-by = 'shelf'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_fleet_ray_engine(config: dict, data_file: Path, tmp_path: Path) -> None:
     """Ray tasks on a local instance (loopback, no dashboard) give the serial engine's table."""
     pytest.importorskip("ray")

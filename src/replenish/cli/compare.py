@@ -9,6 +9,7 @@ from typing import Any
 
 from replenish.cli.common import print_json
 from replenish.core.validate import SpecError, require
+from replenish.solvers.catalogue import METHODS
 from replenish.workflows.compare import DEFAULT_METHODS, MethodComparison, compare, header
 
 
@@ -20,7 +21,7 @@ def add_compare(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", type=Path, help="folder for compare.json/.txt, the replay CSV, "
                                                "policies and a plot")
     p.add_argument("--seed", type=int, default=0, help="random seed of every method (default 0)")
-    p.add_argument("--steps", type=int, help="training steps of the learners (qlearning, dqn)")
+    p.add_argument("--steps", type=int, help="training steps of the learners")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -52,7 +53,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     options = {}
     for m in methods:
         opts = cfg.section(m)
-        if args.steps is not None and m in ("qlearning", "dqn"):
+        if args.steps is not None and "steps" in METHODS[m].flags:
             opts["steps"] = args.steps
         options[m] = opts
     quiet = args.json or args.no_progress

@@ -29,7 +29,7 @@ from replenish.model.spec import Problem
 from replenish.policies.base import Policy
 from replenish.solvers.base import MethodFn, MethodOutput
 
-__all__ = ["METHODS", "MethodOutput", "MethodSpec", "SolveResult", "available_methods",
+__all__ = ["METHODS", "REFERENCE_METHODS", "MethodOutput", "MethodSpec", "SolveResult", "available_methods",
            "method_spec", "solve"]
 
 Family = Literal["exact", "classic", "heuristic", "learner"]
@@ -130,6 +130,11 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
                flags=("steps", "variant", "logdir", "resume"),
                tune_space="replenish.workflows.tune:dqn_space"),
 )}
+
+
+#: Reference of relative costs (reports, compare, fleet), in order of preference: the best
+#: static (s, S) policy, else the best order-up-to level.
+REFERENCE_METHODS = ("sS", "order-up-to")
 
 
 def method_spec(name: str) -> MethodSpec:

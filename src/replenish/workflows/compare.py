@@ -38,13 +38,13 @@ import numpy as np
 from replenish.core.validate import SpecError, require
 from replenish.model.spec import Problem
 from replenish.policies.base import Policy
-from replenish.solvers.catalogue import METHODS, SolveResult, solve
+from replenish.solvers.catalogue import METHODS, REFERENCE_METHODS, SolveResult, solve
 from replenish.workflows.history import HistoricalDemand, ReplayResult, default_start_state, replay
 
 #: Methods a comparison runs when none are given.
 DEFAULT_METHODS = ("sS", "order-up-to", "weekday-base-stock", "dp", "dqn")
 #: Reference of the relative test costs, in order of preference.
-REFERENCES = ("sS", "order-up-to")
+REFERENCES = REFERENCE_METHODS  # the catalogue's
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,12 @@ from typing import Any
 
 import numpy as np
 
-#: The methods relative costs refer to, in order of preference (static (s, S) first).
-REFERENCES = ("sS", "order-up-to")
+from replenish.solvers.catalogue import REFERENCE_METHODS, learners
+
+#: The methods relative costs refer to, in order of preference (the catalogue's).
+REFERENCES = REFERENCE_METHODS
 #: Learning methods (the summary lists the series where they lose).
-LEARNERS = ("qlearning", "dqn")
+LEARNERS = learners()
 
 
 @dataclass(frozen=True)
