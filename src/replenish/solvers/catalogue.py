@@ -98,27 +98,25 @@ class MethodSpec:
         return check_keys(options, self.option_types(), self.name)
 
 
-_CLASSIC = "replenish.solvers.classic"
+def _classic(name: str, summary: str, *, static: bool = True, family: Family = "classic") -> MethodSpec:
+    """An entry of :mod:`replenish.solvers.classic`: ``<name>_method`` and ``<NAME>_OPTIONS`` there."""
+    stem = name.replace("-", "_").lower()
+    return MethodSpec(name, family, summary, f"replenish.solvers.classic:{stem}_method",
+                      f"replenish.solvers.classic:{stem.upper()}_OPTIONS", static=static)
+
+
 #: The catalogue, in the order reports list methods.
 METHODS: dict[str, MethodSpec] = {m.name: m for m in (
     MethodSpec("dp", "exact", "exact optimum by dynamic programming (relative value iteration)",
                "replenish.solvers.dp:dp_method", "replenish.solvers.dp:DP_OPTIONS"),
-    MethodSpec("myopic", "heuristic", "myopic: the order minimising the expected cost of its arrival day",
-               f"{_CLASSIC}:myopic_method", f"{_CLASSIC}:MYOPIC_OPTIONS"),
-    MethodSpec("order-up-to", "classic", "order-up-to (base-stock) level, tuned",
-               f"{_CLASSIC}:order_up_to_method", f"{_CLASSIC}:ORDER_UP_TO_OPTIONS", static=True),
-    MethodSpec("capped-base-stock", "classic", "capped base-stock (level, cap), tuned",
-               f"{_CLASSIC}:capped_base_stock_method", f"{_CLASSIC}:CAPPED_BASE_STOCK_OPTIONS",
-               static=True),
-    MethodSpec("sS", "classic", "(s, S): order up to S when the position is at most s, tuned",
-               f"{_CLASSIC}:ss_method", f"{_CLASSIC}:SS_OPTIONS", static=True),
-    MethodSpec("sQ", "classic", "(s, Q): order multiples of Q when the position is at most s, tuned",
-               f"{_CLASSIC}:sq_method", f"{_CLASSIC}:SQ_OPTIONS", static=True),
-    MethodSpec("constant-order", "classic", "the same order every day, tuned",
-               f"{_CLASSIC}:constant_order_method", f"{_CLASSIC}:CONSTANT_ORDER_OPTIONS",
-               static=True),
-    MethodSpec("weekday-base-stock", "classic", "one order-up-to level per weekday, tuned",
-               f"{_CLASSIC}:weekday_base_stock_method", f"{_CLASSIC}:WEEKDAY_BASE_STOCK_OPTIONS"),
+    _classic("myopic", "myopic: the order minimising the expected cost of its arrival day",
+             family="heuristic", static=False),
+    _classic("order-up-to", "order-up-to (base-stock) level, tuned"),
+    _classic("capped-base-stock", "capped base-stock (level, cap), tuned"),
+    _classic("sS", "(s, S): order up to S when the position is at most s, tuned"),
+    _classic("sQ", "(s, Q): order multiples of Q when the position is at most s, tuned"),
+    _classic("constant-order", "the same order every day, tuned"),
+    _classic("weekday-base-stock", "one order-up-to level per weekday, tuned", static=False),
     MethodSpec("qlearning", "learner", "tabular Q-learning",
                "replenish.solvers.qlearning:qlearning_method",
                "replenish.solvers.qlearning:QLearningConfig", flags=("steps", "variant"),

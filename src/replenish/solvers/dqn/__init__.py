@@ -92,9 +92,9 @@ The names below other than :class:`DQNConfig` are imported on first use
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from replenish.core.lazy import lazy_exports
 from replenish.solvers.dqn.config import DQNConfig
 
 #: public name → submodule that defines it (imported on first access; all need torch)
@@ -109,17 +109,7 @@ __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_NAME", "DQNConfig", "DQNResult", "DQ
            "dqn_method", "train_dqn"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
