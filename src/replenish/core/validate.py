@@ -57,23 +57,24 @@ def require_in_range(value: object, field: str, low: float, high: float, *, open
 
     The message names the interval: ``"must be a number in (0, 1]"``.
     """
-    ok = is_number(value) and (value > low if open_low else value >= low) \
-        and (value < high if open_high else value <= high)  # type: ignore[operator]
-    if not ok:
+    x = float(value) if is_number(value) else math.nan  # type: ignore[arg-type]
+    ok = (x > low if open_low else x >= low) and (x < high if open_high else x <= high)
+    if not ok:  # NaN fails every comparison
         raise SpecError(field, value, f"must be a number in {'(' if open_low else '['}{low:g}, "
                                       f"{high:g}{')' if open_high else ']'}")
-    return float(value)  # type: ignore[arg-type]
+    return x
 
 
 def require_int(value: object, field: str, *, low: int | None = None, high: int | None = None) -> int:
     """``value`` as an ``int`` (not a bool), within ``[low, high]``; else :class:`SpecError`."""
     if not is_int(value):
         raise SpecError(field, value, "must be an integer")
-    if low is not None and value < low:
+    n = int(value)  # type: ignore[call-overload]
+    if low is not None and n < low:
         raise SpecError(field, value, f"must be >= {low}")
-    if high is not None and value > high:
+    if high is not None and n > high:
         raise SpecError(field, value, f"must be <= {high}")
-    return int(value)  # type: ignore[call-overload]
+    return n
 
 
 def require_number(value: object, field: str, *, low: float | None = None,

@@ -310,8 +310,9 @@ def demand_from_dict(table: dict[str, Any]) -> DemandModel:
     """Build a demand model from a ``[demand]`` TOML table (validated)."""
     require(isinstance(table, dict), "demand", table, "must be a table")
     kind = table.get("kind")
-    require(isinstance(kind, str) and kind in DEMAND_KINDS, "demand.kind", kind,
-            f"unknown demand kind; expected one of {', '.join(sorted(DEMAND_KINDS))}")
+    if not (isinstance(kind, str) and kind in DEMAND_KINDS):
+        raise SpecError("demand.kind", kind,
+                        f"unknown demand kind; expected one of {', '.join(sorted(DEMAND_KINDS))}")
     fields = _FIELDS[kind]
     for key in table:
         require(key == "kind" or key in fields, f"demand.{key}", table[key],

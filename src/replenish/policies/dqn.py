@@ -263,11 +263,11 @@ class QNetwork(nn.Module):
             last = h
         self.body = nn.Sequential(*layers)
         self.dueling = dueling
-        self.head = None if post_decision else nn.Linear(last, n_out)
-        self.value = nn.Linear(last, 1) if dueling else None
+        self.head: nn.Linear | None = None if post_decision else nn.Linear(last, n_out)
+        self.value: nn.Linear | None = nn.Linear(last, 1) if dueling else None
         lo, hi, dk = self.KNOTS
         self.n_knots = round((hi - lo) / dk) + 1
-        self.knots = nn.Linear(last, self.n_knots) if post_decision else None
+        self.knots: nn.Linear | None = nn.Linear(last, self.n_knots) if post_decision else None
         self.register_buffer("steps", torch.arange(n_out, dtype=torch.float32), persistent=False)
         # o_j: ordering cost of each action in reward units (saved with the weights)
         self.register_buffer("order_cost", torch.zeros(n_out) if post_decision else None)
@@ -275,16 +275,18 @@ class QNetwork(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.body(x)
         if self.knots is None:
+            assert self.head is not None  # exactly one of the heads exists
             q = self.head(z)
         else:  # V(s, u_j): knot values interpolated at the post-decision position, minus o_j
             lo, _, dk = self.KNOTS
             c = self.knots(z)
-            pos = torch.addcmul((x[:, -2:-1] - lo) / dk, self.steps[None, :], x[:, -1:] / dk)
+            steps = self.get_buffer("steps")
+            pos = torch.addcmul((x[:, -2:-1] - lo) / dk, steps[None, :], x[:, -1:] / dk)
             pos = pos.clamp_(0.0, self.n_knots - 1)
             i = pos.floor().clamp_(max=self.n_knots - 2)
             f = pos - i
             i = i.long()
-            q = torch.lerp(c.gather(1, i), c.gather(1, i + 1), f) - self.order_cost
+            q = torch.lerp(c.gather(1, i), c.gather(1, i + 1), f) - self.get_buffer("order_cost")
         if self.value is not None:
             q = self.value(z) + q - q.mean(dim=1, keepdim=True)
         return q

@@ -82,7 +82,7 @@ class MethodSpec:
     def option_types(self) -> OptionTypes:
         """Accepted keys of the ``[name]`` table and their TOML types."""
         obj = self.load_options()
-        types = option_types(obj) if dataclasses.is_dataclass(obj) else dict(obj)
+        types = option_types(obj) if isinstance(obj, type) and dataclasses.is_dataclass(obj) else dict(obj)
         return types | dict(self.run_options)
 
     def load_options(self) -> Any:

@@ -334,14 +334,14 @@ def _search(family: str, obj: _Objective, ctx: _Context, initial: dict[str, Any]
     if family == "weekday-base-stock":
         P = len(ctx.pmfs)
         if initial:
-            x0 = tuple(int(v) for v in initial["levels"])
+            levels = tuple(int(v) for v in initial["levels"])
         else:
-            x0 = tuple(ctx.clamp_level(_quantile(ctx.lead(w), ctx.ratio)) for w in range(P))
+            levels = tuple(ctx.clamp_level(_quantile(ctx.lead(w), ctx.ratio)) for w in range(P))
         f = lambda lv: obj({"levels": lv})  # noqa: E731
         if ctx.m > 1:  # coarse to fine: whole packs first, then single units
-            x0, _ = _coordinate_descent(f, x0, 0, B, ctx.m, patience[0])
-        x, _ = _coordinate_descent(f, x0, 0, B, 1, patience[0])
-        return {"levels": list(x)}
+            levels, _ = _coordinate_descent(f, levels, 0, B, ctx.m, patience[0])
+        levels, _ = _coordinate_descent(f, levels, 0, B, 1, patience[0])
+        return {"levels": list(levels)}
     raise SpecError("family", family, f"unknown policy family; expected one of {', '.join(FAMILIES)}")
 
 

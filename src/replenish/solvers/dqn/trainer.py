@@ -124,7 +124,7 @@ class DQNTrainer:
     def __init__(self, problem: Problem, *, config: DQNConfig, seed: int,
                  logdir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
                  progress: bool = False, optimum: float | None = None,
-                 callback: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 callback: Callable[[dict[str, Any]], bool | None] | None = None) -> None:
         self.t_start = time.perf_counter()
         self.problem, self.cfg, self.seed = problem, config, seed
         self.logdir, self.progress, self.optimum, self.callback = logdir, progress, optimum, callback
@@ -187,7 +187,7 @@ class DQNTrainer:
         s0 = np.tile(problem.start_state(), (obs.n_actions, 1))
         oc = step(problem, s0, obs.raw_orders(s0)[0], np.zeros(obs.n_actions, dtype=np.int64)).costs[:, 2]
         for net in (self.online, self.target):
-            net.order_cost.copy_(torch.from_numpy(oc / self.cost_scale))
+            net.get_buffer("order_cost").copy_(torch.from_numpy(oc / self.cost_scale))
 
     # ============================================================================
     # Collect: act, step the parallel paths, n-step transitions into the buffer
@@ -513,7 +513,7 @@ def _load_checkpoint(path: Path) -> dict[str, Any]:
 def train_dqn(problem: Problem, *, config: DQNConfig | None = None, seed: int = 0,
               logdir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
               resume: bool = False, progress: bool = False, optimum: float | None = None,
-              callback: Callable[[dict[str, Any]], None] | None = None) -> DQNResult:
+              callback: Callable[[dict[str, Any]], bool | None] | None = None) -> DQNResult:
     """Train a DQN on ``problem`` (see :mod:`replenish.solvers.dqn` for the algorithm).
 
     Args:

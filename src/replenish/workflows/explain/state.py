@@ -114,8 +114,9 @@ def make_state(problem: Problem, on_hand: int, in_transit: Sequence[int] | int |
         w = (d + _dt.timedelta(days=1)).weekday()
     state = np.array([a, *pipe], dtype=np.int64)
     if problem.seasonal:
-        require(w is not None, "--weekday", None,
-                "demand is weekday-seasonal: give tomorrow's weekday (--weekday) or today's --date")
+        if w is None:
+            raise SpecError("--weekday", None, "demand is weekday-seasonal: give tomorrow's weekday "
+                                               "(--weekday) or today's --date")
         require(problem.period == 7 or w < problem.period, "--weekday", w,
                 f"phase must be < {problem.period}")
         state = np.append(state, w % problem.period)
