@@ -1,9 +1,9 @@
 """Tabular Q-learning benchmark: speed against a pure-Python reference, and gaps over seeds.
 
 The reference is the seed algorithm written the way the source wrote it: a
-Python dictionary ``Q[state][order]`` and a Python loop over steps, calling the
-pure-Python body of :func:`replenish.dynamics.transition` (``.py_func``: the
-same rules, not a second copy) and consuming the same random numbers as the
+Python dictionary ``Q[state][order]`` and a Python loop over steps, calling
+:func:`replenish.model.dynamics.transition` uncompiled (the kernel's plain-Python
+source: the same rules, not a second copy) and consuming the same random numbers as the
 compiled loop, so after the same number of steps both Q-tables must agree —
 the benchmark checks it.  The reference runs ``--reference-steps`` steps (the
 source needed ~10 s for 1,000,000) and its rate is compared with the compiled
@@ -70,7 +70,7 @@ def python_reference(problem: Problem, *, seed: int, steps: int, episode_length:
     lo = int(tables.space.offsets[0])
     L, lost, period = problem.lead_time, problem.lost_sales, problem.period
     cost, m = problem.cost_params(), problem.order_multiple
-    step = transition.py_func  # the rules, interpreted
+    step = transition  # the rules, interpreted (the same source the compiled loop runs)
     out = np.empty(problem.state_dim, dtype=np.int64)
 
     def pick(u: float, n: int) -> int:

@@ -2,20 +2,22 @@
 
 Given a problem with a known demand distribution and any policy, the states
 reachable from a start state are found breadth-first (calling the policy on
-whole layers at once and the one compiled :func:`~replenish.dynamics.transition`
-for every demand value), the transition matrix ``P`` and expected one-period
-costs ``c`` are assembled, and the long-run average cost is ``g = π·c`` with
-``π`` the stationary distribution (``π P = π``, ``Σπ = 1``), obtained by a sparse
-direct solve on the closed class.  Periodic chains (weekday demand) need no
+whole layers at once and, for every demand value, the one compiled transition
+through :func:`~replenish.model.dynamics.reduced_transition` or
+:func:`~replenish.model.dynamics.truncated_transition`), the transition matrix
+``P`` and expected one-period costs ``c`` are assembled, and the long-run
+average cost is ``g = π·c`` with ``π`` the stationary distribution (``π P = π``,
+``Σπ = 1``), obtained by a sparse direct solve on the closed class.  Periodic chains (weekday demand) need no
 special treatment: the stationary equations have a unique solution on an
 irreducible class whatever its period.  If several closed classes are
 reachable, ``g`` is their gains weighted by the absorption probabilities from
 the start state (Puterman 1994, §8.3).
 
 Exactness: demand pmfs are truncated at ``tail`` (default ``1e-12``) upper-tail
-mass; under backorders the net inventory is truncated at
-``−backlog_bound`` and the stationary probability of such clipping is reported
-as ``truncation_mass``.
+mass; under backorders the net inventory (``α + β_1`` on reduced states) is
+truncated at ``−backlog_bound`` (:func:`~replenish.model.dynamics.clip_backlog`)
+and the stationary probability of such clipping is reported as
+``truncation_mass``.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from threadpoolctl import threadpool_limits
 
 from replenish.core.validate import SpecError
 from replenish.model.demand import TAIL
-from replenish.model.dynamics import COST_COLUMNS, clip_orders, transition
+from replenish.model.dynamics import COST_COLUMNS, clip_backlog_rows, clip_orders, kernels
 from replenish.model.spec import Problem
 from replenish.model.statespace import StateSpace
 from replenish.policies.base import Policy
 
+_k = kernels()
+reduced_transition, truncated_transition = _k.reduced_transition, _k.truncated_transition
 
 @dataclass(frozen=True)
 class PolicyChain:
@@ -128,19 +132,25 @@ def _phase(problem: Problem, full: np.ndarray) -> np.ndarray:
 
 
 @nb.njit(cache=True)
-def _layer(full, orders, phase, pmf, supp, nsupp, lead_time, lost, period, cost, reduced,
+def _layer(states, orders, phase, pmf, supp, nsupp, lead_time, lost, period, cost, reduced,
            offsets, strides, rows, keys, probs, acc):  # pragma: no cover
     """Successors of one BFS layer: every state × every demand value of its phase.
 
-    Calls the one :func:`~replenish.dynamics.transition`; writes (row, successor
-    key, probability) triples, merging consecutive equal successors, and
-    accumulates the expected costs and flows of each row in ``acc`` (n, 10).
-    Returns the number of triples written.
+    ``states`` are in the chain's coordinates (reduced when ``reduced``).  Calls
+    :func:`~replenish.model.dynamics.reduced_transition` or
+    :func:`~replenish.model.dynamics.truncated_transition` (the one transition,
+    its successor truncated at the lowest represented net inventory); writes
+    (row, successor key, probability) triples, merging consecutive equal
+    successors, and accumulates the expected costs and flows of each row in
+    ``acc`` (n, 10).  Returns the number of triples written.
     """
-    n, d = full.shape
+    n, dim = states.shape
+    d = lead_time + 1 + (1 if period > 1 else 0)
+    full = np.empty(d, dtype=np.int64)
     out = np.empty(d, dtype=np.int64)
-    dim = offsets.shape[0]
     red = np.empty(dim, dtype=np.int64)
+    nxt = red if reduced else out
+    low = offsets[0]
     t = 0
     for i in range(n):
         w = phase[i]
@@ -148,22 +158,15 @@ def _layer(full, orders, phase, pmf, supp, nsupp, lead_time, lost, period, cost,
         for j in range(nsupp[w]):
             dem = supp[w, j]
             pd = pmf[w, dem]
-            hc, sc, oc, rc, served, short = transition(full[i], orders[i], dem, lead_time, lost,
-                                                       period, cost, out)
             if reduced:
-                red[0] = out[0] + out[1]
-                for c in range(2, d):
-                    red[c - 1] = out[c]
+                hc, sc, oc, rc, served, short, clipped = reduced_transition(
+                    states[i], orders[i], dem, lead_time, lost, period, cost, low, full, out, red)
             else:
-                for c in range(d):
-                    red[c] = out[c]
-            low = 0.0
-            if red[0] < offsets[0]:
-                red[0] = offsets[0]
-                low = 1.0
+                hc, sc, oc, rc, served, short, clipped = truncated_transition(
+                    states[i], orders[i], dem, lead_time, lost, period, cost, low, out)
             key = 0
             for c in range(dim):
-                key += (red[c] - offsets[c]) * strides[c]
+                key += (nxt[c] - offsets[c]) * strides[c]
             acc[i, 0] += pd * hc
             acc[i, 1] += pd * sc
             acc[i, 2] += pd * oc
@@ -173,7 +176,7 @@ def _layer(full, orders, phase, pmf, supp, nsupp, lead_time, lost, period, cost,
             acc[i, 6] += pd * short
             acc[i, 7] += pd * max(out[0], 0)
             acc[i, 8] += pd * (1.0 if short > 0 else 0.0)
-            acc[i, 9] += pd * low
+            acc[i, 9] += pd * (1.0 if clipped else 0.0)
             if key == last:
                 probs[t - 1] += pd
                 continue
@@ -191,9 +194,9 @@ def build_chain(problem: Problem, policy: Policy, *, start: np.ndarray | None = 
     space = StateSpace(problem, reduced=policy.uses_reduced_state)
     pmf = _demand_table(problem, tail)
     start_full = problem.start_state() if start is None else np.asarray(start, dtype=np.int64)
-    frontier = space.reduce(start_full[None, :])
-    frontier[:, 0] = np.maximum(frontier[:, 0], space.offsets[0])
+    frontier = clip_backlog_rows(space.reduce(start_full[None, :]), space.offsets[0])
     known = space.encode(frontier)
+    start_key = known[0]
     parts: list[tuple] = []
     supp, nsupp = demand_support(pmf)
     reduced = space.reduced and problem.lead_time >= 1
@@ -208,7 +211,8 @@ def build_chain(problem: Problem, policy: Policy, *, start: np.ndarray | None = 
         rows = np.empty(cap, dtype=np.int64)
         nk = np.empty(cap, dtype=np.int64)
         pr = np.empty(cap)
-        t = _layer(full, orders, phase, pmf, supp, nsupp, problem.lead_time, problem.lost_sales,
+        states = np.ascontiguousarray(frontier) if reduced else full  # the chain's coordinates
+        t = _layer(states, orders, phase, pmf, supp, nsupp, problem.lead_time, problem.lost_sales,
                    problem.period, problem.cost_params(), reduced, space.offsets, space.strides,
                    rows, nk, pr, acc)
         nk, pr = nk[:t], pr[:t]
@@ -232,13 +236,10 @@ def build_chain(problem: Problem, policy: Policy, *, start: np.ndarray | None = 
     n = keys.size
     P = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
     P.sum_duplicates()
-    start_coords = space.reduce(start_full[None, :])
-    start_coords[:, 0] = np.maximum(start_coords[:, 0], space.offsets[0])
-    start_key = space.encode(start_coords)
     return PolicyChain(space=space, states=space.decode(keys), orders=orders, P=P,
                        costs=acc[:, :4], demand=acc[:, 4], served=acc[:, 5], short=acc[:, 6],
                        on_hand=acc[:, 7], stockout=acc[:, 8], clipped=acc[:, 9],
-                       start=int(np.searchsorted(keys, start_key[0])))
+                       start=int(np.searchsorted(keys, start_key)))
 
 
 def _stationary_on_class(P: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:

@@ -1,9 +1,9 @@
 """The inventory dynamics, defined once.
 
-:func:`transition` is the single compiled (numba) statement of the rules of one
-period; the Gymnasium environment, the batched simulator, exact policy
-evaluation and the dynamic-programming solver all call it (directly or through
-:func:`step_batch`).  Nothing else in the package re-states these rules.
+:func:`transition` is the single statement of the rules of one period; the
+Gymnasium environment, the batched simulator, exact policy evaluation, the
+dynamic-programming solver and Q-learning all call it (directly or through the
+helpers below).  Nothing else in the package re-states these rules.
 
 State vector (int64): ``[α, β_1, .., β_L, (w)]``: on-hand ``α`` after the last
 demand (negative = backlog), pipeline ``β_1 .. β_L`` (``β_1`` arrives next),
@@ -22,22 +22,63 @@ Timeline of one period (the evening order ``a`` starts it):
 
 Feasibility (also defined only here): ``0 <= a``, ``a`` a multiple of ``m``,
 ``a <= a_max`` and ``α + Σβ + a <= B`` (capacity or position bound).
+
+Reduced states and truncation (for the tabular methods, also defined only
+here).  The reduced state ``[y, β_2, .., β_L, (w)]`` with ``y = α + β_1``
+(:func:`reduce_state`; the full state itself when ``L = 0``) is represented by
+the full state ``[y, 0, β_2, .., β_L, (w)]`` (:func:`expand_state`);
+:func:`reduced_transition` is one period on reduced states: expand, apply
+:func:`transition`, reduce the successor.  Under backorders the tables end at
+the lowest represented net inventory (``Problem.min_net_inventory``, the
+table's ``offsets[0]``): :func:`clip_backlog` raises a successor's first
+coordinate (``α`` of a full state, ``y`` of a reduced one) to that bound after
+the period's costs were charged, i.e. the far backlog tail is dropped.
+:func:`reduced_transition` (DP, exact evaluation on reduced states) and
+:func:`truncated_transition` (Q-learning, exact evaluation on full states)
+apply it.  :func:`reduce_rows`, :func:`expand_rows` and
+:func:`clip_backlog_rows` are the vectorised (numpy) forms of the same maps,
+for arrays of states (:class:`~replenish.model.statespace.StateSpace`, table
+lookups).
+
+Compilation is lazy.  The kernels (:func:`transition`, :func:`clip_backlog`,
+:func:`reduce_state`, :func:`expand_state`, :func:`reduced_transition`,
+:func:`truncated_transition`, :func:`max_feasible`, :func:`step_batch`,
+:func:`max_feasible_batch`) are written below as plain Python functions and
+:func:`kernels` compiles them with numba on first use (``cache=True``: later
+processes load the machine code from ``__pycache__``), returning the
+dispatchers; the compiled loops of the DP, the chain builder and Q-learning
+take them from there.  Importing numba alone costs ~0.6 s of CPU, so importing
+this module does not: ``replenish recommend`` on a saved table policy needs
+only :func:`clip_orders` on one state, and :func:`feasible_max` (hence
+:func:`clip_orders`, :func:`action_mask`) runs the *same* kernel source
+uncompiled, as ordinary Python, on batches of at most :data:`INTERPRETED_MAX_ROWS`
+rows as long as the kernels have not been compiled in this process.  It is the
+same code either way, on integers, so the results are identical (a test
+compares the two paths); once the kernels are compiled (any simulation, solve
+or evaluation compiles them) every batch uses them.
 """
 
 from __future__ import annotations
 
+import functools
+import types
 from dataclasses import dataclass
+from typing import Any
 
-import numba as nb
 import numpy as np
 
 from replenish.model.spec import Problem
 
 #: Columns of the cost breakdown arrays: holding, stockout, ordering, revenue.
 COST_COLUMNS = ("holding", "stockout", "ordering", "revenue")
+#: Largest batch :func:`feasible_max` evaluates with the interpreted kernel
+#: (only until the kernels are compiled in this process).
+INTERPRETED_MAX_ROWS = 64
 
 
-@nb.njit(cache=True, inline="always")
+# ----------------------------------------------------------------------------
+# Kernels: plain Python, compiled by :func:`kernels` (numba, nopython mode)
+# ----------------------------------------------------------------------------
 def transition(state, order, demand, lead_time, lost, period, cost, out):  # pragma: no cover
     """Apply one period to ``state`` (read only), writing the next state to ``out``.
 
@@ -83,8 +124,81 @@ def transition(state, order, demand, lead_time, lost, period, cost, out):  # pra
     return holding, stockout, ordering, revenue, served, short
 
 
-@nb.njit(cache=True)
-def max_feasible(state, lead_time, bound, max_units, multiple):  # pragma: no cover
+def clip_backlog(state, low):  # pragma: no cover
+    """Truncate ``state[0]`` (net inventory ``α``, or ``y`` of a reduced state) at ``low``.
+
+    ``low`` is the lowest represented value (``Problem.min_net_inventory``,
+    ``<= 0``); ``state`` is modified in place.  Returns True when it clipped.
+    """
+    if state[0] < low:
+        state[0] = low
+        return True
+    return False
+
+
+def reduce_state(full, lead_time, red):  # pragma: no cover
+    """Write the reduced state ``[α + β_1, β_2.., (w)]`` of ``full`` to ``red``
+    (a copy of ``full`` when ``L = 0``)."""
+    if lead_time >= 1:
+        red[0] = full[0] + full[1]
+        for i in range(2, full.shape[0]):
+            red[i - 1] = full[i]
+    else:
+        for i in range(full.shape[0]):
+            red[i] = full[i]
+
+
+def expand_state(red, lead_time, full):  # pragma: no cover
+    """Write the full state ``[y, 0, β_2.., (w)]`` representing reduced ``red`` to ``full``
+    (a copy of ``red`` when ``L = 0``)."""
+    if lead_time >= 1:
+        full[0] = red[0]
+        full[1] = 0
+        for i in range(1, red.shape[0]):
+            full[i + 1] = red[i]
+    else:
+        for i in range(red.shape[0]):
+            full[i] = red[i]
+
+
+def reduced_transition(red, order, demand, lead_time, lost, period, cost, low, full, out,
+                       nxt):  # pragma: no cover
+    """One period on reduced states: ``red`` → ``nxt``, truncated at ``low``.
+
+    The representative full state of ``red`` (written to the scratch ``full``)
+    goes through :func:`transition` (full successor in ``out``), whose
+    reduction, clipped by :func:`clip_backlog` at ``low``, is written to
+    ``nxt``.  Since ``α`` and ``β_1`` enter the period's dynamics only through
+    their sum, ``nxt`` is the (truncated) reduction of the successor of *any*
+    full state reducing to ``red``, with the same holding, stockout and
+    ordering costs and flows.  Revenue is the exception: under backorders the
+    units shipped to clear a backlog (``α < 0``) from an arriving ``β_1 > 0``
+    are counted by the full state only (the representative has ``β_1 = 0``).
+
+    Returns:
+        ``(holding, stockout, ordering, revenue, served, short, clipped)``:
+        :func:`transition`'s results and whether the successor was truncated.
+    """
+    expand_state(red, lead_time, full)
+    h, s, o, r, served, short = transition(full, order, demand, lead_time, lost, period, cost, out)
+    reduce_state(out, lead_time, nxt)
+    clipped = clip_backlog(nxt, low)
+    return h, s, o, r, served, short, clipped
+
+
+def truncated_transition(state, order, demand, lead_time, lost, period, cost, low,
+                         out):  # pragma: no cover
+    """:func:`transition` of a full state, the successor's ``α`` truncated at ``low``.
+
+    Returns:
+        ``(holding, stockout, ordering, revenue, served, short, clipped)``.
+    """
+    h, s, o, r, served, short = transition(state, order, demand, lead_time, lost, period, cost, out)
+    clipped = clip_backlog(out, low)
+    return h, s, o, r, served, short, clipped
+
+
+def max_feasible(state, lead_time, bound, max_units, multiple):
     """Largest feasible order (units) in ``state``: ``min(a_max, B − position)`` rounded to ``m``."""
     position = state[0]
     for i in range(1, lead_time + 1):
@@ -97,7 +211,6 @@ def max_feasible(state, lead_time, bound, max_units, multiple):  # pragma: no co
     return (room // multiple) * multiple
 
 
-@nb.njit(cache=True)
 def step_batch(states, orders, demands, lead_time, lost, period, cost,
                out_states, out_costs, out_flows):  # pragma: no cover
     """Vectorised :func:`transition` over rows: ``states`` (n, d) → ``out_states``.
@@ -116,13 +229,49 @@ def step_batch(states, orders, demands, lead_time, lost, period, cost,
         out_flows[i, 1] = short
 
 
-@nb.njit(cache=True)
-def max_feasible_batch(states, lead_time, bound, max_units, multiple):  # pragma: no cover
+def max_feasible_batch(states, lead_time, bound, max_units, multiple):
     """Vectorised :func:`max_feasible` over rows of ``states``."""
     out = np.empty(states.shape[0], dtype=np.int64)
     for i in range(states.shape[0]):
         out[i] = max_feasible(states[i], lead_time, bound, max_units, multiple)
     return out
+
+
+#: The kernels and their numba options; small ones are inlined into their callers.
+_KERNELS: dict[str, dict[str, Any]] = {
+    "transition": {"inline": "always"},
+    "clip_backlog": {"inline": "always"},
+    "reduce_state": {"inline": "always"},
+    "expand_state": {"inline": "always"},
+    "reduced_transition": {"inline": "always"},
+    "truncated_transition": {"inline": "always"},
+    "max_feasible": {},
+    "step_batch": {},
+    "max_feasible_batch": {},
+}
+
+
+@functools.cache
+def kernels() -> types.SimpleNamespace:
+    """The compiled kernels (numba dispatchers), by name: ``kernels().transition`` ...
+
+    Imports numba on the first call.  Each kernel is compiled from a copy of
+    its function sharing the code object (so numba's on-disk cache, keyed by
+    file, name and line, applies) with a globals dict in which every kernel
+    name is the dispatcher: kernels calling kernels call compiled code.
+    """
+    import numba as nb
+
+    scope = dict(globals())
+    compiled = {}
+    for name, options in _KERNELS.items():
+        f = scope[name]
+        copy = types.FunctionType(f.__code__, scope, name, f.__defaults__, f.__closure__)
+        copy.__qualname__ = f.__qualname__
+        copy.__doc__ = f.__doc__
+        compiled[name] = nb.njit(cache=True, **options)(copy)
+    scope.update(compiled)  # before any compilation: names resolve when a kernel is first typed
+    return types.SimpleNamespace(**compiled)
 
 
 @dataclass(frozen=True)
@@ -154,17 +303,24 @@ def step(problem: Problem, states: np.ndarray, orders: np.ndarray, demands: np.n
     out_states = np.empty_like(states)
     costs = np.empty((n, 4))
     flows = np.empty((n, 2), dtype=np.int64)
-    step_batch(states, np.ascontiguousarray(orders, dtype=np.int64),
-               np.ascontiguousarray(demands, dtype=np.int64), problem.lead_time,
-               problem.lost_sales, problem.period, problem.cost_params(), out_states, costs, flows)
+    kernels().step_batch(states, np.ascontiguousarray(orders, dtype=np.int64),
+                         np.ascontiguousarray(demands, dtype=np.int64), problem.lead_time,
+                         problem.lost_sales, problem.period, problem.cost_params(), out_states, costs,
+                         flows)
     return StepResult(out_states, costs, flows[:, 0], flows[:, 1])
 
 
 def feasible_max(problem: Problem, states: np.ndarray) -> np.ndarray:
-    """Largest feasible order (units) for each row of ``states`` (n, d)."""
+    """Largest feasible order (units) for each row of ``states`` (n, d).
+
+    Small batches run the kernel uncompiled until the kernels are compiled in
+    this process (see the module docstring): the same code, the same result.
+    """
     states = np.ascontiguousarray(np.atleast_2d(states), dtype=np.int64)
-    return max_feasible_batch(states, problem.lead_time, problem.bound, problem.max_order_units,
-                              problem.order_multiple)
+    interpreted = states.shape[0] <= INTERPRETED_MAX_ROWS and kernels.cache_info().currsize == 0
+    batch = max_feasible_batch if interpreted else kernels().max_feasible_batch
+    return batch(states, problem.lead_time, problem.bound, problem.max_order_units,
+                 problem.order_multiple)
 
 
 def clip_orders(problem: Problem, states: np.ndarray, orders: np.ndarray) -> np.ndarray:
@@ -173,6 +329,33 @@ def clip_orders(problem: Problem, states: np.ndarray, orders: np.ndarray) -> np.
     orders = np.maximum(np.asarray(orders, dtype=np.int64), 0)
     orders = (orders // m) * m
     return np.minimum(orders, feasible_max(problem, states))
+
+
+def reduce_rows(states: np.ndarray, lead_time: int) -> np.ndarray:
+    """:func:`reduce_state` on every row of full ``states`` (n, d), vectorised
+    (``states`` itself when ``L = 0``)."""
+    states = np.asarray(states, dtype=np.int64)
+    if lead_time == 0:
+        return states
+    out = np.delete(states, 1, axis=1)
+    out[:, 0] = states[:, 0] + states[:, 1]
+    return out
+
+
+def expand_rows(red: np.ndarray, lead_time: int) -> np.ndarray:
+    """:func:`expand_state` on every row of reduced ``red`` (n, dim), vectorised
+    (``red`` itself when ``L = 0``)."""
+    red = np.asarray(red, dtype=np.int64)
+    if lead_time == 0:
+        return red
+    return np.insert(red, 1, 0, axis=1)
+
+
+def clip_backlog_rows(states: np.ndarray, low: int) -> np.ndarray:
+    """:func:`clip_backlog` on every row of ``states`` (n, d), vectorised; returns a copy."""
+    out = np.array(states, dtype=np.int64, copy=True)
+    out[:, 0] = np.maximum(out[:, 0], low)
+    return out
 
 
 def action_mask(problem: Problem, states: np.ndarray) -> np.ndarray:

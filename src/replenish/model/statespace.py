@@ -12,7 +12,9 @@ Two coordinate systems are used:
   and every policy whose action depends on ``α + β_1`` only, are exactly
   evaluated on it with a state space ``L + 1`` times smaller in each pipeline
   dimension.  Any reduced state is represented by the full state
-  ``[y, 0, β_2, .., β_L, (w)]``.
+  ``[y, 0, β_2, .., β_L, (w)]``.  Both maps are defined in
+  :mod:`replenish.model.dynamics` (``reduce_state`` / ``expand_state``, and
+  their vectorised forms used here).
 
 States are bounded by the problem: net inventory ``>= min_net_inventory``,
 inventory position ``<= B`` and pipeline entries (single orders) multiples of
@@ -24,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from replenish.core.validate import SpecError
+from replenish.model.dynamics import expand_rows, reduce_rows
 from replenish.model.spec import Problem
 
 
@@ -70,18 +73,12 @@ class StateSpace:
     def reduce(self, full: np.ndarray) -> np.ndarray:
         """Full states (n, L+1[+1]) → these coordinates (identity if not reduced)."""
         full = np.asarray(full, dtype=np.int64)
-        if not self.reduced or self.problem.lead_time == 0:
-            return full
-        out = np.delete(full, 1, axis=1)
-        out[:, 0] = full[:, 0] + full[:, 1]
-        return out
+        return reduce_rows(full, self.problem.lead_time) if self.reduced else full
 
     def expand(self, states: np.ndarray) -> np.ndarray:
         """These coordinates → representative full states (``β_1 = 0`` if reduced)."""
         states = np.asarray(states, dtype=np.int64)
-        if not self.reduced or self.problem.lead_time == 0:
-            return states
-        return np.insert(states, 1, 0, axis=1)
+        return expand_rows(states, self.problem.lead_time) if self.reduced else states
 
     def encode(self, states: np.ndarray) -> np.ndarray:
         """Integer keys (int64) of states in these coordinates."""

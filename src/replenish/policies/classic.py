@@ -49,7 +49,7 @@ import numpy as np
 
 from replenish.core.validate import require
 from replenish.model.demand import TAIL, multi_period_pmf
-from replenish.model.dynamics import clip_orders, feasible_max
+from replenish.model.dynamics import clip_orders, expand_rows, feasible_max, reduce_rows
 from replenish.model.spec import Problem
 from replenish.policies.base import Policy, register_policy
 
@@ -127,7 +127,7 @@ class _PositionPolicy(Policy):
         return self.params()
 
     @classmethod
-    def _raw(cls, problem: Problem, states: np.ndarray, **params: Any) -> np.ndarray:
+    def _raw(cls, problem: Problem, states: np.ndarray, *args: Any, **params: Any) -> np.ndarray:
         raise NotImplementedError
 
     def act(self, states: np.ndarray) -> np.ndarray:
@@ -362,19 +362,39 @@ class Myopic(Policy):
 
     Orders are computed for each distinct reduced state the first time it is
     seen and cached (the policy object owns the cache).
+
+    The one projection not written with :mod:`replenish.model.dynamics`.  The
+    rule needs the *distribution* of ``I_L`` and an expectation over the
+    arrival day, not one simulated period: it is computed in closed form, by
+    convolving the demand pmfs of days ``1 .. L`` (lost sales: the map
+    ``z → (z − D)^+`` of :func:`~replenish.model.dynamics.transition` as a
+    matrix on stock levels; backorders: the pmf of the ``L + 1``-day demand)
+    and by the newsvendor formula :func:`newsvendor_cost` for the arrival day.
+    Calling ``transition`` instead would enumerate up to ``M^L`` demand paths
+    per state (``M`` demand values) or rebuild the same convolution, and its
+    period cost is not this objective (``p'`` replaces ``p``; ``c`` and ``r``
+    are left out).  What it re-states of the rules is the arrival timing
+    (``β_k`` on day ``k``, the order on day ``L + 1``) and the lost-sales /
+    backorder recursion for on-hand stock; the state coordinates, feasibility
+    and clipping come from :mod:`~replenish.model.dynamics`, and
+    ``tests/test_dynamics.py`` checks the rule's choice against the same
+    objective computed by enumerating demand paths through ``transition``.
     """
 
     problem: Problem
     _cache: dict[tuple[int, ...], int] = field(default_factory=dict, init=False, repr=False,
                                                 compare=False)
+    _pmf: list[np.ndarray] = field(init=False, repr=False, compare=False)
+    _p_eff: float = field(init=False, repr=False, compare=False)
 
     kind = "myopic"
     uses_reduced_state = True
 
     def __post_init__(self) -> None:
         pr = self.problem
-        self.__dict__["_pmf"] = [np.asarray(pr.demand.pmf(w, tail=TAIL)) for w in range(pr.period)]
-        self.__dict__["_p_eff"] = effective_shortage_cost(pr)
+        object.__setattr__(self, "_pmf",
+                           [np.asarray(pr.demand.pmf(w, tail=TAIL)) for w in range(pr.period)])
+        object.__setattr__(self, "_p_eff", effective_shortage_cost(pr))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], problem: Problem) -> Policy:
@@ -386,17 +406,9 @@ class Myopic(Policy):
         return {}
 
     # ---------------------------------------------------------------- rule
-    def _reduced(self, states: np.ndarray) -> np.ndarray:
-        L = self.problem.lead_time
-        if L == 0:
-            return states
-        out = np.delete(states, 1, axis=1)
-        out[:, 0] = states[:, 0] + states[:, 1]
-        return out
-
     def act(self, states: np.ndarray) -> np.ndarray:
         states = np.atleast_2d(np.asarray(states, dtype=np.int64))
-        red = self._reduced(states)
+        red = reduce_rows(states, self.problem.lead_time)
         uniq, inv = np.unique(red, axis=0, return_inverse=True)
         inv = inv.reshape(-1)
         keys = [tuple(int(v) for v in row) for row in uniq]
@@ -413,8 +425,7 @@ class Myopic(Policy):
         """Myopic orders for reduced states ``red`` (k, dim)."""
         pr = self.problem
         L = pr.lead_time
-        full = np.insert(red, 1, 0, axis=1) if L >= 1 else red
-        amax = feasible_max(pr, full)
+        amax = feasible_max(pr, expand_rows(red, L))
         w0 = _phase(pr, red)
         out = np.zeros(red.shape[0], dtype=np.int64)
         for w in np.unique(w0):

@@ -1,11 +1,13 @@
 """Exact dynamic programming on the reduced state space.
 
 The Markov decision process is built once from the one compiled transition
-function (:func:`replenish.dynamics.transition`): for every reduced state
-``s = [α + β_1, β_2..β_L, (w)]`` (see :mod:`replenish.statespace`), every
-feasible order ``a`` and every demand value ``d`` of the truncated pmf, the
-period is simulated exactly, successors are merged, and the result is stored
-in CSR form (state → state-action rows → successor lists).
+function: for every reduced state ``s = [α + β_1, β_2..β_L, (w)]`` (see
+:mod:`replenish.model.statespace`), every feasible order ``a`` and every demand
+value ``d`` of the truncated pmf, the period is simulated exactly by
+:func:`replenish.model.dynamics.reduced_transition` (:func:`~replenish.model.dynamics.transition`
+on the representative full state, the successor reduced and its backlog
+truncated at the lowest represented value), successors are merged, and the
+result is stored in CSR form (state → state-action rows → successor lists).
 
 Objectives:
 
@@ -40,13 +42,17 @@ from replenish.core.validate import SpecError, check_keys
 from replenish.evaluation.evaluate import Evaluation
 from replenish.evaluation.markov import ExactEvaluation, demand_support, evaluate_exact
 from replenish.model.demand import TAIL
-from replenish.model.dynamics import max_feasible, max_feasible_batch, transition
+from replenish.model.dynamics import clip_backlog_rows, kernels
 from replenish.model.spec import Problem
 from replenish.model.statespace import StateSpace
 from replenish.policies.table import TablePolicy
 from replenish.solvers.base import MethodOutput
 
 Objective = Literal["average", "discounted"]
+
+_k = kernels()
+expand_state, max_feasible, max_feasible_batch = _k.expand_state, _k.max_feasible, _k.max_feasible_batch
+reduced_transition = _k.reduced_transition
 
 
 # ----------------------------------------------------------------------------
@@ -62,23 +68,17 @@ def _build_state(s, states, keys, lut, offsets, strides, lead_time, lost, period
     Returns 0, or -1 (successor outside the space) / -2 (storage exceeded).
     """
     n, dr = states.shape
-    seasonal = period > 1
-    dfull = lead_time + 1 + (1 if seasonal else 0)
+    dfull = lead_time + 1 + (1 if period > 1 else 0)
     full = np.zeros(dfull, dtype=np.int64)
     out = np.zeros(dfull, dtype=np.int64)
     red = np.zeros(dr, dtype=np.int64)
-    # representative full state of the reduced state: [y, 0, β_2.., (w)]
-    full[0] = states[s, 0]
-    if lead_time >= 1:
-        full[1] = 0
-        for i in range(2, lead_time + 1):
-            full[i] = states[s, i - 1]
-    if seasonal:
-        full[dfull - 1] = states[s, dr - 1]
-    w = full[dfull - 1] if seasonal else 0
+    row = states[s]
+    expand_state(row, lead_time, full)  # representative full state [y, 0, β_2.., (w)]
+    w = row[dr - 1] if period > 1 else 0
     amax = max_feasible(full, lead_time, bound, max_units, multiple)
     k = sa0
     t = tr0
+    low = offsets[0]
     for a in range(0, amax + 1, multiple):
         exp_cost = 0.0
         clip = 0.0
@@ -87,19 +87,10 @@ def _build_state(s, states, keys, lut, offsets, strides, lead_time, lost, period
         for i_d in range(nsupp[w]):  # demand values with positive mass, ascending
             d = supp[w, i_d]
             pd = pmf[w, d]
-            hc, sc, oc, rc, _, _ = transition(full, a, d, lead_time, lost, period, cost, out)
+            hc, sc, oc, rc, _, _, clipped = reduced_transition(row, a, d, lead_time, lost, period,
+                                                               cost, low, full, out, red)
             exp_cost += pd * (hc + sc + oc - rc)
-            # reduce the successor
-            if lead_time >= 1:
-                red[0] = out[0] + out[1]
-                for i in range(2, lead_time + 1):
-                    red[i - 1] = out[i]
-            else:
-                red[0] = out[0]
-            if seasonal:
-                red[dr - 1] = out[dfull - 1]
-            if red[0] < offsets[0]:
-                red[0] = offsets[0]
+            if clipped:
                 clip += pd
             key = 0
             for i in range(dr):
@@ -284,9 +275,7 @@ class MDP:
 
     def index(self, full_states: np.ndarray) -> np.ndarray:
         """Row index (into ``states``) of full states (n, d)."""
-        coords = self.space.reduce(np.atleast_2d(full_states))
-        coords = coords.copy()
-        coords[:, 0] = np.maximum(coords[:, 0], self.space.offsets[0])
+        coords = clip_backlog_rows(self.space.reduce(np.atleast_2d(full_states)), self.space.offsets[0])
         keys = self.space.encode(coords)
         idx = np.searchsorted(self.keys, keys)
         if np.any(idx >= self.n_states) or np.any(self.keys[np.minimum(idx, self.n_states - 1)] != keys):

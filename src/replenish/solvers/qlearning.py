@@ -82,14 +82,15 @@ state ``states[i]`` (all states of :class:`~replenish.statespace.StateSpace`
 with ``reduced=False``), column ``k`` orders ``k·m`` units; infeasible orders
 hold ``+inf``.  Under backorders the net inventory is truncated at the lowest
 represented value (``−backlog_bound``, :attr:`Problem.min_net_inventory`)
-after each period (the DP truncates the same far tail, on ``α + β_1``): the
+after each period (:func:`replenish.model.dynamics.truncated_transition`; the
+DP truncates the same far tail, on ``α + β_1``): the
 period's backorder cost is charged in full, backlog beyond the bound is
 dropped, and every visited state stays in the table (``α >= −backlog_bound``
 and position ``<= B`` are preserved).
 
 Dynamics and randomness.  Every step calls the one compiled
-:func:`replenish.dynamics.transition`.  The caller's
-:class:`numpy.random.Generator` (or a seed) creates three independent child
+:func:`replenish.model.dynamics.transition` (through ``truncated_transition``).
+The caller's :class:`numpy.random.Generator` (or a seed) creates three independent child
 streams (:meth:`numpy.random.Generator.spawn`): one for the initial table (seed
 variant), one for episode start states, one for the per-step uniforms
 ``(u_demand, u_policy)``, drawn in blocks.  Demand is the inverse of the
@@ -120,12 +121,14 @@ from replenish.core.validate import SpecError, check_keys, option_types, require
 from replenish.evaluation.evaluate import EXACT_STATE_LIMIT, Evaluation, relative_gap
 from replenish.evaluation.markov import ExactEvaluation, evaluate_exact
 from replenish.model.demand import TAIL
-from replenish.model.dynamics import feasible_max, transition
+from replenish.model.dynamics import feasible_max, kernels
 from replenish.model.spec import Problem
 from replenish.model.statespace import StateSpace
 from replenish.policies.table import TablePolicy
 from replenish.solvers.base import MethodOutput
 from replenish.solvers.dp import DP_STATE_LIMIT, optimal_average_cost, solve_dp
+
+truncated_transition = kernels().truncated_transition
 
 #: Variants of :func:`train_qlearning`.
 VARIANTS = ("seed", "default")
@@ -342,6 +345,29 @@ def _pick(u, n):  # pragma: no cover
 
 
 @nb.njit(cache=True, inline="always")
+def _sampled_period(state, a, u, cdf, guide, lead_time, lost, period, cost, multiple, low,
+                    out):  # pragma: no cover
+    """One period from ``state`` with the order ``a·m`` and the demand drawn by the uniform
+    ``u``: the successor (backlog truncated at ``low``, where the table and the DP end)
+    goes to ``out``; returns the period's cost."""
+    phase = state[state.shape[0] - 1] if period > 1 else 0
+    dem = _demand(cdf, guide, phase, u)
+    h, so, o, r, _, _, _ = truncated_transition(state, a * multiple, dem, lead_time, lost, period,
+                                                cost, low, out)
+    return h + so + o - r
+
+
+@nb.njit(cache=True, inline="always")
+def _begin_episode(states, starts, e, state):  # pragma: no cover
+    """Start episode ``e`` (every episode but the last has the full length, so the
+    episode of step ``t`` is ``t // episode_length``): copy its uniformly drawn
+    start state into ``state`` and return its row."""
+    s = _pick(starts[e], states.shape[0])
+    state[:] = states[s]
+    return s
+
+
+@nb.njit(cache=True, inline="always")
 def _argmin(q, s, nf):  # pragma: no cover
     """Greedy action (lowest expected cost; ties go to the smaller order)."""
     best = 0
@@ -374,17 +400,11 @@ def _seed_episodes(q, greedy, visits, states, n_feasible, offsets, strides, look
     in the sweep); the episode's transitions are then swept in order with the
     constant step ``alpha``.
     """
-    d = states.shape[1]
-    state = np.empty(d, dtype=np.int64)
-    out = np.empty(d, dtype=np.int64)
-    n_states = states.shape[0]
+    state = np.empty(states.shape[1], dtype=np.int64)
+    out = np.empty_like(state)
     t = 0
-    e = 0
     while t < n_steps:
-        s = _pick(starts[e], n_states)
-        e += 1
-        for i in range(d):
-            state[i] = states[s, i]
+        s = _begin_episode(states, starts, t // episode_length, state)
         length = min(episode_length, n_steps - t)
         for j in range(length):
             nf = n_feasible[s]
@@ -393,18 +413,14 @@ def _seed_episodes(q, greedy, visits, states, n_feasible, offsets, strides, look
                 a = _pick(u / epsilon, nf)
             else:
                 a = greedy[s]
-            phase = state[d - 1] if period > 1 else 0
-            dem = _demand(cdf, guide, phase, uniforms[t, 0])
-            h, so, o, r, _, _ = transition(state, a * multiple, dem, lead_time, lost, period, cost, out)
-            if out[0] < offsets[0]:  # backlog truncated where the table (and the DP) ends
-                out[0] = offsets[0]
+            c = _sampled_period(state, a, uniforms[t, 0], cdf, guide, lead_time, lost, period, cost,
+                                multiple, offsets[0], out)
             buf_s[j] = s
             buf_a[j] = a
-            buf_c[j] = h + so + o - r
+            buf_c[j] = c
             s = _row(out, offsets, strides, lookup)
             buf_s2[j] = s
-            for i in range(d):
-                state[i] = out[i]
+            state[:] = out
             t += 1
         for j in range(length):
             s = buf_s[j]
@@ -427,20 +443,14 @@ def _default_episodes(q, greedy, visits, states, n_feasible, offsets, strides, l
     Steps before ``init_steps`` act uniformly and only measure costs; at step
     ``init_steps`` every feasible cell is set to ``mean cost / (1 − γ)``.
     """
-    d = states.shape[1]
-    state = np.empty(d, dtype=np.int64)
-    out = np.empty(d, dtype=np.int64)
+    state = np.empty(states.shape[1], dtype=np.int64)
+    out = np.empty_like(state)
     n_states = states.shape[0]
     k_step = min(1.0, step_scale * (1.0 - gamma))
     t = 0
-    e = 0
     while t < n_steps:
-        s = _pick(starts[e], n_states)
-        e += 1
-        for i in range(d):
-            state[i] = states[s, i]
-        length = min(episode_length, n_steps - t)
-        for _ in range(length):
+        s = _begin_episode(states, starts, t // episode_length, state)
+        for _ in range(min(episode_length, n_steps - t)):
             if t_global + t == init_steps and init_steps > 0:
                 level = moments[1] / moments[0] / (1.0 - gamma)
                 for i in range(n_states):
@@ -468,12 +478,8 @@ def _default_episodes(q, greedy, visits, states, n_feasible, offsets, strides, l
                         candidates[cnt] = j
                         cnt += 1
                 a = candidates[_pick((u - epsilon) / (1.0 - epsilon), cnt)]
-            phase = state[d - 1] if period > 1 else 0
-            dem = _demand(cdf, guide, phase, uniforms[t, 0])
-            h, so, o, r, _, _ = transition(state, a * multiple, dem, lead_time, lost, period, cost, out)
-            if out[0] < offsets[0]:  # backlog truncated where the table (and the DP) ends
-                out[0] = offsets[0]
-            c = h + so + o - r
+            c = _sampled_period(state, a, uniforms[t, 0], cdf, guide, lead_time, lost, period, cost,
+                                multiple, offsets[0], out)
             moments[0] += 1.0
             moments[1] += c
             moments[2] += c * c
@@ -484,8 +490,7 @@ def _default_episodes(q, greedy, visits, states, n_feasible, offsets, strides, l
                 lr = 1.0 / (1.0 + k_step * (visits[s, a] - 1))
                 _update(q, greedy, n_feasible, s, a, q[s, a] + lr * (target - q[s, a]))
             s = s2
-            for i in range(d):
-                state[i] = out[i]
+            state[:] = out
             t += 1
 
 
