@@ -134,9 +134,6 @@ def test_weekday_base_stock_on_seasonal_demand_and_refused_on_stationary(bike):
     assert str(exc.value).startswith("method = 'weekday-base-stock':")
 
 
-@pytest.mark.xfail(reason="DP on reduced states counts backorder revenue from max(α + β_1, 0): "
-                          "a price changes the DP's optimum by more than price · mean demand",
-                   strict=True)
 def test_price_shifts_the_backorder_optimum_by_revenue():
     lam, r = 2.5, 2.0
     base = Problem(demand=Poisson(lam), lead_time=1, excess_demand="backorder", holding_cost=1,

@@ -97,7 +97,7 @@ def test_transition_properties(case):
         # shipped units: on hand + arrivals − end on hand; backlog change = demand − shipped
         shipped = max(alpha, 0) + arrival - max(nxt[0], 0)
         assert max(-nxt[0], 0) - max(-alpha, 0) == d - shipped
-        assert r.costs[0, 3] == 2 * shipped
+        assert r.costs[0, 3] == 2 * d  # revenue booked when demanded (shipped now or later)
         assert r.costs[0, 1] == 7 * max(-nxt[0], 0)
     assert r.costs[0, 0] == 1.5 * max(nxt[0], 0)
     assert r.costs[0, 2] == (3 if a[0] > 0 else 0) + 0.5 * a[0]
@@ -186,7 +186,7 @@ def test_reduction_and_truncation_by_hand(k):
     assert out == [-4, 2, 3] and nxt == [-2, 3]
     h, s, o, r, served, short, clipped = res
     assert (h, s, o, served, short, clipped) == (0.0, 7.0 * 4, 3.0 + 0.5 * 3, 1, 4, False)
-    assert r == 2.0 * 1  # the representative state ships the one unit on hand
+    assert r == 2.0 * 5  # backorders: the 5 units demanded are sold (1 shipped now, 4 later)
     # the same with the table ending at −1: y' = −4 + 2 = −2 is truncated to −1
     res, nxt, _ = _reduced_step(k, [1, 2], 3, 5, 2, False, 1, -1)
     assert nxt == [-1, 3] and res[6] and res[1] == 7.0 * 4  # the period's backlog is charged in full
@@ -196,7 +196,7 @@ def test_reduction_and_truncation_by_hand(k):
     assert res == (0.0, 7.0 * 2, 3.0 + 0.5, 2.0 * 3, 3, 2, False)
     # full states: α truncated after the period, costs of the untruncated period
     res, out = _truncated_step(k, [-3, 4, 2], 3, 9, 2, False, 1, -5)
-    assert out == [-5, 2, 3] and res == (0.0, 7.0 * 8, 4.5, 2.0 * 4, 1, 8, True)
+    assert out == [-5, 2, 3] and res == (0.0, 7.0 * 8, 4.5, 2.0 * 9, 1, 8, True)  # 9 demanded = sold
     res, out = _truncated_step(k, [2, 1], 0, 1, 1, False, 1, -5)
     assert out == [2, 0] and res == (1.5 * 2, 0.0, 0.0, 2.0, 1, 0, False)
 

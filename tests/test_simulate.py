@@ -45,13 +45,13 @@ HAND = {
     "lost": [([0, 1, 4], 0, 10, 11, 20, 5, 2),
              ([1, 4, 4], 1, 0, 11, 0, 0, 0),
              ([2, 4, 4], 2, 0, 11, 12, 3, 0)],
-    # backorders:
-    # 1: 5 on the shelf, demand 7: 5 shipped, backlog 2 (p·2) -> [-2, 1, 4]
-    # 2: 1 arrives and fills one backordered unit (1 sold), backlog 1 -> [-1, 4, 4]
-    # 3: 4 arrive: 1 to the backlog, 3 to today's demand (4 sold) -> [0, 4, 4]
-    "backorder": [([-2, 1, 4], 0, 10, 11, 20, 5, 2),
-                  ([-1, 4, 4], 0, 5, 11, 4, 0, 0),
-                  ([0, 4, 4], 0, 0, 11, 16, 3, 0)],
+    # backorders (revenue booked when demanded: r·D every period):
+    # 1: 5 on the shelf, demand 7: 5 shipped, backlog 2 (p·2), 7 sold -> [-2, 1, 4]
+    # 2: 1 arrives and fills one backordered unit, demand 0, backlog 1 -> [-1, 4, 4]
+    # 3: 4 arrive: 1 to the backlog, 3 to today's demand (3 sold) -> [0, 4, 4]
+    "backorder": [([-2, 1, 4], 0, 10, 11, 28, 5, 2),
+                  ([-1, 4, 4], 0, 5, 11, 0, 0, 0),
+                  ([0, 4, 4], 0, 0, 11, 12, 3, 0)],
 }
 DEMANDS = [7, 0, 3]
 

@@ -17,8 +17,11 @@ Timeline of one period (the evening order ``a`` starts it):
 3. demand ``D`` is served from stock; unmet demand is lost (``α' = (α + β_1 −
    D)^+``) or backordered (``α' = α + β_1 − D``);
 4. costs ``h·(α')^+`` and ``p·`` (lost units, or backlog ``(−α')^+``); revenue
-   ``r·`` units sold; the pipeline shifts, ``a`` enters its newest slot; the
-   phase advances.
+   ``r·`` units sold: the units served under lost sales, the whole demand ``D``
+   under backorders (a backordered unit is sold when it is demanded and shipped
+   later, so the revenue of a period depends on the state only through ``α +
+   β_1`` and the long-run revenue is ``r·E[D]``); the pipeline shifts, ``a``
+   enters its newest slot; the phase advances.
 
 Feasibility (also defined only here): ``0 <= a``, ``a`` a multiple of ``m``,
 ``a <= a_max`` and ``α + Σβ + a <= B`` (capacity or position bound).
@@ -63,6 +66,7 @@ from __future__ import annotations
 import functools
 import types
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -109,7 +113,7 @@ def transition(state, order, demand, lead_time, lost, period, cost, out):  # pra
         sold = served
         stockout = cost[1] * short
     else:
-        sold = max(alpha, 0) + arrive - max(n2, 0)
+        sold = demand  # booked when demanded: a backordered unit is sold, shipped later
         stockout = cost[1] * max(-n2, 0)
     out[0] = n2
     for i in range(1, lead_time):
@@ -171,9 +175,7 @@ def reduced_transition(red, order, demand, lead_time, lost, period, cost, low, f
     ``nxt``.  Since ``α`` and ``β_1`` enter the period's dynamics only through
     their sum, ``nxt`` is the (truncated) reduction of the successor of *any*
     full state reducing to ``red``, with the same holding, stockout and
-    ordering costs and flows.  Revenue is the exception: under backorders the
-    units shipped to clear a backlog (``α < 0``) from an arriving ``β_1 > 0``
-    are counted by the full state only (the representative has ``β_1 = 0``).
+    ordering costs, revenue and flows.
 
     Returns:
         ``(holding, stockout, ordering, revenue, served, short, clipped)``:
@@ -262,6 +264,7 @@ def kernels() -> types.SimpleNamespace:
     """
     import numba as nb
 
+    _drop_stale_numba_cache()
     scope = dict(globals())
     compiled = {}
     for name, options in _KERNELS.items():
@@ -272,6 +275,36 @@ def kernels() -> types.SimpleNamespace:
         compiled[name] = nb.njit(cache=True, **options)(copy)
     scope.update(compiled)  # before any compilation: names resolve when a kernel is first typed
     return types.SimpleNamespace(**compiled)
+
+
+def _drop_stale_numba_cache() -> None:
+    """Delete the package's numba cache files when any of its sources changed since they were made.
+
+    Numba keys a cached function on its own file only; a compiled loop of
+    ``solvers/dp.py`` that inlines :func:`transition` would otherwise keep
+    running the old rules after this file changed (seen while developing: a
+    fixed revenue rule stayed wrong in the DP until the cache was deleted).  A
+    stamp of all the package's sources guards every cache file at once; an
+    installed, unchanged package never deletes anything.  Read-only installs
+    (numba then caches elsewhere) are left alone.
+    """
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha1()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    stamp = root / "__pycache__" / "numba-sources.sha1"
+    try:
+        if stamp.is_file() and stamp.read_text() == digest.hexdigest():
+            return
+        for cached in (*root.rglob("__pycache__/*.nbi"), *root.rglob("__pycache__/*.nbc")):
+            cached.unlink(missing_ok=True)
+        stamp.parent.mkdir(exist_ok=True)
+        stamp.write_text(digest.hexdigest())
+    except OSError:  # pragma: no cover - read-only install
+        pass
 
 
 @dataclass(frozen=True)
