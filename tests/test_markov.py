@@ -214,13 +214,7 @@ def test_backorder_breakdown_matches_simulation():
         assert sim.breakdown[k] == pytest.approx(v, rel=0.03), k
 
 
-REDUCED_REVENUE_BUG = pytest.mark.xfail(
-    reason="reduced-state chains (L >= 1) compute backorder revenue from max(α + β_1, 0) instead "
-           "of max(α, 0) + β_1: backlog filled by an arrival is never counted as sold", strict=True)
-
-
-@pytest.mark.parametrize("lead", [0, pytest.param(1, marks=REDUCED_REVENUE_BUG),
-                                  pytest.param(2, marks=REDUCED_REVENUE_BUG)])
+@pytest.mark.parametrize("lead", [0, 1, 2])
 def test_backorder_revenue_is_price_times_mean_demand(lead):
     """Under backorders every unit demanded is eventually sold: revenue = r·λ, for
     any stable policy; and the exact value agrees with simulation."""
