@@ -93,7 +93,7 @@ def test_q_star_table_matches_dp_action_values(bike):
        us=st.lists(st.floats(0, 1, exclude_max=True), min_size=1, max_size=20))
 def test_guide_table_sampler_inverts_the_cdf(weights, us):
     """Demand draws: the smallest d with CDF(d) > u, as a binary search finds it."""
-    from replenish.solvers.qlearning import _demand
+    from replenish.solvers.qlearning.kernels import _demand
 
     prob = Problem(demand=Empirical(np.array(weights) / sum(weights)), capacity=3)
     t = build_tables(prob)
