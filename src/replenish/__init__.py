@@ -23,19 +23,11 @@ replenish also registers the Gymnasium environment ``replenish/Inventory-v0``
 
 from __future__ import annotations
 
-import importlib
-import importlib.abc
-import importlib.util
+import importlib.machinery
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from replenish.core.lazy import lazy_exports
-
-try:
-    __version__ = version("replenish")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0+unknown"
 
 #: public name → module that defines it (imported on first access)
 _EXPORTS: dict[str, str] = {
@@ -97,7 +89,20 @@ __all__ = [
 ]
 
 
-__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
+_lazy_getattr, __dir__ = lazy_exports(globals(), _EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":  # from the package metadata, read on first use (importlib.metadata
+        from importlib.metadata import PackageNotFoundError, version  # costs ~0.1 s to import)
+
+        try:
+            value = version("replenish")
+        except PackageNotFoundError:  # pragma: no cover - a source tree without install
+            value = "0+unknown"
+        globals()["__version__"] = value
+        return value
+    return _lazy_getattr(name)
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
@@ -127,19 +132,20 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
 
 
 # ---------------------------------------------------------------- Gymnasium id
-class _RegisterWhenImported(importlib.abc.MetaPathFinder):
+class _RegisterWhenImported:
     """Registers ``replenish/Inventory-v0`` right after Gymnasium is first imported.
 
     Importing Gymnasium costs about 0.4 s of CPU (numpy included); registering
     from here keeps ``replenish --help`` instant while ``import replenish;
     gymnasium.make("replenish/Inventory-v0")`` still works in either import order.
+    (A meta path finder by protocol: ``importlib.abc`` itself costs start-up time.)
     """
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
         if name != "gymnasium":
             return None
         sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is None or spec.loader is None:
             return spec
         loader = spec.loader

@@ -40,19 +40,26 @@ def _command(name: str) -> tuple[Callable[[argparse.ArgumentParser], None], Runn
     return getattr(module, f"add_{stem}"), getattr(module, f"cmd_{stem}")
 
 
+class _Version(argparse.Action):
+    """``--version``: reads the package metadata only when asked (it costs start-up time)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from replenish import __version__
+
+        parser.exit(message=f"replenish {__version__}\n")
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The argument parser.
 
     With ``argv``, only the sub-command named in it gets its arguments (its
     module is imported); without, every sub-command does (for docs and tests).
     """
-    from replenish import __version__
-
     parser = argparse.ArgumentParser(
         prog="replenish",
         description="Find the best daily ordering policy: exact DP, Q-learning, DQN and "
                     "tuned classic policies, compared on the same demand.")
-    parser.add_argument("--version", action="version", version=f"replenish {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     chosen = None if argv is None else next((a for a in argv if not a.startswith("-")), None)
     for name, (_module, help_) in COMMANDS.items():

@@ -10,7 +10,6 @@ from pathlib import Path
 from replenish.cli.common import print_json
 from replenish.core.io import json_default
 from replenish.core.validate import require
-from replenish.workflows.explain import explain, make_state, parse_date, parse_ints, recommend
 
 
 def add_explain(p: argparse.ArgumentParser) -> None:
@@ -30,6 +29,8 @@ def add_explain(p: argparse.ArgumentParser) -> None:
 def cmd_explain(args: argparse.Namespace) -> int:
     from replenish.policies.base import load_policy
     from replenish.workflows.config import load_config
+    from replenish.workflows.explain.explanation import explain
+    from replenish.workflows.explain.state import make_state, parse_date, parse_ints
 
     cfg = load_config(args.config)
     problem = cfg.problem
@@ -61,6 +62,8 @@ def add_recommend(p: argparse.ArgumentParser) -> None:
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     from replenish.policies.base import load_policy
+    from replenish.workflows.explain.recommend import recommend
+    from replenish.workflows.explain.state import parse_ints
 
     policy = load_policy(args.policy)
     rec = recommend(policy, args.on_hand, parse_ints(args.in_transit, field_name="--in-transit"),

@@ -32,26 +32,26 @@ against the Bellman optimality equation.
 
 from __future__ import annotations
 
-from replenish.workflows.explain.explanation import explain, forecast, neighbour_states, policy_action_values
-from replenish.workflows.explain.objects import (
-    DayForecast,
-    Explanation,
-    Neighbour,
-    OrderValue,
-    PolicyExplanation,
-)
-from replenish.workflows.explain.recommend import Recommendation, recommend
-from replenish.workflows.explain.state import (
-    EXPLAIN_DP_LIMIT,
-    FORECAST_STATE_LIMIT,
-    describe_state,
-    make_state,
-    parse_date,
-    parse_ints,
-    parse_weekday,
-    state_label,
-)
-from replenish.workflows.explain.values import ActionValues, action_values
+from typing import TYPE_CHECKING
+
+from replenish.core.lazy import lazy_exports
+
+#: name → submodule (imported on first use: ``replenish recommend`` needs only ``state`` and
+#: ``recommend``, not the DP values behind ``explain``)
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(("explain", "forecast", "neighbour_states", "policy_action_values",),
+                    "replenish.workflows.explain.explanation"),
+    **dict.fromkeys(("DayForecast", "Explanation", "Neighbour", "OrderValue", "PolicyExplanation",),
+                    "replenish.workflows.explain.objects"),
+    **dict.fromkeys(("Recommendation", "recommend",),
+                    "replenish.workflows.explain.recommend"),
+    **dict.fromkeys(("EXPLAIN_DP_LIMIT", "FORECAST_STATE_LIMIT", "describe_state", "make_state",
+                     "parse_date", "parse_ints", "parse_weekday", "state_label"),
+                    "replenish.workflows.explain.state"),
+    **dict.fromkeys(("ActionValues", "action_values",),
+                    "replenish.workflows.explain.values"),
+}
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 __all__ = [
     "EXPLAIN_DP_LIMIT", "FORECAST_STATE_LIMIT", "ActionValues", "DayForecast",
@@ -60,3 +60,30 @@ __all__ = [
     "parse_date", "parse_ints", "parse_weekday", "policy_action_values", "recommend",
     "state_label",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from replenish.workflows.explain.explanation import (
+        explain,
+        forecast,
+        neighbour_states,
+        policy_action_values,
+    )
+    from replenish.workflows.explain.objects import (
+        DayForecast,
+        Explanation,
+        Neighbour,
+        OrderValue,
+        PolicyExplanation,
+    )
+    from replenish.workflows.explain.recommend import Recommendation, recommend
+    from replenish.workflows.explain.state import (
+        EXPLAIN_DP_LIMIT,
+        FORECAST_STATE_LIMIT,
+        describe_state,
+        make_state,
+        parse_date,
+        parse_ints,
+        parse_weekday,
+        state_label,
+    )
+    from replenish.workflows.explain.values import ActionValues, action_values
