@@ -134,19 +134,12 @@ def test_weekday_base_stock_on_seasonal_demand_and_refused_on_stationary(bike):
     assert str(exc.value).startswith("method = 'weekday-base-stock':")
 
 
-def test_price_shifts_the_backorder_optimum_by_revenue():
+@pytest.mark.parametrize("lead", [0, 1, 2])
+def test_price_shifts_the_backorder_optimum_by_revenue(lead):
+    """Under backorders every unit demanded is sold: a price lowers the optimum by exactly r·λ
+    (with L = 0 full and reduced states coincide; with L >= 1 the DP runs on reduced states)."""
     lam, r = 2.5, 2.0
-    base = Problem(demand=Poisson(lam), lead_time=1, excess_demand="backorder", holding_cost=1,
-                   stockout_cost=6, fixed_order_cost=4, unit_cost=0.5)
-    g0 = solve(base, "dp").average_cost
-    g = solve(base.replace(price=r), "dp").average_cost
-    assert g == pytest.approx(g0 - r * lam, abs=1e-6)
-
-
-def test_price_shifts_the_backorder_optimum_by_revenue_without_lead_time():
-    """The same fact where full and reduced states coincide (L = 0)."""
-    lam, r = 2.5, 2.0
-    base = Problem(demand=Poisson(lam), lead_time=0, excess_demand="backorder", holding_cost=1,
+    base = Problem(demand=Poisson(lam), lead_time=lead, excess_demand="backorder", holding_cost=1,
                    stockout_cost=6, fixed_order_cost=4, unit_cost=0.5)
     g0 = solve(base, "dp").average_cost
     g = solve(base.replace(price=r), "dp").average_cost
