@@ -80,3 +80,19 @@ def test_tune_without_optuna_says_so(monkeypatch, capsys, tmp_path, bike_config)
     assert main(["tune", str(bike_config), "--method", "qlearning", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "error: tune: Optuna is not installed (pip install 'replenish[tune]')"
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_demo_states_its_expected_time_first(monkeypatch, capsys, quick):
+    import replenish.workflows.demo as demo
+
+    def stop(**kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo, "run_demo", stop)
+    assert main(["demo", *(["--quick"] if quick else [])]) == 130
+    first = capsys.readouterr().err.splitlines()[0]
+    assert "min on 2 cores" in first
+    assert ("for a first look: replenish demo --quick" in first) is not quick  # the full demo suggests it
+    assert main(["demo", "--quiet"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"

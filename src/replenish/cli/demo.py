@@ -55,6 +55,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Bike shop ({p.name}): capacity {p.capacity}, lead time {p.lead_time}, Poisson demand, "
           f"h = {p.holding_cost}, p = {p.stockout_cost}; long-run average cost per day")
     print(format_results(res.rows))
+    if any(METHODS[r.method].learned for r in res.results):
+        print("learners: one training run each (seed 0; Q-learning (seed) = the source's algorithm); "
+              "README's Q-learning figures are means over 10 seeds")
     print("policies: " + "; ".join(f"{row['label']} = {r.policy.describe()}"
                                    for row, r in zip(res.rows, res.results, strict=True)
                                    if METHODS[r.method].family in ("classic", "heuristic")))
