@@ -8,9 +8,12 @@ from pathlib import Path
 
 from replenish.cli.common import add_quiet, format_results, print_json
 
-#: Wall time of ``replenish demo`` (minutes, low–high) on a 2-core machine, measured with
-#: ``time replenish demo [--quick] > log 2>&1``; printed before the demo starts.
-EXPECTED_MINUTES = {"quick": (0.5, 1.0), "full": (4.0, 6.0)}
+#: Wall time of ``replenish demo`` (minutes, low–high) on a 2-core machine; printed before the demo
+#: starts.  Measured with ``time replenish demo [--quick] > log 2>&1`` on a shared 2-core machine
+#: (another benchmark running): --quick 39 s (95 s on the first run, which compiles the numba
+#: kernels), the full demo 424 s (DQN 134 s on the bike shop, 202 s on the bakery); the issue's
+#: ``make demo`` on an idle machine took about 5 minutes.
+EXPECTED_MINUTES = {"quick": (0.5, 1.5), "full": (5.0, 8.0)}
 
 
 def _about(quick: bool) -> str:
