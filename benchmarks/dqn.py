@@ -39,8 +39,6 @@ import numpy as np
 
 import replenish as rp
 from replenish.evaluation.markov import evaluate_exact
-from replenish.model.dynamics import clip_orders
-from replenish.policies.base import Policy
 from replenish.solvers.dp import optimal_average_cost
 
 # hyperparameters chosen by the measurements in benchmarks/RESULTS.md ("DQN: measured
@@ -85,19 +83,9 @@ def run_dqn(name: str, seed: int, overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ SB3 side
-class _SB3Policy(Policy):
-    """Adapter: a Stable-Baselines3 model as a replenish policy (deterministic actions)."""
-
-    kind = "sb3"
-
-    def __init__(self, problem: rp.Problem, model: Any) -> None:
-        self.problem = problem
-        self.model = model
-
-    def act(self, states: np.ndarray) -> np.ndarray:
-        states = np.atleast_2d(np.asarray(states, dtype=np.int64))
-        a, _ = self.model.predict(states.astype(np.float32) / self.problem.bound, deterministic=True)
-        return clip_orders(self.problem, states, np.asarray(a, dtype=np.int64) * self.problem.order_multiple)
+def _sb3_policy(problem: rp.Problem, model: Any) -> rp.Policy:
+    """The SB3 model as a replenish policy (observations scaled as in :func:`_sb3_env`)."""
+    return rp.from_sb3(model, problem, observation=lambda s: (s / problem.bound).astype(np.float32))
 
 
 def _sb3_env(problem: rp.Problem):  # type: ignore[no-untyped-def]
@@ -153,7 +141,7 @@ def run_sb3(algo: str, problem: rp.Problem, seed: int, budget: float, snaps: int
     out = []
     for t, steps, sd in cb.snapshots:
         model.policy.load_state_dict(sd)
-        cost = evaluate_exact(problem, _SB3Policy(problem, model)).average_cost
+        cost = evaluate_exact(problem, _sb3_policy(problem, model)).average_cost
         out.append({"train_seconds": t, "steps": steps, "average_cost": cost})
     return out
 

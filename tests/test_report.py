@@ -266,3 +266,86 @@ def test_policy_without_dp_values_still_reported(tmp_path, bike):
     assert OrderUpTo(problem=bike, level=8).order([0, 0]) == 8
     assert json.loads(rep.json.read_text())["sections"][0]["rows"][0]["optimal_average_cost"] == \
         pytest.approx(16.1830, abs=1e-3)
+
+
+def _capture_figures(monkeypatch, module):
+    """Record every matplotlib figure ``module.render`` is given (the report's and fleet's renderer)."""
+    seen = []
+    original = module.render
+
+    def spy(fig, **kw):
+        seen.append(fig)
+        return original(fig, **kw)
+
+    monkeypatch.setattr(module, "render", spy)
+    return seen
+
+
+def _check_method_colours(figures, method_of):
+    """Every artist labelled with a method (lines, markers, bars) has the method's fixed colour."""
+    from matplotlib.colors import to_hex
+
+    from replenish.solvers.catalogue import METHODS
+
+    want = {lab: METHODS[m].color for lab, m in method_of.items()}
+    checked: dict[str, int] = {}
+    for fig in figures:
+        for ax in fig.axes:
+            for line in ax.get_lines():
+                lab = line.get_label()
+                if lab in want:
+                    assert to_hex(line.get_markeredgecolor()) == want[lab], (lab, fig.axes[0].get_title())
+                    checked[lab] = checked.get(lab, 0) + 1
+            ticks = [t.get_text() for t in ax.get_yticklabels()]
+            for cont in ax.containers:  # bar charts: bar i is the method of tick label i
+                patches = getattr(cont, "patches", None)
+                if patches and len(patches) == len(ticks) and set(ticks) <= set(want):
+                    for patch, lab in zip(patches, ticks, strict=True):
+                        assert to_hex(patch.get_facecolor(), keep_alpha=False) == want[lab], lab
+                        checked[lab] = checked.get(lab, 0) + 1
+    return checked
+
+
+def test_every_figure_uses_each_methods_fixed_colour(tmp_path, monkeypatch, bike_results):
+    import replenish.workflows.report.figures as figures
+    from replenish.solvers.catalogue import METHODS
+
+    # every method has its own colour and marker
+    assert len({m.color for m in METHODS.values()}) == len(METHODS)
+    assert len({m.marker for m in METHODS.values()}) == len(METHODS)
+    prob = bike_results[0].policy.problem
+    ql = [solve(prob, "qlearning", options={"steps": 30_000, "variant": v, "curve_points": 3}, seed=1)
+          for v in ("seed", "default")]
+    results = [*bike_results[:3], solve(prob, "myopic"), *ql]
+    labels = ["DP optimum", "order-up-to 10", "best order-up-to", "myopic", "Q-learning (seed)",
+              "Q-learning (default)"]
+    figs = _capture_figures(monkeypatch, figures)
+    rep = write_report(results, tmp_path, labels=labels, title="bike")
+    assert {"costs", "orders-per-state", "learning", "explain"} <= set(rep.figures)
+    method_of = {lab: r.method for lab, r in zip(labels, results, strict=True)}
+    checked = _check_method_colours(figs, method_of)
+    # the cost bars, the orders per state, the learning curves (learners) and the explain markers
+    for lab in labels:
+        assert checked.get(lab, 0) >= (1 if lab == "order-up-to 10" else 2), (lab, checked)
+
+
+def test_fleet_figure_uses_each_methods_fixed_colour(monkeypatch):
+    import pandas as pd
+    from matplotlib.colors import to_hex
+
+    import replenish.workflows.fleet.report as fleet_report
+    from replenish.solvers.catalogue import METHODS
+    from replenish.workflows.fleet.summary import summarize
+
+    table = pd.DataFrame({"series": ["a", "b", "c"], "status": ["ok"] * 3, "error": [None] * 3,
+                          "sS.test_cost": [100.0, 200.0, 50.0], "dqn.test_cost": [90.0, 220.0, 50.0],
+                          "myopic.test_cost": [95.0, 210.0, 60.0]})
+    s = summarize(table, ["sS", "dqn", "myopic"])
+    data = fleet_report.relative_costs(s, table)
+    figs = _capture_figures(monkeypatch, fleet_report)
+    fleet_report.ratio_figure(s, data)
+    (ax,) = figs[0].axes
+    boxes = [p for p in ax.patches]
+    assert [m for m, _ in data] == ["dqn", "myopic"]
+    assert [to_hex(p.get_facecolor(), keep_alpha=False) for p in boxes] == \
+        [METHODS["dqn"].color, METHODS["myopic"].color]

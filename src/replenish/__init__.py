@@ -47,7 +47,7 @@ _EXPORTS: dict[str, str] = {
     "optimal_average_cost": "replenish.solvers.dp",
     **{name: "replenish.policies" for name in (
         "SQ", "SS", "CappedBaseStock", "ConstantOrder", "Myopic", "OrderUpTo", "Policy",
-        "TablePolicy", "WeekdayBaseStock", "load_policy", "save_policy")},
+        "TablePolicy", "WeekdayBaseStock", "from_callable", "from_sb3", "load_policy", "save_policy")},
 }
 
 __all__ = [
@@ -79,6 +79,8 @@ __all__ = [
     "available_methods",
     "evaluate",
     "evaluate_exact",
+    "from_callable",
+    "from_sb3",
     "load_config",
     "load_policy",
     "optimal_average_cost",
@@ -122,6 +124,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         Policy,
         TablePolicy,
         WeekdayBaseStock,
+        from_callable,
+        from_sb3,
         load_policy,
         save_policy,
     )

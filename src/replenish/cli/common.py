@@ -5,11 +5,21 @@ The CLI is the only layer that prints; workflows return result objects.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from replenish.core.io import dumps_json
+
+#: Help of ``-q/--quiet`` (every command that shows progress).
+QUIET_HELP = ("no progress output (a bar on a terminal, a line every 10%% of the work otherwise); "
+              "--no-progress is the same")
+
+
+def add_quiet(p: argparse.ArgumentParser) -> None:
+    """``-q/--quiet`` (alias ``--no-progress``): hide progress bars and progress lines."""
+    p.add_argument("-q", "--quiet", "--no-progress", dest="quiet", action="store_true", help=QUIET_HELP)
 
 
 def print_json(obj: Any) -> None:

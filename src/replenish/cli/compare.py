@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from replenish.cli.common import print_json
+from replenish.cli.common import add_quiet, print_json
 from replenish.core.validate import SpecError, require
 from replenish.solvers.catalogue import METHODS
 from replenish.workflows.compare import DEFAULT_METHODS, MethodComparison, compare, header
@@ -22,7 +22,7 @@ def add_compare(p: argparse.ArgumentParser) -> None:
                                                "policies and a plot")
     p.add_argument("--seed", type=int, default=0, help="random seed of every method (default 0)")
     p.add_argument("--steps", type=int, help="training steps of the learners")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_quiet(p)
 
 
 def methods_from(args_methods: str | None, section: dict[str, Any]) -> list[str]:
@@ -56,12 +56,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if args.steps is not None and "steps" in METHODS[m].flags:
             opts["steps"] = args.steps
         options[m] = opts
-    quiet = args.json or args.no_progress
+    quiet = args.json or args.quiet
 
     def note(row: MethodComparison) -> None:
         if row.error is not None:
             print(f"note: {row.method} not run: {row.error}", file=sys.stderr)
-        elif not args.json and row.test is not None:
+        elif not quiet and row.test is not None:
             print(f"  {row.method}: test {row.test.average_cost:.2f} $/day", file=sys.stderr)
 
     comp = compare(cfg.problem, cfg.history, methods, options=options, seed=args.seed,

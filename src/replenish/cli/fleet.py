@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from replenish.cli.common import print_json
+from replenish.cli.common import add_quiet, print_json
 from replenish.core.validate import require
 from replenish.workflows.fleet import (
     DEFAULT_FLEET_METHODS,
@@ -27,7 +27,10 @@ def add_fleet(p: argparse.ArgumentParser) -> None:
                                       "[fleet] group_by, else the [demand] filter's columns)")
     p.add_argument("--methods", help="comma-separated methods (default: [fleet] methods, else "
                                      + ",".join(DEFAULT_FLEET_METHODS) + ")")
-    p.add_argument("--engine", choices=ENGINES, help="serial, local (default: a process pool) or ray")
+    p.add_argument("--engine", choices=ENGINES,
+                   help="serial (one series after another in this process: simplest, for debugging), "
+                        "local (default: a pool of --workers processes) or ray (a local or --address "
+                        "cluster)")
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
     p.add_argument("--workers", type=int, help="worker processes / local Ray CPUs (default 2)")
     p.add_argument("--out", type=Path, default=Path("fleet-output"),
@@ -35,7 +38,7 @@ def add_fleet(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="run seed (default 0); series seeds derive from it")
     p.add_argument("--limit", type=int, help="only the first N series (key order)")
     p.add_argument("--retry-failed", action="store_true", help="rerun series recorded as failed")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_quiet(p)
     p.add_argument("--json", action="store_true", help="print the run and summary as JSON")
 
 
@@ -66,7 +69,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         require(engine == "ray", "--address", address, "only with --engine ray")
     run = run_fleet(config, data, group_by=group_by, out=args.out, methods=methods, engine=engine,
                     workers=workers, address=address, seed=seed,
-                    progress=not (args.no_progress or args.json), retry_failed=args.retry_failed,
+                    progress=not (args.quiet or args.json), retry_failed=args.retry_failed,
                     limit=args.limit, log=lambda msg: print(msg, file=sys.stderr))
     if args.json:
         print_json(run.to_json())

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from replenish.cli.common import format_results, print_json
+from replenish.cli.common import add_quiet, format_results, print_json
 from replenish.core.io import dumps_json
 from replenish.core.validate import SpecError
 
@@ -23,7 +23,7 @@ def add_solve(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", help="algorithm variant (qlearning: seed|default)")
     p.add_argument("--logdir", type=Path, help="TensorBoard log folder (dqn)")
     p.add_argument("--resume", action="store_true", help="resume from the last checkpoint (dqn)")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_quiet(p)
     p.add_argument("--report", type=Path, help="folder for an HTML report (report.html, figures, "
                                                "results.json/.csv)")
 
@@ -52,7 +52,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise SpecError("--steps", args.steps, "must be >= 1")
     res = solve(cfg.problem, args.method, options=_method_options(cfg, args.method, args),
-                seed=args.seed, progress=not (args.no_progress or args.json))
+                seed=args.seed, progress=not (args.quiet or args.json))
     policy_file = None
     if args.out is not None:
         path = args.out / f"policy-{args.method}{res.policy.file_suffix}"

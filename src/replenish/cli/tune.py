@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from replenish.cli.common import print_json
+from replenish.cli.common import add_quiet, print_json
 from replenish.core.validate import require
 from replenish.workflows.tune import TUNE_KEYS, tunable, tune
 
@@ -27,7 +27,7 @@ def add_tune(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="seed of the sampler and of the runs (default 0)")
     p.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
     p.add_argument("--json", action="store_true", help="print the study summary as JSON")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_quiet(p)
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -49,7 +49,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
                repeats=pick(args.repeats, "repeats", 1),
                report_every=pick(args.report_every, "report_every", None), seed=pick(args.seed, "seed", 0),
                timeout=pick(args.timeout, "timeout", None),
-               progress=not (args.no_progress or args.json))
+               progress=not (args.quiet or args.json))
     if args.json:
         print_json({k: v for k, v in res.to_json().items() if k != "trials"})
         return 0

@@ -30,6 +30,18 @@ class SpecError(ValueError):
         super().__init__(f"{field} = {value!r}: {reason}")
 
 
+class MissingDependency(SpecError):
+    """An optional library a feature needs is not installed.
+
+    The message names the feature and the install command, e.g. ``tune: Optuna is not
+    installed (pip install 'replenish[tune]')``; ``field`` is the feature, ``value`` the library.
+    """
+
+    def __init__(self, feature: str, library: str, extra: str) -> None:
+        super().__init__(feature, library, f"{library} is not installed (pip install 'replenish[{extra}]')")
+        self.args = (f"{feature}: {self.reason}",)
+
+
 def require(cond: object, field: str, value: object, reason: str) -> None:
     """Raise :class:`SpecError` unless ``cond`` holds (any truthy value: ``bool``, ``numpy.bool_``)."""
     if not cond:

@@ -1,5 +1,6 @@
 """Policies: the one protocol (:class:`Policy`) and its implementations."""
 
+from replenish.policies.adapters import CallablePolicy, SB3Policy, from_callable, from_sb3
 from replenish.policies.base import (
     POLICY_KINDS,
     SUFFIX_LOADERS,
@@ -20,9 +21,9 @@ from replenish.policies.classic import (
 )
 from replenish.policies.table import TablePolicy
 
-__all__ = ["POLICY_KINDS", "SQ", "SS", "CappedBaseStock", "ConstantOrder", "Myopic", "OrderUpTo",
-           "Policy", "TablePolicy", "WeekdayBaseStock", "inventory_position",
-           "load_policy", "policy_from_dict", "save_policy"]
+__all__ = ["POLICY_KINDS", "SQ", "SS", "CallablePolicy", "CappedBaseStock", "ConstantOrder", "Myopic",
+           "OrderUpTo", "Policy", "SB3Policy", "TablePolicy", "WeekdayBaseStock", "from_callable",
+           "from_sb3", "inventory_position", "load_policy", "policy_from_dict", "save_policy"]
 
 
 def _load_pt(path):  # type: ignore[no-untyped-def]

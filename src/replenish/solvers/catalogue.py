@@ -58,6 +58,8 @@ class MethodSpec:
             (``steps``, ``variant``, ``logdir``, ``resume``).
         static: a static classic rule (reference of relative costs in reports).
         tune_space: ``"module:function"`` giving the Optuna search space, or ``None``.
+        color: the method's colour in every figure (reports, fleet), a matplotlib colour.
+        marker: the method's matplotlib marker in every figure.
     """
 
     name: str
@@ -69,6 +71,8 @@ class MethodSpec:
     flags: tuple[str, ...] = ()
     static: bool = False
     tune_space: str | None = None
+    color: str = "#7f7f7f"
+    marker: str = "o"
 
     @property
     def learned(self) -> bool:
@@ -98,35 +102,43 @@ class MethodSpec:
         return check_keys(options, self.option_types(), self.name)
 
 
-def _classic(name: str, summary: str, *, static: bool = True, family: Family = "classic") -> MethodSpec:
+def _classic(name: str, summary: str, *, color: str, marker: str, static: bool = True,
+             family: Family = "classic") -> MethodSpec:
     """An entry of :mod:`replenish.solvers.classic`: ``<name>_method`` and ``<NAME>_OPTIONS`` there."""
     stem = name.replace("-", "_").lower()
     return MethodSpec(name, family, summary, f"replenish.solvers.classic:{stem}_method",
-                      f"replenish.solvers.classic:{stem.upper()}_OPTIONS", static=static)
+                      f"replenish.solvers.classic:{stem.upper()}_OPTIONS", static=static,
+                      color=color, marker=marker)
 
 
-#: The catalogue, in the order reports list methods.
+#: The catalogue, in the order reports list methods.  Each method has one colour and marker in
+#: every figure (report and fleet; ``color``/``marker``), all different.
 METHODS: dict[str, MethodSpec] = {m.name: m for m in (
     MethodSpec("dp", "exact", "exact optimum by dynamic programming (relative value iteration)",
-               "replenish.solvers.dp:dp_method", "replenish.solvers.dp:DP_OPTIONS"),
+               "replenish.solvers.dp:dp_method", "replenish.solvers.dp:DP_OPTIONS",
+               color="#333333", marker="*"),
     _classic("myopic", "myopic: the order minimising the expected cost of its arrival day",
-             family="heuristic", static=False),
-    _classic("order-up-to", "order-up-to (base-stock) level, tuned"),
-    _classic("capped-base-stock", "capped base-stock (level, cap), tuned"),
-    _classic("sS", "(s, S): order up to S when the position is at most s, tuned"),
-    _classic("sQ", "(s, Q): order multiples of Q when the position is at most s, tuned"),
-    _classic("constant-order", "the same order every day, tuned"),
-    _classic("weekday-base-stock", "one order-up-to level per weekday, tuned", static=False),
+             family="heuristic", static=False, color="#8c564b", marker="v"),
+    _classic("order-up-to", "order-up-to (base-stock) level, tuned", color="#1f77b4", marker="s"),
+    _classic("capped-base-stock", "capped base-stock (level, cap), tuned", color="#17becf",
+             marker="D"),
+    _classic("sS", "(s, S): order up to S when the position is at most s, tuned", color="#2ca02c",
+             marker="^"),
+    _classic("sQ", "(s, Q): order multiples of Q when the position is at most s, tuned",
+             color="#bcbd22", marker="<"),
+    _classic("constant-order", "the same order every day, tuned", color="#7f7f7f", marker="P"),
+    _classic("weekday-base-stock", "one order-up-to level per weekday, tuned", static=False,
+             color="#9467bd", marker="h"),
     MethodSpec("qlearning", "learner", "tabular Q-learning",
                "replenish.solvers.qlearning:qlearning_method",
                "replenish.solvers.qlearning:QLearningConfig", flags=("steps", "variant"),
-               tune_space="replenish.workflows.tune:qlearning_space"),
+               tune_space="replenish.workflows.tune:qlearning_space", color="#ff7f0e", marker="o"),
     MethodSpec("dqn", "learner", "Deep Q-Network (PyTorch)",
                "replenish.solvers.dqn:dqn_method", "replenish.solvers.dqn:DQNConfig",
                run_options=(("logdir", str), ("checkpoint_dir", str), ("resume", bool),
                             ("variant", str)),
                flags=("steps", "variant", "logdir", "resume"),
-               tune_space="replenish.workflows.tune:dqn_space"),
+               tune_space="replenish.workflows.tune:dqn_space", color="#d62728", marker="X"),
 )}
 
 

@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 
 from replenish.core.io import atomic_write, json_default
-from replenish.core.validate import SpecError, require
+from replenish.core.validate import MissingDependency, SpecError, require
 from replenish.model.spec import Problem
 
 #: Keys of the ``[tune]`` table.
@@ -162,7 +162,7 @@ def _optuna() -> Any:
     try:
         import optuna
     except ImportError:
-        raise SpecError("method", "tune", "Optuna is not installed (pip install 'replenish[tune]')") from None
+        raise MissingDependency("tune", "Optuna", "tune") from None
     return optuna
 
 
@@ -367,7 +367,7 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
         seed: seeds the sampler and the training runs (all trials use the same seeds,
             so trials differ by their hyperparameters only).
         timeout: stop starting trials after this many seconds.
-        progress: Optuna's progress bar.
+        progress: a progress bar over trials on a terminal, else a line every 10% of them.
     """
     optuna = _optuna()
     from replenish.solvers.dp import optimal_average_cost
@@ -433,8 +433,23 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
                               report_every=report_every, seed=seed, optimum=optimum)
 
         n_before = finished()
-        study.optimize(objective, n_trials=todo, timeout=timeout, catch=(SpecError,),
-                       show_progress_bar=progress, gc_after_trial=True)
+        callbacks = []
+        bar = None
+        if progress:  # a bar on a terminal, a line every 10% of the trials otherwise
+            from replenish.core.progress import progress_bar
+
+            bar = progress_bar(total=todo, desc=f"tune {method}", unit="trial")
+
+            def tick(study: Any, trial: Any) -> None:
+                bar.update(1)
+
+            callbacks.append(tick)
+        try:
+            study.optimize(objective, n_trials=todo, timeout=timeout, catch=(SpecError,),
+                           callbacks=callbacks, gc_after_trial=True)
+        finally:
+            if bar is not None:
+                bar.close()
         ran = finished() - n_before
     all_trials = study.get_trials(deepcopy=False)
     done = [t for t in all_trials if t.state == TS.COMPLETE]

@@ -49,9 +49,9 @@ class Monitor:
             self.writer.add_text("config", "```\n" + json.dumps(config, indent=1) + "\n```", step)
         self.bar = None
         if progress:
-            from tqdm.auto import tqdm
+            from replenish.core.progress import progress_bar
 
-            self.bar = tqdm(total=total, initial=step, desc=title, unit="step", leave=False)
+            self.bar = progress_bar(total=total, initial=step, desc=title, unit="step")
         self.stats: list[tuple[float, float, float]] = []  # (loss, mean Q, ρ) per gradient step
         self.last_log = step
         self.t_log = time.perf_counter()

@@ -216,9 +216,9 @@ def train_qlearning(problem: Problem, *, config: QLearningConfig | None = None,
     block = np.empty((min(per_block * L, cfg.steps), 2))  # reused: no page faults per block
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from replenish.core.progress import progress_bar
 
-        bar = tqdm(total=cfg.steps, desc=f"qlearning ({cfg.variant})", unit="step", leave=False)
+        bar = progress_bar(total=cfg.steps, desc=f"qlearning ({cfg.variant})", unit="step")
     curve: list[CurvePoint] = []
     seconds = cpu_seconds = 0.0
     done_ep = 0

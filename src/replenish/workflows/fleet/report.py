@@ -19,7 +19,7 @@ import numpy as np
 from replenish.core.io import atomic_write, dumps_json
 from replenish.workflows.fleet.journal import TABLE_CSV, TABLE_PARQUET
 from replenish.workflows.fleet.summary import FleetSummary
-from replenish.workflows.report.figures import pyplot, render
+from replenish.workflows.report.figures import method_style, pyplot, render
 from replenish.workflows.report.html import list_items, row_html
 
 
@@ -58,7 +58,13 @@ def ratio_figure(summary: FleetSummary, data: list[tuple[str, np.ndarray]]) -> b
     """``fleet_ratios.png``: box plots of the relative test costs (90 dpi, matplotlib's default style)."""
     plt = pyplot(style=False)
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(data) + 1.6))
-    ax.boxplot([d for _, d in data], orientation="horizontal", showfliers=True)
+    box = ax.boxplot([d for _, d in data], orientation="horizontal", showfliers=True, patch_artist=True)
+    for patch, flier, (m, _) in zip(box["boxes"], box["fliers"], data, strict=True):
+        color, marker = method_style(m)  # each method's colour and marker, as in the reports
+        patch.set_facecolor(color)
+        patch.set_alpha(0.55)
+        flier.set_marker(marker)
+        flier.set_markeredgecolor(color)
     ax.set_yticks(range(1, len(data) + 1), [m for m, _ in data])
     ax.axvline(1.0, color="0.4", lw=1, ls="--")
     ax.set_xlabel(f"test cost / {summary.reference} test cost (per series; < 1 = cheaper)")

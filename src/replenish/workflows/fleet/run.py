@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -144,10 +143,10 @@ def run_fleet(config: Mapping[str, Any], data: str | Path, *, group_by: Sequence
             tasks.sort(key=lambda t: -volume.get(t.series, 0.0))
         bar = None
         if progress:
-            from tqdm.auto import tqdm
+            from replenish.core.progress import progress_bar
 
-            bar = tqdm(total=len(keys), initial=len(done), unit="series", desc="fleet",
-                       dynamic_ncols=True, file=sys.stderr)
+            bar = progress_bar(total=len(keys), initial=len(done), unit="series", desc="fleet",
+                               leave=True)
         ran = crashed = 0
         n_failed = sum(1 for s in wanted if journal.get(s, {}).get("status") == "error"
                        and s in done)

@@ -51,6 +51,7 @@ from replenish.workflows.report.figures import (
     fig_explain,
     fig_learning,
     fig_replay,
+    method_style,
 )
 from replenish.workflows.report.html import fmt_cost, fmt_pct
 from replenish.workflows.report.policy_figures import (
@@ -86,6 +87,7 @@ __all__ = [
     "fig_replay",
     "fmt_cost",
     "fmt_pct",
+    "method_style",
     "representative_states",
     "summary_rows",
     "write_comparison_report",

@@ -21,9 +21,27 @@ import numpy as np
 from replenish.model.spec import Problem
 from replenish.solvers.catalogue import SolveResult
 
-#: The palette of every figure (method ``i`` gets ``COLORS[i % len(COLORS)]``).
+#: A general palette (series that are not methods).  Methods have their own fixed colour and
+#: marker in every figure: :func:`method_style`, from the catalogue (``MethodSpec.color/marker``).
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
           "#17becf", "#bcbd22", "#7f7f7f")
+#: Colour and marker of anything that is not a method of the catalogue.
+OTHER_STYLE = ("#e377c2", "o")
+
+
+def method_style(method: str | None) -> tuple[str, str]:
+    """``(colour, marker)`` of ``method`` in every figure (the same in reports and fleet).
+
+    ``method`` is a catalogue name (``"qlearning"``) or ``"DP optimum"``; anything else gets
+    :data:`OTHER_STYLE`.  Several runs of one method (e.g. "Q-learning (seed)" and
+    "Q-learning (default)") share its colour; figures tell them apart by line style.
+    """
+    from replenish.solvers.catalogue import METHODS
+
+    if method == "DP optimum":
+        method = "dp"
+    spec = METHODS.get(method or "")
+    return (spec.color, spec.marker) if spec is not None else OTHER_STYLE
 #: Colours of the cost components.
 COST_COLORS = {"holding": "#4c72b0", "stockout": "#c44e52", "ordering": "#8172b2",
                "revenue": "#55a868"}
@@ -85,7 +103,7 @@ def fig_costs(rows: list[dict[str, Any]], prefix: str, historical: bool) -> Figu
     cost = np.array([r["average_cost"] for r in rows])
     err = np.array([0.0 if r.get("exact") or not r.get("ci95") else (r["ci95"][1] - r["ci95"][0]) / 2
                     for r in rows])
-    colors = [COLORS[i % len(COLORS)] for i in range(n)]
+    colors = [method_style(r.get("method"))[0] for r in rows]
     a1.barh(y, cost, xerr=err, color=colors, alpha=0.85, capsize=4, height=0.65)
     for yi, c, e in zip(y, cost, err, strict=True):
         a1.text(c + e + 0.01 * max(abs(cost).max(), 1), yi, f"{c:.2f}", va="center", fontsize=8.5)
@@ -152,15 +170,18 @@ def fig_learning(results: Sequence[SolveResult], labels: Sequence[str], prefix: 
     opt = next((r.optimal_average_cost for r in results if r.optimal_average_cost is not None), None)
     as_gap = opt is not None and opt != 0
     fig, ax = plt.subplots(figsize=(9.5, 4.0))
-    for i, (lab, _r, steps, y, kind) in enumerate(curves):
+    seen: dict[str, int] = {}
+    for lab, r, steps, y, kind in curves:
         if as_gap and kind == "cost" and opt is not None:  # (as_gap implies opt is not None)
             y = (y - opt) / abs(opt)
         elif not as_gap and kind == "gap" and opt is not None:
             y = opt + y * abs(opt)
-        ax.plot(steps, 100 * y if as_gap else y, "o-", ms=3.5, color=COLORS[(i + 3) % len(COLORS)],
-                label=lab)
+        color, marker = method_style(r.method)
+        k = seen[r.method] = seen.get(r.method, -1) + 1  # further runs of a method: other line styles
+        ax.plot(steps, 100 * y if as_gap else y, marker=marker, ls=("-", "--", ":", "-.")[k % 4],
+                ms=4, color=color, mfc=color if k == 0 else "none", label=lab)
     if as_gap:
-        ax.axhline(0, color="k", ls="--", lw=1, label="DP optimum")
+        ax.axhline(0, color=method_style("dp")[0], ls="--", lw=1, label="DP optimum")
         ax.set_ylabel("gap to the optimum (%)")
     else:
         ax.set_ylabel("average cost ($ per period)")
@@ -207,9 +228,9 @@ def fig_replay(comparison: Any, labels_by_method: dict[str, str], prefix: str) -
                         "demand (grey), stock on hand at closing (blue), orders placed (orange dots), "
                         "days with unmet demand (red ticks)."))
     fig, ax = plt.subplots(figsize=(11, 3.8))
-    for i, r in enumerate(runs):
+    for r in runs:
         x = r.test.dates.astype("datetime64[D]").astype(object)
-        ax.plot(x, np.cumsum(r.test.trajectory["cost"]), color=COLORS[i % len(COLORS)],
+        ax.plot(x, np.cumsum(r.test.trajectory["cost"]), color=method_style(r.method)[0],
                 label=f"{labels_by_method.get(r.method, r.method)} ({r.test.total_cost:,.0f} $)")
     ax.set_ylabel("cumulative cost ($)")
     ax.set_xlabel("test window (date)")
@@ -223,8 +244,11 @@ def fig_replay(comparison: Any, labels_by_method: dict[str, str], prefix: str) -
 
 
 def fig_explain(problem: Problem, explanations: list[Any], labels: Sequence[str],
-                prefix: str) -> Figure | None:
-    """Regret of every candidate order in each representative state, with each method's choice."""
+                prefix: str, methods: Sequence[str] | None = None) -> Figure | None:
+    """Regret of every candidate order in each representative state, with each method's choice.
+
+    ``methods``: the method of each label (colours; default: the labels themselves)."""
+    method_of = dict(zip(labels, methods if methods is not None else labels, strict=True))
     exps = [e for e in explanations if e.values]
     if not exps:
         return None
@@ -245,10 +269,12 @@ def fig_explain(problem: Problem, explanations: list[Any], labels: Sequence[str]
                 continue
             chosen.append(p.regret)
             if p.label == "DP optimum":
-                ax.plot([p.order], [p.regret], "*", ms=15, color="k", label=p.label, zorder=5)
+                ax.plot([p.order], [p.regret], "*", ms=15, color=method_style("dp")[0], label=p.label,
+                        zorder=5)
             else:  # concentric rings: methods choosing the same order stay visible
                 ax.plot([p.order], [p.regret], "o", ms=max(5.0, 17 - 2.2 * i), mfc="none",
-                        mec=COLORS[i % len(COLORS)], mew=1.8, label=p.label, zorder=4)
+                        mec=method_style(method_of.get(p.label, p.label))[0], mew=1.8, label=p.label,
+                        zorder=4)
         ax.set_title(f"state {state_label(problem, np.asarray(e.state))}", loc="left")
         ax.set_xlabel("order tonight (units)")
         near = reg[np.abs(orders - orders[np.argmin(reg)]) <= max(2, 0.2 * orders.max())]

@@ -19,7 +19,7 @@ from replenish.model.demand import WEEKDAYS
 from replenish.model.spec import Problem
 from replenish.policies.base import Policy
 from replenish.solvers.catalogue import SolveResult
-from replenish.workflows.report.figures import COLORS, Figure, finish, pyplot
+from replenish.workflows.report.figures import Figure, finish, method_style, pyplot
 
 #: Order-per-state figures show every state up to this many per weekday, else the most visited.
 MAX_STATES_PLOTTED = 90
@@ -98,12 +98,12 @@ def fig_orders_per_state(problem: Problem, results: Sequence[SolveResult], label
                 edge = np.searchsorted(states[:, -1], w) - 0.5
                 ax.axvline(edge, color="0.8", lw=0.8, zorder=0)
         if opt is not None:
-            ax.plot(x, opt, "-", color="0.25", lw=1.2, drawstyle="steps-mid", label="DP optimum",
-                    zorder=2)
+            ax.plot(x, opt, "-", color=method_style("dp")[0], lw=1.2, drawstyle="steps-mid",
+                    label="DP optimum", zorder=2)
         if r is not None:
             orders = r.policy.act(states)
-            ax.plot(x, orders, "o", ms=4.5, color=COLORS[i % len(COLORS)], label=lab, zorder=3,
-                    alpha=0.9)
+            color, marker = method_style(r.method)
+            ax.plot(x, orders, marker, ls="none", ms=4.5, color=color, label=lab, zorder=3, alpha=0.9)
             diff = "" if opt is None else \
                 f" — differs from the optimum in {int((orders != opt).sum())} of {n} states"
             ax.set_title(f"{lab}{diff}", loc="left")

@@ -125,7 +125,7 @@ def _build_section(sec: ReportSection, multi: bool, explain_days: int
                                 neighbours=False))
         except Exception:  # a state a table policy does not cover
             continue
-    f = fig_explain(problem, exps, labels, prefix)
+    f = fig_explain(problem, exps, labels, prefix, [r.method for r in results])
     if f is not None:
         figs.append(f)
     data = {"title": title, "problem": problem.to_dict(), "rows": rows,
