@@ -41,6 +41,8 @@ from replenish.model.demand import DemandModel, demand_from_dict, multi_period_p
 
 ExcessDemand = Literal["lost", "backorder"]
 
+#: Largest inventory position bound ``B`` (units) any method works with.
+BOUND_LIMIT = 10_000_000
 #: Quantile used for automatic state bounds.
 _BOUND_QUANTILE_TAIL = 1e-6
 
@@ -151,17 +153,43 @@ class Problem:
 
     @cached_property
     def bound(self) -> int:
-        """``B`` (units): the bound on the inventory position after ordering."""
-        if self.capacity is not None:
-            return int(self.capacity)
+        """``B`` (units): the bound on the inventory position after ordering.
+
+        ``position_bound`` when given; otherwise the smaller of the capacity and
+        the demand-derived bound (:attr:`demand_bound`), so a capacity far above
+        any stock the demand can use does not blow up state spaces and searches.
+        """
         if self.position_bound is not None:
-            return int(self.position_bound)
+            b, what = int(self.position_bound), "problem.position_bound"
+        else:
+            b, what = self.demand_bound, "problem.fixed_order_cost"
+            if self.capacity is not None and self.capacity <= b:
+                b, what = int(self.capacity), "problem.capacity"
+        if b > BOUND_LIMIT:
+            raise SpecError(what, getattr(self, what.split(".")[1]),
+                            f"the inventory position bound exceeds the limit of {BOUND_LIMIT} units: "
+                            "give a smaller capacity or position_bound")
+        return b
+
+    @property
+    def capacity_binds(self) -> bool:
+        """True when the capacity (not the demand-derived bound) is the position bound."""
+        return self.capacity is not None and self.bound == self.capacity
+
+    @cached_property
+    def demand_bound(self) -> int:
+        """The demand-derived position bound (units): the ``1 − 10⁻⁶`` quantile of demand
+        over ``L + 1`` periods plus twice the economic order quantity, plus ``m``,
+        rounded up to a multiple of ``m``."""
         q = self._lead_time_demand_quantile()
         eoq = 0.0
         if self.fixed_order_cost > 0:
             mu = max(self.demand.mean_at(w) for w in range(self.period))
             eoq = math.sqrt(2 * self.fixed_order_cost * mu / max(self.holding_cost, 1e-9))
-        b = math.ceil(q + 2 * eoq) + self.order_multiple
+        x = q + 2 * eoq
+        if not x < BOUND_LIMIT:  # also NaN/inf from an extreme K/h
+            return BOUND_LIMIT + 1
+        b = math.ceil(x) + self.order_multiple
         return max(b, self.order_multiple)
 
     @cached_property

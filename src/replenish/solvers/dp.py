@@ -489,7 +489,7 @@ def solve_dp(problem: Problem, *, objective: Objective = "average", tol: float =
                          label="dp")
     evaluation = evaluate_exact(problem, policy, tail=tail)
     binding = 0.0
-    if problem.capacity is None:
+    if not problem.capacity_binds:  # the demand-derived bound (or position_bound) is B
         ch = evaluation.chain
         pos = ch.states[:, : problem.lead_time if problem.lead_time else 1].sum(axis=1) + ch.orders
         at_bound = pos + problem.order_multiple > problem.bound
