@@ -28,7 +28,7 @@ def add_explain(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from replenish.policies.base import load_policy
+    from replenish.policies.base import check_policy_problem, load_policy
     from replenish.workflows.config import load_config
 
     cfg = load_config(args.config)
@@ -41,6 +41,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     policies = {}
     for path in args.policy:
         policies[path.name] = load_policy(path)
+        check_policy_problem(policies[path.name], problem)
     exp = explain(problem, policies, state, days=args.days)
     if args.json:
         print_json(exp.to_json())
