@@ -99,3 +99,20 @@ def test_fft_convolution_matches_the_closed_form():
     k = np.arange(len(pmf))
     exact = stats.poisson(12000).pmf(k)
     assert np.abs(pmf - exact).max() < 1e-9
+
+
+def test_position_bound_is_capped_by_the_demand_bound_too():
+    p = Problem(demand=Poisson(4), lead_time=1, position_bound=1_000_000)
+    assert p.bound == Problem(demand=Poisson(4), lead_time=1).bound < 100
+
+
+def test_dp_refuses_before_allocating_past_its_memory_limit():
+    from replenish.solvers.dp import DP_MEMORY_LIMIT, optimal_average_cost, solve_dp
+
+    p = Problem(demand=Poisson(2000), lead_time=1)
+    with pytest.raises(SpecError) as exc:
+        solve_dp(p)
+    msg = str(exc.value)
+    assert msg.startswith(f"problem.bound = {p.bound}: the DP needs about ") and "GiB" in msg
+    assert f"limit {DP_MEMORY_LIMIT / 2**30:g} GiB" in msg and "--method dqn" in msg
+    assert optimal_average_cost(p) is None  # solve's gap: null instead of an error

@@ -233,7 +233,7 @@ def test_the_table_covers_every_check():
               "cannot read (", "invalid TOML: ", "not UTF-8 text (byte ", "larger than ",
               "invalid TOML: nested too deeply",
               # reached when a method asks for the bound or the pmf (test_resource_guards.py)
-              "the inventory position bound would be ", "the demand pmf would need ",
+              "the inventory position bound exceeds the limit of ", "the demand pmf would need ",
               "demand over "}
     assert len(texts) >= 25
     hit = set()

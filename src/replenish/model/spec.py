@@ -155,18 +155,22 @@ class Problem:
     def bound(self) -> int:
         """``B`` (units): the bound on the inventory position after ordering.
 
-        ``position_bound`` when given; otherwise the smaller of the capacity and
-        the demand-derived bound (:attr:`demand_bound`), so a capacity far above
+        The smaller of the capacity (or ``position_bound``) and the demand-derived
+        bound (:attr:`demand_bound`, rounded up to ``m``), so a capacity far above
         any stock the demand can use does not blow up state spaces and searches.
         """
-        if self.position_bound is not None:
-            b, what = int(self.position_bound), "problem.position_bound"
-        else:
-            b, what = self.demand_bound, "problem.fixed_order_cost"
-            if self.capacity is not None and self.capacity <= b:
-                b, what = int(self.capacity), "problem.capacity"
+        # the demand-derived bound, rounded up to the pack size m
+        m = self.order_multiple
+        d = self.demand_bound
+        b, what = -(-d // m) * m, "problem.fixed_order_cost" if self.fixed_order_cost > 0 else "demand"
+        for key in ("position_bound", "capacity"):
+            given = getattr(self, key)
+            if given is not None and given <= b:
+                b, what = int(given), f"problem.{key}"
         if b > BOUND_LIMIT:
-            raise SpecError(what, getattr(self, what.split(".")[1]),
+            value = (self.demand.to_dict() if what == "demand" else
+                     getattr(self, what.split(".")[1]))
+            raise SpecError(what, value,
                             f"the inventory position bound exceeds the limit of {BOUND_LIMIT} units: "
                             "give a smaller capacity or position_bound")
         return b

@@ -15,7 +15,7 @@ from replenish.core.validate import SpecError, require
 from replenish.workflows.history.series import DemandSeries, HistoricalDemand, _as_day, _fit_days
 
 #: Largest daily demand accepted from a sales file (units): the fitted pmfs have one point a unit.
-MAX_DAILY_DEMAND = 1_000_000
+MAX_DAILY_DEMAND = 100_000
 
 
 # ----------------------------------------------------------------------------
