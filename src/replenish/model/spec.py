@@ -20,10 +20,11 @@ design uses ``α`` and ``β``):
   (``capacity``) and ``a <= a_max`` (``max_order``).
 
 The inventory position ``α + Σβ + a`` is also bounded by ``B``
-(:attr:`Problem.bound`): the capacity when there is one, else
-``position_bound``, else a bound derived from the demand (a ``1 − 10⁻⁶``
-quantile of demand over ``L + 1`` periods plus an economic-order-quantity
-allowance for ``K``).  Every component (environment, simulator, DP) uses the
+(:attr:`Problem.bound`): the smaller of the capacity (or ``position_bound``)
+and a bound derived from the demand (a ``1 − 10⁻⁶`` quantile of demand over
+``L + 1`` periods plus an economic-order-quantity allowance for ``K``), so a
+capacity far above anything the demand can use costs nothing; bounds past
+``BOUND_LIMIT`` units are refused.  Every component (environment, simulator, DP) uses the
 same feasible set; exact solvers report how often the bound binds.
 """
 
@@ -78,8 +79,9 @@ class Problem:
         unit_cost: ``c`` ($/unit) per unit ordered.
         price: ``r`` ($/unit) revenue per unit sold.
         discount: ``γ`` in (0, 1), for discounted objectives.
-        position_bound: ``B`` (units), bound on the inventory position used when
-            there is no capacity; ``None`` derives one from the demand.
+        position_bound: (units) bound on the inventory position used when
+            there is no capacity, capped like the capacity by the demand-derived
+            bound (:attr:`bound`); ``None`` uses the demand-derived bound.
         backlog_bound: (units) under backorders, exact solvers truncate the net
             inventory at ``−backlog_bound``; ``None`` derives one.
         name: a label for reports.
