@@ -135,7 +135,8 @@ def test_myopic_is_optimal_under_backorders_without_fixed_cost():
 @given(s=st.integers(-20, 40), gap=st.integers(1, 40), Q=st.integers(1, 30),
        x=st.integers(-50, 100))
 def test_ss_and_sq_reach_their_targets(s, gap, Q, x):
-    prob = backorder(Poisson(5), position_bound=200)
+    prob = backorder(Poisson(60), position_bound=200)
+    assert prob.bound >= 80  # S <= 80 and s + Q <= 70 stay below the position bound
     S = s + gap
     if S < 0:
         return

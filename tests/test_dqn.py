@@ -434,3 +434,43 @@ def test_sampled_action_targets_still_train():
     pr = bike()
     r = train_dqn(pr, config=tiny_config(steps=1500, all_actions=False, batch_size=128), seed=0)
     assert r.updates > 0 and r.best_eval_cost is not None
+
+
+DELETE_META = object()
+
+
+def _blob(tmp_path, pol, **changes):
+    path = pol.save(tmp_path / "p.pt")
+    blob = torch.load(path, weights_only=True)
+    meta = json.loads(blob["meta"])
+    for key, value in changes.items():
+        if key == "meta" and value is DELETE_META:
+            del blob["meta"]
+        elif key == "meta":
+            blob["meta"] = value
+        elif key == "hidden":
+            meta["params"]["hidden"] = value
+            blob["meta"] = json.dumps(meta)
+        elif key == "nan":
+            next(iter(blob["state_dict"].values())).fill_(float("nan"))
+    torch.save(blob, path)
+    return path
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"meta": DELETE_META}, "policy.meta = None: missing in "),
+    ({"meta": "{not json"}, "policy.meta = '{not json': not JSON metadata in "),
+    ({"meta": "[1]"}, "policy.meta = '[1]': must hold 'problem' and 'params' tables in "),
+    ({"hidden": [100000, 100000]}, "policy.params.hidden = [100000, 100000]: must list 1 to 8 "
+                                   "layer widths in [1, 4096] (checked before allocating"),
+    ({"nan": True}, "policy.state_dict = "),
+])
+def test_malformed_pt_files_give_one_line(tmp_path, changes, expected):
+    pr = rp.Problem(demand=rp.Poisson(4), lead_time=1, capacity=10)
+    pol = random_policy(pr, 3)
+    path = _blob(tmp_path, pol, **changes)
+    with pytest.raises(SpecError) as exc:
+        rp.load_policy(path)
+    assert str(exc.value).startswith(expected) and "\n" not in str(exc.value), str(exc.value)
+    if "nan" in changes:
+        assert str(exc.value).endswith("weights hold NaN or infinite values")

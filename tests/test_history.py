@@ -369,3 +369,37 @@ def test_compare_reports_methods_that_refuse(tmp_path):
 def test_compare_needs_history(capsys):
     rc = main(["compare", str(ROOT / "configs" / "bike_shop.toml")])
     assert rc == 2 and "history" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ extreme values
+@pytest.mark.parametrize("text, value", [
+    ("1e12", 1e12), ("4611686018427387904", 2.0**62), ("1e308", 1e308), ("100001", 1e5 + 1),
+])
+def test_extreme_demand_is_refused_before_any_cast(tmp_path, text, value):
+    df = _frame()
+    df["demand"] = df["demand"].astype(int).astype(str)
+    df.loc[3, "demand"] = text  # 2018-01-04, in the training window
+    path = tmp_path / "big.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(SpecError) as err:
+        _load(path)
+    assert str(err.value) == (f"demand.demand = {value!r}: demand on 2018-01-04 exceeds 100000 "
+                              "units a day (1 such values)")
+
+
+def test_a_hundred_thousand_a_day_is_accepted_by_the_loader(tmp_path):
+    from replenish.workflows.history.loading import read_series
+
+    df = _frame()
+    df.loc[3, "demand"] = 100_000.0
+    path = _write(df, tmp_path / "ok.csv")
+    series, _ = read_series(path)
+    assert int(series.demand.max()) == 100_000
+
+
+def test_spec_error_is_one_line_whatever_it_holds():
+    multi = str(SpecError("x", np.arange(200).reshape(20, 10), "bad\nreason"))
+    assert "\n" not in multi and multi.startswith("x = array([[") and multi.endswith(": bad reason")
+    long = str(SpecError("x", list(range(2000)), "too long"))
+    assert long.startswith("x = [0, 1, 2") and long.endswith(f"... ({len(repr(list(range(2000))))} "
+                                                              "characters): too long")

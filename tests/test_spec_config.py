@@ -50,6 +50,14 @@ WEEK = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
 PMF = [0.5, 0.5]
 
 #: (id, data, field, value): the message must start with f"{field} = {value!r}:"
+def nested(depth: int) -> Any:
+    """``[[..[1]..]]`` with ``depth`` brackets."""
+    out: Any = 1
+    for _ in range(depth):
+        out = [out]
+    return out
+
+
 CASES: list[tuple[str, dict[str, Any], str, Any]] = [
     # ------------------------------------------------------------- [problem] integers
     ("lead_time float", mutate("problem.lead_time", 1.5), "problem.lead_time", 1.5),
@@ -163,6 +171,15 @@ CASES: list[tuple[str, dict[str, Any], str, Any]] = [
      "demand.filter", 3),
     ("history problem not a table", {**replace_section("demand", {"kind": "history"}), "problem": 7},
      "problem", 7),
+    # ------------------------------------------------------------- whole-file checks
+    # depth: the file 0, [dqn] 1, hidden 2, hidden[0] 3, ..: the 17th level is refused
+    ("nested too deeply", {**BIKE, "dqn": {"hidden": nested(20)}}, "dqn.hidden" + "[0]" * 15,
+     "[...]"),
+    ("option integer past 64 bits", {**BIKE, "dqn": {"steps": 2**70}}, "dqn.steps",
+     2**70),
+    ("option NaN", {**BIKE, "dqn": {"lr": float("nan")}}, "dqn.lr", float("nan")),
+    ("option inf", {**BIKE, "qlearning": {"alpha": float("-inf")}}, "qlearning.alpha",
+     float("-inf")),
 ]
 
 
@@ -213,7 +230,11 @@ def test_the_table_covers_every_check():
     # reached outside config_from_dict; each has its own test: pmf(tail=...) (test_demand),
     # Problem(demand=4) and the file errors (below)
     texts -= {"tail mass must be in [0, 1e-3)", "must be a demand model", "no such file",
-              "cannot read (", "invalid TOML: ", "not UTF-8 text (byte "}
+              "cannot read (", "invalid TOML: ", "not UTF-8 text (byte ", "larger than ",
+              "invalid TOML: nested too deeply",
+              # reached when a method asks for the bound or the pmf (test_resource_guards.py)
+              "the inventory position bound exceeds the limit of ", "the demand pmf would need ",
+              "demand over "}
     assert len(texts) >= 25
     hit = set()
     for _, data, _, _ in CASES:
@@ -392,3 +413,31 @@ def test_cli_unknown_option_key(capsys, tmp_path):
     assert code == 2 and out == ""
     assert err.splitlines()[0].startswith("error: dp.objectiv = 'average': unknown key")
     assert len(err.splitlines()) == 1
+
+
+# ------------------------------------------------------------- hostile files
+@pytest.mark.parametrize("text, reason", [
+    ("a = " + "[" * 5000 + "]" * 5000 + "\n", "invalid TOML: nested too deeply"),
+    ("a = " + "[" * 40 + "]" * 40 + "\n", "nested deeper than 16 tables/arrays"),
+    ("name = 'x'\n[problem]\nlead_time = 1" + "0" * 5000 + "\n",
+     "invalid TOML: Exceeds the limit (4300 digits) for integer string conversion"),
+    ("# " + "x" * 1_000_001 + "\n", "larger than 1000000 bytes: not a config"),
+])
+def test_hostile_config_files_give_one_line(tmp_path, capsys, text, reason):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    assert main(["solve", str(path), "--method", "order-up-to", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    field = "a" if "deeper" in reason else "config"
+    expected_value = "'[...]'" if "deeper" in reason else repr(str(path))
+    assert err.startswith(f"error: {field}") and err.rstrip().endswith(reason), err
+    if "deeper" not in reason:
+        assert err.startswith(f"error: config = {expected_value}: {reason}"), err
+
+
+def test_integer_past_64_bits_in_an_option_is_shown_by_its_digits():
+    with pytest.raises(SpecError) as exc:
+        config_from_dict({**BIKE, "dqn": {"steps": HUGE}})
+    assert str(exc.value) == ("dqn.steps = '<integer with 401 digits>': "
+                              "integer out of range (must fit 64 bits)")

@@ -153,8 +153,9 @@ def test_clip_low_flags_states_below_the_backlog_bound():
 
 
 def test_enumerate_refuses_too_many_states():
-    p = Problem(demand=Poisson(2), lead_time=3, capacity=30)
+    p = Problem(demand=Poisson(2), lead_time=3, capacity=20)
+    assert p.bound == 20  # the capacity is below the demand-derived bound
     sp = StateSpace(p, reduced=False)
     with pytest.raises(SpecError) as exc:
         sp.enumerate(max_states=100)
-    assert str(exc.value).startswith("problem.bound = 30:")
+    assert str(exc.value).startswith("problem.bound = 20:")

@@ -20,12 +20,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from replenish.evaluation.evaluate import evaluate, relative_gap
-    from replenish.policies.base import load_policy
+    from replenish.policies.base import check_policy_problem, load_policy
     from replenish.solvers.dp import optimal_average_cost
     from replenish.workflows.config import load_config
 
     cfg = load_config(args.config)
     policy = load_policy(args.policy)
+    check_policy_problem(policy, cfg.problem)
     ev = evaluate(cfg.problem, policy, exact=False if args.simulate else None,
                   rng=np.random.default_rng(args.seed))
     opt = optimal_average_cost(cfg.problem)

@@ -27,7 +27,7 @@ def add_explain(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from replenish.policies.base import load_policy
+    from replenish.policies.base import check_policy_problem, load_policy
     from replenish.workflows.config import load_config
     from replenish.workflows.explain.explanation import explain
     from replenish.workflows.explain.state import make_state, parse_date, parse_ints
@@ -42,6 +42,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     policies = {}
     for path in args.policy:
         policies[path.name] = load_policy(path)
+        check_policy_problem(policies[path.name], problem)
     exp = explain(problem, policies, state, days=args.days)
     if args.json:
         print_json(exp.to_json())

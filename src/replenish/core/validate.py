@@ -16,6 +16,9 @@ import types
 import typing
 from typing import Any
 
+#: Longest value shown in an error message (characters of its repr).
+_MAX_VALUE_CHARS = 1000
+
 
 class SpecError(ValueError):
     """Invalid problem, demand, policy or configuration input.
@@ -27,7 +30,14 @@ class SpecError(ValueError):
         self.field = field
         self.value = value
         self.reason = reason
-        super().__init__(f"{field} = {value!r}: {reason}")
+        try:
+            shown = repr(value)
+        except ValueError:  # an integer past Python's 4300-digit conversion limit
+            shown = "<huge integer>"
+        if len(shown) > _MAX_VALUE_CHARS:
+            shown = shown[: _MAX_VALUE_CHARS - 20] + f"... ({len(shown)} characters)"
+        # one line whatever the value or the reason holds (numpy reprs, parser messages)
+        super().__init__(" ".join(f"{field} = {shown}: {reason}".split("\n")))
 
 
 class MissingDependency(SpecError):

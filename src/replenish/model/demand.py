@@ -29,6 +29,10 @@ from replenish.core.validate import SpecError, is_number, require
 
 #: Default upper-tail mass dropped when a pmf is truncated for exact methods.
 TAIL = 1e-12
+#: Most points a single-period pmf may have (a longer support is refused before allocating).
+SUPPORT_LIMIT = 5_000_000
+#: Most points of a multi-period (lead-time) demand pmf.
+MULTI_SUPPORT_LIMIT = 2_000_000
 #: Weekday names used for phases of weekday-seasonal models (phase 0 = Monday).
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -72,18 +76,32 @@ def _truncate(pmf_full: np.ndarray, sf: np.ndarray, tail: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def _scipy_pmf(dist: str, args: tuple[float, ...], tail: float) -> np.ndarray:
+def _scipy_pmf(dist: str, args: tuple[float, ...], tail: float, field: str = "demand",
+               value: float = 0.0) -> np.ndarray:
     """The truncated pmf of a ``scipy.stats`` distribution (scipy's quantile functions give
     the truncation point ``isf(tail)`` exactly; imported here because it costs ~1.5 s of
     start-up CPU that commands without parametric demand should not pay)."""
     from scipy import stats
 
     rv = getattr(stats, dist)(*args)
-    hi = int(rv.isf(tail)) + 2 if tail > 0 else int(rv.isf(1e-15)) + 2
+    hi = _support(dist, args, tail, field, value)
     k = np.arange(hi + 1)
     pmf = _truncate(rv.pmf(k), rv.sf(k), tail)
     pmf.setflags(write=False)
     return pmf
+
+
+def _support(dist: str, args: tuple[float, ...], tail: float, field: str, value: float) -> int:
+    """Largest demand ``M`` the truncated pmf holds; a support longer than
+    :data:`SUPPORT_LIMIT` is refused (naming ``field = value``) before anything is allocated."""
+    from scipy import stats
+
+    x = float(getattr(stats, dist)(*args).isf(tail if tail > 0 else 1e-15))
+    if not x <= SUPPORT_LIMIT:
+        size = "unboundedly many" if not np.isfinite(x) else f"{x + 3:.4g}"
+        raise SpecError(field, value, f"the demand pmf would need {size} points "
+                                      f"(limit {SUPPORT_LIMIT}): demand too dispersed")
+    return int(x) + 2
 
 
 def _check_tail(tail: float) -> None:
@@ -110,7 +128,7 @@ class Poisson:
 
     def pmf(self, phase: int = 0, *, tail: float = TAIL) -> np.ndarray:
         _check_tail(tail)
-        return _scipy_pmf("poisson", (float(self.mean),), tail)
+        return _scipy_pmf("poisson", (float(self.mean),), tail, "demand.mean", self.mean)
 
     def sample(self, rng: np.random.Generator, phases: np.ndarray) -> np.ndarray:
         return rng.poisson(self.mean, size=np.shape(phases)).astype(np.int64)
@@ -152,7 +170,7 @@ class NegativeBinomial:
 
     def pmf(self, phase: int = 0, *, tail: float = TAIL) -> np.ndarray:
         _check_tail(tail)
-        return _scipy_pmf("nbinom", self._nq, tail)
+        return _scipy_pmf("nbinom", self._nq, tail, "demand.variance", self.variance)
 
     def sample(self, rng: np.random.Generator, phases: np.ndarray) -> np.ndarray:
         n, q = self._nq
@@ -240,7 +258,7 @@ class WeekdayPoisson:
         lam = self.means[phase % 7]
         if lam == 0:
             return np.ones(1)
-        return _scipy_pmf("poisson", (lam,), tail)
+        return _scipy_pmf("poisson", (lam,), tail, "demand.means", lam)
 
     def sample(self, rng: np.random.Generator, phases: np.ndarray) -> np.ndarray:
         lam = np.asarray(self.means)[np.asarray(phases) % 7]
@@ -325,9 +343,19 @@ def demand_from_dict(table: dict[str, Any]) -> DemandModel:
 def multi_period_pmf(model: DemandModel, periods: int, *, start_phase: int = 0,
                      tail: float = TAIL) -> np.ndarray:
     """pmf of total demand over ``periods`` consecutive periods from ``start_phase``."""
+    pmfs = [model.pmf((start_phase + t) % model.period, tail=tail) for t in range(periods)]
+    if sum(len(p) - 1 for p in pmfs) > MULTI_SUPPORT_LIMIT:  # refused before convolving
+        raise SpecError("demand", model.to_dict(),
+                        f"demand over {periods} periods spans more than {MULTI_SUPPORT_LIMIT} "
+                        "units: too large for exact methods (shorten the lead time)")
     out = np.ones(1)
-    for t in range(periods):
-        out = np.convolve(out, model.pmf((start_phase + t) % model.period, tail=tail))
+    for p in pmfs:
+        if len(out) * len(p) > 20_000_000:  # direct convolution would take minutes
+            from scipy.signal import fftconvolve
+
+            out = np.clip(fftconvolve(out, p), 0.0, None)
+        else:
+            out = np.convolve(out, p)
         # keep the convolution short: drop the negligible upper tail
         sf = 1.0 - np.cumsum(out)
         out = _truncate(out, sf, tail)

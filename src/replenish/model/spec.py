@@ -20,10 +20,11 @@ design uses ``α`` and ``β``):
   (``capacity``) and ``a <= a_max`` (``max_order``).
 
 The inventory position ``α + Σβ + a`` is also bounded by ``B``
-(:attr:`Problem.bound`): the capacity when there is one, else
-``position_bound``, else a bound derived from the demand (a ``1 − 10⁻⁶``
-quantile of demand over ``L + 1`` periods plus an economic-order-quantity
-allowance for ``K``).  Every component (environment, simulator, DP) uses the
+(:attr:`Problem.bound`): the smaller of the capacity (or ``position_bound``)
+and a bound derived from the demand (a ``1 − 10⁻⁶`` quantile of demand over
+``L + 1`` periods plus an economic-order-quantity allowance for ``K``), so a
+capacity far above anything the demand can use costs nothing; bounds past
+``BOUND_LIMIT`` units are refused.  Every component (environment, simulator, DP) uses the
 same feasible set; exact solvers report how often the bound binds.
 """
 
@@ -41,6 +42,8 @@ from replenish.model.demand import DemandModel, demand_from_dict, multi_period_p
 
 ExcessDemand = Literal["lost", "backorder"]
 
+#: Largest inventory position bound ``B`` (units) any method works with.
+BOUND_LIMIT = 10_000_000
 #: Quantile used for automatic state bounds.
 _BOUND_QUANTILE_TAIL = 1e-6
 
@@ -76,8 +79,9 @@ class Problem:
         unit_cost: ``c`` ($/unit) per unit ordered.
         price: ``r`` ($/unit) revenue per unit sold.
         discount: ``γ`` in (0, 1), for discounted objectives.
-        position_bound: ``B`` (units), bound on the inventory position used when
-            there is no capacity; ``None`` derives one from the demand.
+        position_bound: (units) bound on the inventory position used when
+            there is no capacity, capped like the capacity by the demand-derived
+            bound (:attr:`bound`); ``None`` uses the demand-derived bound.
         backlog_bound: (units) under backorders, exact solvers truncate the net
             inventory at ``−backlog_bound``; ``None`` derives one.
         name: a label for reports.
@@ -151,17 +155,47 @@ class Problem:
 
     @cached_property
     def bound(self) -> int:
-        """``B`` (units): the bound on the inventory position after ordering."""
-        if self.capacity is not None:
-            return int(self.capacity)
-        if self.position_bound is not None:
-            return int(self.position_bound)
+        """``B`` (units): the bound on the inventory position after ordering.
+
+        The smaller of the capacity (or ``position_bound``) and the demand-derived
+        bound (:attr:`demand_bound`, rounded up to ``m``), so a capacity far above
+        any stock the demand can use does not blow up state spaces and searches.
+        """
+        # the demand-derived bound, rounded up to the pack size m
+        m = self.order_multiple
+        d = self.demand_bound
+        b, what = -(-d // m) * m, "problem.fixed_order_cost" if self.fixed_order_cost > 0 else "demand"
+        for key in ("position_bound", "capacity"):
+            given = getattr(self, key)
+            if given is not None and given <= b:
+                b, what = int(given), f"problem.{key}"
+        if b > BOUND_LIMIT:
+            value = (self.demand.to_dict() if what == "demand" else
+                     getattr(self, what.split(".")[1]))
+            raise SpecError(what, value,
+                            f"the inventory position bound exceeds the limit of {BOUND_LIMIT} units: "
+                            "give a smaller capacity or position_bound")
+        return b
+
+    @property
+    def capacity_binds(self) -> bool:
+        """True when the capacity (not the demand-derived bound) is the position bound."""
+        return self.capacity is not None and self.bound == self.capacity
+
+    @cached_property
+    def demand_bound(self) -> int:
+        """The demand-derived position bound (units): the ``1 − 10⁻⁶`` quantile of demand
+        over ``L + 1`` periods plus twice the economic order quantity, plus ``m``,
+        rounded up to a multiple of ``m``."""
         q = self._lead_time_demand_quantile()
         eoq = 0.0
         if self.fixed_order_cost > 0:
             mu = max(self.demand.mean_at(w) for w in range(self.period))
             eoq = math.sqrt(2 * self.fixed_order_cost * mu / max(self.holding_cost, 1e-9))
-        b = math.ceil(q + 2 * eoq) + self.order_multiple
+        x = q + 2 * eoq
+        if not x < BOUND_LIMIT:  # also NaN/inf from an extreme K/h
+            return BOUND_LIMIT + 1
+        b = math.ceil(x) + self.order_multiple
         return max(b, self.order_multiple)
 
     @cached_property

@@ -95,16 +95,49 @@ def save_policy(policy: Policy, path: str | Path) -> Path:
 
 
 def policy_from_dict(data: dict[str, Any]) -> Policy:
-    """Rebuild any registered policy from its JSON document."""
+    """Rebuild any registered policy from its JSON document.
+
+    Every malformed document gives a one-line :class:`SpecError` naming the field."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise SpecError("policy.format", data.get("format") if isinstance(data, dict) else data,
                         f"not a replenish policy (expected format '{FORMAT}')")
     kind = data.get("kind")
-    if kind not in POLICY_KINDS:
+    if not isinstance(kind, str) or kind not in POLICY_KINDS:
         raise SpecError("policy.kind", kind,
                         f"unknown policy kind; known: {', '.join(sorted(POLICY_KINDS))}")
+    if not isinstance(data.get("problem"), dict):
+        raise SpecError("policy.problem", data.get("problem"),
+                        "missing or not a table: the policy file must hold its problem")
+    if not isinstance(data.get("params", {}), dict):
+        raise SpecError("policy.params", data.get("params"), "must be a table")
     problem = Problem.from_dict(data["problem"])
-    return POLICY_KINDS[kind].from_dict(data, problem)
+    try:
+        return POLICY_KINDS[kind].from_dict(data, problem)
+    except SpecError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
+        raise SpecError("policy.params", f"{{{', '.join(map(str, data.get('params', {})))}}}",
+                        f"malformed parameters for kind '{kind}' ({type(exc).__name__}: "
+                        f"{str(exc)[:200]})") from None
+
+
+def check_policy_problem(policy: Policy, problem: Problem) -> None:
+    """Refuse a policy saved for another problem than ``problem`` (one line naming the first
+    field that differs), as ``evaluate`` and ``explain`` on a config require."""
+    mine, theirs = problem.to_dict(), policy.problem.to_dict()
+    if mine["demand"] != theirs["demand"]:
+        raise SpecError("policy.problem.demand", theirs["demand"],
+                        f"the policy was saved for another demand than the config's "
+                        f"({mine['demand']})")
+    for key in sorted(set(mine["problem"]) | set(theirs["problem"])):
+        a, b = mine["problem"].get(key), theirs["problem"].get(key)
+        if a != b:
+            raise SpecError(f"policy.problem.{key}", b,
+                            f"the policy was saved for another problem (the config has {key} = {a!r})")
+
+
+#: Largest policy file read (bytes).
+MAX_POLICY_BYTES = 200_000_000
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -115,11 +148,26 @@ def load_policy(path: str | Path) -> Policy:
             raise SpecError("policy", str(path), "no such file")
         return SUFFIX_LOADERS[path.suffix](path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_POLICY_BYTES + 1)
     except OSError as exc:
         raise SpecError("policy", str(path), f"cannot read file ({exc.strerror})") from None
+    if len(raw) > MAX_POLICY_BYTES:
+        raise SpecError("policy", str(path), f"larger than {MAX_POLICY_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError("policy", str(path), f"not UTF-8 text (byte {exc.start}: "
+                                             f"{exc.object[exc.start:exc.start + 1]!r})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SpecError("policy", str(path), f"not valid JSON ({exc.msg}, line {exc.lineno})") from None
-    return policy_from_dict(data)
+    except RecursionError:
+        raise SpecError("policy", str(path), "not valid JSON (nested too deeply)") from None
+    except ValueError as exc:  # e.g. integers past the 4300-digit conversion limit
+        raise SpecError("policy", str(path), f"not valid JSON ({str(exc)[:100]})") from None
+    try:
+        return policy_from_dict(data)
+    except RecursionError:
+        raise SpecError("policy", str(path), "nested too deeply") from None

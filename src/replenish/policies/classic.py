@@ -65,7 +65,12 @@ def _int_param(name: str, value: Any, low: int | None = 0) -> int:
             "must be an integer")
     if low is not None:
         require(value >= low, name, value, f"must be >= {low}")
+    require(abs(value) <= _PARAM_LIMIT, name, value, "must be at most 2^53 in size")
     return int(value)
+
+
+#: Largest policy parameter (units) in absolute value: beyond it int64 arithmetic could overflow.
+_PARAM_LIMIT = 2**53
 
 
 def _multiple_param(name: str, value: Any, problem: Problem) -> int:

@@ -385,27 +385,62 @@ def safe_torch_load(path: str | Path) -> dict[str, Any]:
     return blob
 
 
+#: Widest hidden layer a saved network may declare (units).
+MAX_HIDDEN = 4096
+
+
 def policy_from_blob(blob: dict[str, Any], source: str) -> DQNPolicy:
-    """Rebuild a :class:`DQNPolicy` from the dict written by :meth:`DQNPolicy.save`."""
+    """Rebuild a :class:`DQNPolicy` from the dict written by :meth:`DQNPolicy.save`.
+
+    The metadata is validated before any network is allocated; malformed files give a
+    one-line :class:`SpecError`."""
     if blob.get("format") != FILE_FORMAT:
         raise SpecError("policy.format", blob.get("format"), f"expected '{FILE_FORMAT}' in {source}")
-    meta = json.loads(blob["meta"])
+    try:
+        meta = json.loads(blob["meta"])
+    except KeyError:
+        raise SpecError("policy.meta", None, f"missing in {source}") from None
+    except (TypeError, ValueError, RecursionError):
+        raise SpecError("policy.meta", str(blob["meta"])[:80], f"not JSON metadata in {source}"
+                        ) from None
+    if not (isinstance(meta, dict) and isinstance(meta.get("problem"), dict)
+            and isinstance(meta.get("params"), dict)):
+        raise SpecError("policy.meta", str(blob["meta"])[:80],
+                        f"must hold 'problem' and 'params' tables in {source}")
     problem = Problem.from_dict(meta["problem"])
     p = meta["params"]
-    o = dict(p["observation"])
-    for key in ("demand_mean", "demand_std"):  # JSON lists → the dataclass's tuples
-        o[key] = tuple(o.get(key, ()))
-    obs = Observation(**o)
-    net = QNetwork(obs.n_features, obs.n_actions, tuple(p["hidden"]), dueling=bool(p["dueling"]),
+    hidden = p.get("hidden")
+    if not (isinstance(hidden, list) and 1 <= len(hidden) <= 8 and all(
+            isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= MAX_HIDDEN for h in hidden)):
+        raise SpecError("policy.params.hidden", hidden,
+                        f"must list 1 to 8 layer widths in [1, {MAX_HIDDEN}] (checked before "
+                        "allocating the network)")
+    try:
+        o = dict(p["observation"])
+        for key in ("demand_mean", "demand_std"):  # JSON lists → the dataclass's tuples
+            o[key] = tuple(o.get(key, ()))
+        obs = Observation(**o)
+        n_features, n_actions = int(obs.n_features), int(obs.n_actions)
+    except SpecError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+        raise SpecError("policy.params.observation", str(p.get("observation"))[:80],
+                        f"malformed ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not (1 <= n_features <= 10_000 and 1 <= n_actions <= 100_000):
+        raise SpecError("policy.params.observation", [n_features, n_actions],
+                        "features and actions out of range")
+    net = QNetwork(n_features, n_actions, tuple(hidden), dueling=bool(p.get("dueling")),
                    post_decision=obs.post_decision)
     try:
         net.load_state_dict(blob["state_dict"])
-    except (RuntimeError, KeyError) as exc:
+    except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
         raise SpecError("policy.state_dict", source, f"weights do not match the architecture ({exc})"
                         ) from None
+    if not all(bool(torch.isfinite(t).all()) for t in net.state_dict().values()):
+        raise SpecError("policy.state_dict", source, "weights hold NaN or infinite values")
     net.eval()
-    return DQNPolicy(problem=problem, network=net, observation=obs, hidden=tuple(p["hidden"]),
-                     dueling=bool(p["dueling"]), label=p.get("label", "dqn"))
+    return DQNPolicy(problem=problem, network=net, observation=obs, hidden=tuple(hidden),
+                     dueling=bool(p.get("dueling")), label=str(p.get("label", "dqn")))
 
 
 def load_dqn_policy(path: str | Path) -> DQNPolicy:

@@ -17,6 +17,21 @@ from replenish.model.statespace import StateSpace
 from replenish.policies.base import Policy, register_policy
 
 
+def _int_array(values: Any, field: str) -> np.ndarray:
+    """``values`` as int64, refusing NaN, infinities, fractions and integers past 2^53."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        return values.astype(np.int64)
+    try:
+        x = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise SpecError(field, "[...]", "must be an array of integers (not ragged)") from None
+    bad = ~np.isfinite(x) | (np.abs(x) > 2.0**53)
+    bad[~bad] = x[~bad] != np.floor(x[~bad])
+    if bad.any():
+        raise SpecError(field, float(x[bad][0]), "must hold integers (finite, below 2^53)")
+    return x.astype(np.int64)
+
+
 @register_policy
 class TablePolicy(Policy):
     """Order ``orders[i]`` in state ``states[i]``.
@@ -41,8 +56,10 @@ class TablePolicy(Policy):
         self.label = label
         self.space = StateSpace(problem, reduced=reduced)
         self.uses_reduced_state = bool(reduced) or problem.lead_time == 0  # type: ignore[misc]
-        states = np.asarray(states, dtype=np.int64).reshape(-1, self.space.dim)
-        orders = np.asarray(orders, dtype=np.int64).reshape(-1)
+        states = _int_array(states, "policy.states").reshape(-1, self.space.dim)
+        orders = _int_array(orders, "policy.orders").reshape(-1)
+        if (orders < 0).any():
+            raise SpecError("policy.orders", int(orders[orders < 0][0]), "orders must be >= 0")
         if states.shape[0] != orders.shape[0]:
             raise SpecError("policy.orders", orders.shape[0],
                             f"expected one order per state ({states.shape[0]})")

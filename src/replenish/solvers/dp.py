@@ -337,6 +337,13 @@ def build_mdp(problem: Problem, *, tail: float = TAIL, max_states: int = 20_000_
     for _attempt in range(2):
         tr_base = np.zeros(states.shape[0] + 1, dtype=np.int64)
         np.cumsum(n_act * per, out=tr_base[1:])
+        need = n_sa * 40 + int(tr_base[-1]) * (np.dtype(idx_dtype).itemsize + 8)
+        if need > DP_MEMORY_LIMIT:  # checked before allocating the transition arrays
+            raise SpecError("problem.bound", problem.bound,
+                            f"the DP needs about {need / 2**30:.3g} GiB ({n_sa:,} state-actions, "
+                            f"{int(tr_base[-1]):,} transitions; limit {DP_MEMORY_LIMIT / 2**30:g} "
+                            "GiB): lower the capacity or bound, or use --method dqn or a classic "
+                            "policy evaluated by simulation")
         sa_order = np.empty(n_sa, dtype=np.int64)
         sa_cost = np.empty(n_sa)
         sa_clip = np.empty(n_sa)
@@ -489,7 +496,7 @@ def solve_dp(problem: Problem, *, objective: Objective = "average", tol: float =
                          label="dp")
     evaluation = evaluate_exact(problem, policy, tail=tail)
     binding = 0.0
-    if problem.capacity is None:
+    if not problem.capacity_binds:  # the demand-derived bound (or position_bound) is B
         ch = evaluation.chain
         pos = ch.states[:, : problem.lead_time if problem.lead_time else 1].sum(axis=1) + ch.orders
         at_bound = pos + problem.order_multiple > problem.bound
@@ -507,6 +514,8 @@ def solve_dp(problem: Problem, *, objective: Objective = "average", tol: float =
 # ============================================================================
 #: Largest reduced state space on which the DP optimum is computed for gaps.
 DP_STATE_LIMIT = 3_000_000
+#: Largest memory (bytes) the DP's state-action and transition arrays may take.
+DP_MEMORY_LIMIT = 2 * 2**30
 
 
 @lru_cache(maxsize=32)
@@ -522,7 +531,12 @@ def optimal_average_cost(problem: Problem) -> float | None:
         return None
     if n > DP_STATE_LIMIT:
         return None
-    return solve_dp(problem, objective="average").average_cost
+    try:
+        return solve_dp(problem, objective="average").average_cost
+    except SpecError as exc:
+        if exc.field != "problem.bound":
+            raise
+        return None  # the DP would need more memory than DP_MEMORY_LIMIT
 
 
 #: Options of the ``[dp]`` table (keywords of :func:`solve_dp`).

@@ -14,6 +14,9 @@ import numpy as np
 from replenish.core.validate import SpecError, require
 from replenish.workflows.history.series import DemandSeries, HistoricalDemand, _as_day, _fit_days
 
+#: Largest daily demand accepted from a sales file (units): the fitted pmfs have one point a unit.
+MAX_DAILY_DEMAND = 100_000
+
 
 # ----------------------------------------------------------------------------
 # loading
@@ -137,6 +140,11 @@ def read_series(path: str | Path, *, date_column: str = "date", demand_column: s
         i = int(np.flatnonzero(raw < 0)[0])
         raise SpecError(f"demand.{demand_column}", float(raw[i]),
                         f"negative demand on {days[i]} ({int((raw < 0).sum())} negative values)")
+    if (raw > MAX_DAILY_DEMAND).any():  # checked before any cast to int64
+        i = int(np.flatnonzero(raw > MAX_DAILY_DEMAND)[0])
+        raise SpecError(f"demand.{demand_column}", float(raw[i]),
+                        f"demand on {days[i]} exceeds {MAX_DAILY_DEMAND} units a day "
+                        f"({int((raw > MAX_DAILY_DEMAND).sum())} such values)")
     frac = raw != np.floor(raw)
     n_frac = int(frac.sum())
     if n_frac:
