@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install $(PIP_FLAGS) "torch==2.13.0"
-	$(BIN)/pip install $(PIP_FLAGS) -e ".[dev,ray,tune]"
+	$(BIN)/pip install $(PIP_FLAGS) -e ".[dev,ray,tune,bench]"
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
