@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers import DELETE, with_value
 from replenish import Poisson, Problem, SpecError
 from replenish.cli import main
 from replenish.policies.base import load_policy
@@ -24,16 +24,8 @@ TABLE = TablePolicy(problem=BIKE, states=[[0, 0], [1, 0]], orders=[3, 2], reduce
 
 
 def changed(doc: dict, path: str, value) -> dict:
-    doc = copy.deepcopy(doc)
-    keys = path.split(".")
-    node = doc
-    for k in keys[:-1]:
-        node = node[k]
-    if value is None:
-        del node[keys[-1]]
-    else:
-        node[keys[-1]] = value
-    return doc
+    """``doc`` with the key at ``path`` set to ``value`` (deleted for ``None``)."""
+    return with_value(doc, path, DELETE if value is None else value)
 
 
 CASES = [

@@ -11,34 +11,24 @@ check in ``model/spec.py``, ``model/demand.py`` and ``workflows/config.py``
 from __future__ import annotations
 
 import ast
-import copy
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers import DELETE, with_value
 from replenish import Poisson, Problem, SpecError
 from replenish.cli import main
 from replenish.workflows.config import config_from_dict, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 BIKE = tomllib.loads((ROOT / "configs" / "bike_shop.toml").read_text())
-DELETE = object()
 
 
 def mutate(dotted: str, value: Any) -> dict[str, Any]:
     """The bike-shop config with ``dotted`` (e.g. ``"problem.discount"``) set or deleted."""
-    path = dotted.split(".")
-    data = copy.deepcopy(BIKE)
-    node = data
-    for key in path[:-1]:
-        node = node[key]
-    if value is DELETE:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    return data
+    return with_value(BIKE, dotted, value)
 
 
 def replace_section(section: str, value: Any) -> dict[str, Any]:

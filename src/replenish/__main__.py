@@ -1,5 +1,7 @@
+"""``python -m replenish``: the command line (:mod:`replenish.cli`); the one module above the CLI."""
+
 import sys
 
-from replenish.cli import main
+from replenish import cli
 
-sys.exit(main())
+sys.exit(cli.main())
