@@ -152,12 +152,16 @@ COST = np.array([1.5, 7.0, 3.0, 0.5, 2.0])  # h, p, K, c, r
 
 
 def _reduced_step(k, red, order, demand, L, lost, period, low):
+    """One period on reduced states composed as the DP and the chain builder compose it:
+    representative full state → transition → reduce_state → clip_backlog."""
     d = L + 1 + (1 if period > 1 else 0)
-    full, out, nxt = (np.zeros(d, dtype=np.int64), np.zeros(d, dtype=np.int64),
-                      np.zeros(len(red), dtype=np.int64))
-    res = k.reduced_transition(np.array(red, dtype=np.int64), order, demand, L, lost, period, COST,
-                               low, full, out, nxt)
-    return res, nxt.tolist(), out.tolist()
+    full, out = np.zeros(d, dtype=np.int64), np.zeros(d, dtype=np.int64)
+    k.expand_state(np.array(red, dtype=np.int64), L, full)
+    res = k.transition(full, order, demand, L, lost, period, COST, out)
+    succ = out.tolist()
+    r = k.reduce_state(out, L)
+    out[r], clipped = k.clip_backlog(out[r], low)
+    return (*res, bool(clipped)), out[r:].tolist(), succ
 
 
 def _truncated_step(k, state, order, demand, L, lost, period, low):
@@ -169,17 +173,17 @@ def _truncated_step(k, state, order, demand, L, lost, period, low):
 
 @pytest.mark.parametrize("k", [PLAIN, COMPILED], ids=["plain", "compiled"])
 def test_reduction_and_truncation_by_hand(k):
-    red = np.zeros(3, dtype=np.int64)
-    k.reduce_state(np.array([-3, 4, 2, 5]), 2, red)  # [α, β_1, β_2, w]
-    assert red.tolist() == [1, 2, 5]
+    x = np.array([-3, 4, 2, 5])  # [α, β_1, β_2, w]
+    assert k.reduce_state(x, 2) == 1 and x[1:].tolist() == [1, 2, 5]  # folded in place
+    x = np.array([4, 6])
+    assert k.reduce_state(x, 0) == 0 and x.tolist() == [4, 6]  # L = 0: the state itself
     full = np.zeros(4, dtype=np.int64)
-    k.expand_state(red, 2, full)
+    k.expand_state(np.array([1, 2, 5]), 2, full)
     assert full.tolist() == [1, 0, 2, 5]
-    k.reduce_state(np.array([4, 6]), 0, red[:2])  # L = 0: a copy
-    assert red[:2].tolist() == [4, 6]
-    x = np.array([-7, 1])
-    assert k.clip_backlog(x, -5) and x.tolist() == [-5, 1]
-    assert not k.clip_backlog(x, -5) and x.tolist() == [-5, 1]
+    k.expand_state(np.array([4, 6]), 0, full[:2])
+    assert full[:2].tolist() == [4, 6]
+    assert k.clip_backlog(-7, -5) == (-5, True) and k.clip_backlog(-5, -5) == (-5, False)
+    assert k.clip_backlog(3, 0) == (3, False)
     # backorders, L = 2: reduced [y = α + β_1 = 1, β_2 = 2], order 3, demand 5:
     # y − D = −4 on the evening, β_2 arrives next, the order enters the pipeline
     res, nxt, out = _reduced_step(k, [1, 2], 3, 5, 2, False, 1, -10)
@@ -205,36 +209,36 @@ def test_reduction_and_truncation_by_hand(k):
 @given(problem_state_order(), st.integers(-12, 0))
 def test_reduced_successor_is_the_reduction_of_the_full_successor(case, low):
     """The reduced state is sufficient: the reduced successor of the reduction of any
-    full state is the reduction of its full successor, with the same costs and flows
-    (except revenue under backorders when a backlog is cleared by β_1: the known
-    reduced-revenue issue, xfail in tests/test_markov.py)."""
+    full state is the reduction of its full successor, with the same costs and flows."""
     prob, state, want, d = case
     L, lost, P = prob.lead_time, prob.lost_sales, prob.period
     a = int(clip_orders(prob, state[None, :], np.array([want]))[0])
     low = 0 if lost else low
+    red = reduce_rows(state[None, :], L)[0]
     for k in (PLAIN, COMPILED):
         out = np.zeros_like(state)
         full_res = k.transition(state, a, d, L, lost, P, COST, out)
-        red = reduce_rows(state[None, :], L)[0]
         res, nxt, _ = _reduced_step(k, red.tolist(), a, d, L, lost, P, low)
         want_nxt = reduce_rows(out[None, :], L)[0]
         clipped = bool(want_nxt[0] < low)
-        want_nxt = clip_backlog_rows(want_nxt[None, :], low)[0]
-        assert nxt == want_nxt.tolist()
-        assert res[6] == clipped
-        same = [0, 1, 2, 4, 5] if not lost and state[0] < 0 and L >= 1 else [0, 1, 2, 3, 4, 5]
-        assert [res[i] for i in same] == [full_res[i] for i in same]
-        # and the truncated full transition agrees with transition + clip
+        assert nxt == clip_backlog_rows(want_nxt[None, :], low)[0].tolist()
+        assert res == (*full_res, clipped)
+        # the reduction in place (the chain builder's) agrees too
+        folded = out.copy()
+        r = k.reduce_state(folded, L)
+        assert folded[r:].tolist() == want_nxt.tolist()
+        # and the truncated full transition is transition + clip
         tres, tout = _truncated_step(k, state.tolist(), a, d, L, lost, P, low)
-        assert tres[:6] == full_res and tres[6] == bool(out[0] < low)
+        assert tres == (*full_res, bool(out[0] < low))
         assert tout == [max(out[0], low), *out[1:].tolist()]
     # the vectorised coordinate maps are the kernels row by row
     rep = expand_rows(red[None, :], L)
-    back = np.empty_like(red)
-    PLAIN.reduce_state(state, L, back)
-    assert np.array_equal(back, red) and np.array_equal(reduce_rows(rep, L)[0], red)
-    PLAIN.expand_state(red, L, out)
-    assert np.array_equal(out, rep[0]) and (L == 0 or rep[0, 1] == 0)
+    folded = state.copy()
+    r = PLAIN.reduce_state(folded, L)
+    assert np.array_equal(folded[r:], red) and np.array_equal(reduce_rows(rep, L)[0], red)
+    full = np.empty_like(state)
+    PLAIN.expand_state(red, L, full)
+    assert np.array_equal(full, rep[0]) and (L == 0 or rep[0, 1] == 0)
 
 
 # ----------------------------------------------------------------------------
@@ -278,15 +282,10 @@ def test_interpreted_and_compiled_kernels_agree(prob):
         red_out = []
         for i in range(n):
             red = reduce_rows(states[i][None, :], L)[0]
-            full, o, nxt = np.empty(states.shape[1], np.int64), np.empty(states.shape[1], np.int64), \
-                np.empty(red.size, np.int64)
-            r = k.reduced_transition(red, orders[i], demands[i], L, prob.lost_sales, P, cost, lo,
-                                     full, o, nxt)
-            red_out.append((r, nxt.tolist()))
-            tout = np.empty(states.shape[1], np.int64)
-            r = k.truncated_transition(states[i], orders[i], demands[i], L, prob.lost_sales, P, cost,
-                                       lo, tout)
-            red_out.append((r, tout.tolist()))
+            red_out.append(_reduced_step(k, red.tolist(), orders[i], demands[i], L, prob.lost_sales,
+                                         P, lo))
+            red_out.append(_truncated_step(k, states[i].tolist(), orders[i], demands[i], L,
+                                           prob.lost_sales, P, lo))
         results.append((out, costs, flows, red_out))
     (o1, c1, f1, r1), (o2, c2, f2, r2) = results
     assert np.array_equal(o1, o2) and np.array_equal(c1, c2) and np.array_equal(f1, f2)

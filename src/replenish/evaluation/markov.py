@@ -2,10 +2,11 @@
 
 Given a problem with a known demand distribution and any policy, the states
 reachable from a start state are found breadth-first (calling the policy on
-whole layers at once and, for every demand value, the one compiled transition
-through :func:`~replenish.model.dynamics.reduced_transition` or
-:func:`~replenish.model.dynamics.truncated_transition`), the transition matrix
-``P`` and expected one-period costs ``c`` are assembled, and the long-run
+whole layers at once and, for every demand value, the one compiled
+:func:`~replenish.model.dynamics.transition`, its successor reduced and
+truncated by :func:`~replenish.model.dynamics.reduce_state` and
+:func:`~replenish.model.dynamics.clip_backlog`), the transition matrix ``P``
+and expected one-period costs ``c`` are assembled, and the long-run
 average cost is ``g = π·c`` with ``π`` the stationary distribution (``π P = π``,
 ``Σπ = 1``), obtained by a sparse direct solve on the closed class.  Periodic chains (weekday demand) need no
 special treatment: the stationary equations have a unique solution on an
@@ -39,7 +40,7 @@ from replenish.model.statespace import StateSpace
 from replenish.policies.base import Policy
 
 _k = kernels()
-reduced_transition, truncated_transition = _k.reduced_transition, _k.truncated_transition
+transition, reduce_state, clip_backlog = _k.transition, _k.reduce_state, _k.clip_backlog
 
 @dataclass(frozen=True)
 class PolicyChain:
@@ -132,24 +133,23 @@ def _phase(problem: Problem, full: np.ndarray) -> np.ndarray:
 
 
 @nb.njit(cache=True)
-def _layer(states, orders, phase, pmf, supp, nsupp, lead_time, lost, period, cost, reduced,
+def _layer(full, orders, phase, pmf, supp, nsupp, lead_time, lost, period, cost, reduced,
            offsets, strides, rows, keys, probs, acc):  # pragma: no cover
     """Successors of one BFS layer: every state × every demand value of its phase.
 
-    ``states`` are in the chain's coordinates (reduced when ``reduced``).  Calls
-    :func:`~replenish.model.dynamics.reduced_transition` or
-    :func:`~replenish.model.dynamics.truncated_transition` (the one transition,
-    its successor truncated at the lowest represented net inventory); writes
-    (row, successor key, probability) triples, merging consecutive equal
-    successors, and accumulates the expected costs and flows of each row in
-    ``acc`` (n, 10).  Returns the number of triples written.
+    Calls the one :func:`~replenish.model.dynamics.transition` on the full
+    states ``full`` (representatives when ``reduced``), reduces the successor
+    (:func:`~replenish.model.dynamics.reduce_state`) when ``reduced`` and
+    truncates it at the lowest represented net inventory
+    (:func:`~replenish.model.dynamics.clip_backlog`); writes (row, successor
+    key, probability) triples, merging consecutive equal successors, and
+    accumulates the expected costs and flows of each row in ``acc`` (n, 10).
+    Returns the number of triples written.
     """
-    n, dim = states.shape
-    d = lead_time + 1 + (1 if period > 1 else 0)
-    full = np.empty(d, dtype=np.int64)
+    n, d = full.shape
     out = np.empty(d, dtype=np.int64)
-    red = np.empty(dim, dtype=np.int64)
-    nxt = red if reduced else out
+    dim = offsets.shape[0]
+    fold = lead_time if reduced else 0  # reduce_state with L = 0 leaves a state as it is
     low = offsets[0]
     t = 0
     for i in range(n):
@@ -158,15 +158,13 @@ def _layer(states, orders, phase, pmf, supp, nsupp, lead_time, lost, period, cos
         for j in range(nsupp[w]):
             dem = supp[w, j]
             pd = pmf[w, dem]
-            if reduced:
-                hc, sc, oc, rc, served, short, clipped = reduced_transition(
-                    states[i], orders[i], dem, lead_time, lost, period, cost, low, full, out, red)
-            else:
-                hc, sc, oc, rc, served, short, clipped = truncated_transition(
-                    states[i], orders[i], dem, lead_time, lost, period, cost, low, out)
+            hc, sc, oc, rc, served, short = transition(full[i], orders[i], dem, lead_time, lost,
+                                                       period, cost, out)
+            r = reduce_state(out, fold)  # the successor in the chain's coordinates is out[r:]
+            out[r], clipped = clip_backlog(out[r], low)
             key = 0
             for c in range(dim):
-                key += (nxt[c] - offsets[c]) * strides[c]
+                key += (out[r + c] - offsets[c]) * strides[c]
             acc[i, 0] += pd * hc
             acc[i, 1] += pd * sc
             acc[i, 2] += pd * oc
@@ -211,8 +209,7 @@ def build_chain(problem: Problem, policy: Policy, *, start: np.ndarray | None = 
         rows = np.empty(cap, dtype=np.int64)
         nk = np.empty(cap, dtype=np.int64)
         pr = np.empty(cap)
-        states = np.ascontiguousarray(frontier) if reduced else full  # the chain's coordinates
-        t = _layer(states, orders, phase, pmf, supp, nsupp, problem.lead_time, problem.lost_sales,
+        t = _layer(full, orders, phase, pmf, supp, nsupp, problem.lead_time, problem.lost_sales,
                    problem.period, problem.cost_params(), reduced, space.offsets, space.strides,
                    rows, nk, pr, acc)
         nk, pr = nk[:t], pr[:t]

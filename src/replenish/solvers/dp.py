@@ -3,10 +3,11 @@
 The Markov decision process is built once from the one compiled transition
 function: for every reduced state ``s = [α + β_1, β_2..β_L, (w)]`` (see
 :mod:`replenish.model.statespace`), every feasible order ``a`` and every demand
-value ``d`` of the truncated pmf, the period is simulated exactly by
-:func:`replenish.model.dynamics.reduced_transition` (:func:`~replenish.model.dynamics.transition`
-on the representative full state, the successor reduced and its backlog
-truncated at the lowest represented value), successors are merged, and the
+value ``d`` of the truncated pmf, the period is simulated exactly
+(:func:`~replenish.model.dynamics.transition` on the representative full
+state, the successor reduced by :func:`~replenish.model.dynamics.reduce_state`
+and its backlog truncated at the lowest represented value by
+:func:`~replenish.model.dynamics.clip_backlog`), successors are merged, and the
 result is stored in CSR form (state → state-action rows → successor lists).
 
 Objectives:
@@ -51,8 +52,8 @@ from replenish.solvers.base import MethodOutput
 Objective = Literal["average", "discounted"]
 
 _k = kernels()
+transition, reduce_state, clip_backlog = _k.transition, _k.reduce_state, _k.clip_backlog
 expand_state, max_feasible, max_feasible_batch = _k.expand_state, _k.max_feasible, _k.max_feasible_batch
-reduced_transition = _k.reduced_transition
 
 
 # ----------------------------------------------------------------------------
@@ -71,10 +72,8 @@ def _build_state(s, states, keys, lut, offsets, strides, lead_time, lost, period
     dfull = lead_time + 1 + (1 if period > 1 else 0)
     full = np.zeros(dfull, dtype=np.int64)
     out = np.zeros(dfull, dtype=np.int64)
-    red = np.zeros(dr, dtype=np.int64)
-    row = states[s]
-    expand_state(row, lead_time, full)  # representative full state [y, 0, β_2.., (w)]
-    w = row[dr - 1] if period > 1 else 0
+    expand_state(states[s], lead_time, full)  # representative full state [y, 0, β_2.., (w)]
+    w = full[dfull - 1] if period > 1 else 0
     amax = max_feasible(full, lead_time, bound, max_units, multiple)
     k = sa0
     t = tr0
@@ -87,14 +86,15 @@ def _build_state(s, states, keys, lut, offsets, strides, lead_time, lost, period
         for i_d in range(nsupp[w]):  # demand values with positive mass, ascending
             d = supp[w, i_d]
             pd = pmf[w, d]
-            hc, sc, oc, rc, _, _, clipped = reduced_transition(row, a, d, lead_time, lost, period,
-                                                               cost, low, full, out, red)
+            hc, sc, oc, rc, _, _ = transition(full, a, d, lead_time, lost, period, cost, out)
             exp_cost += pd * (hc + sc + oc - rc)
+            r = reduce_state(out, lead_time)  # the reduced successor is out[r:]
+            out[r], clipped = clip_backlog(out[r], low)
             if clipped:
                 clip += pd
             key = 0
             for i in range(dr):
-                key += (red[i] - offsets[i]) * strides[i]
+                key += (out[r + i] - offsets[i]) * strides[i]
             if key == last_key:  # same successor as the previous demand: merge
                 tr_prob[t - 1] += pd
                 continue
