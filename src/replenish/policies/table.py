@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from replenish.core.validate import SpecError
-from replenish.model.dynamics import clip_orders
+from replenish.model.dynamics import clip_backlog_rows, clip_orders
 from replenish.model.spec import Problem
 from replenish.model.statespace import StateSpace
 from replenish.policies.base import Policy, register_policy
@@ -73,8 +73,7 @@ class TablePolicy(Policy):
 
     def lookup(self, coords: np.ndarray) -> np.ndarray:
         """Indices into the table of states given in the table's coordinates."""
-        coords = np.array(coords, dtype=np.int64, copy=True)
-        coords[:, 0] = np.maximum(coords[:, 0], self.space.offsets[0])
+        coords = clip_backlog_rows(coords, int(self.space.offsets[0]))  # the table's lowest backlog
         keys = self.space.encode(coords)
         idx = np.searchsorted(self.keys, keys)
         idx = np.minimum(idx, len(self.keys) - 1)
