@@ -35,7 +35,8 @@ def methods_from(args_methods: str | None, section: dict[str, Any]) -> list[str]
     require(isinstance(ms, list) and all(isinstance(m, str) for m in ms), "compare.methods", ms,
             "must be a list of method names")
     for key in section:
-        require(key == "methods", f"compare.{key}", section[key], "unknown key (expected methods)")
+        require(key in ("methods", "origins", "test_days"), f"compare.{key}", section[key],
+                "unknown key (expected methods, origins, test_days)")
     return list(ms)
 
 
@@ -64,8 +65,35 @@ def cmd_compare(args: argparse.Namespace) -> int:
         elif not quiet and row.test is not None:
             print(f"  {row.method}: test {row.test.average_cost:.2f} $/day", file=sys.stderr)
 
+    from replenish.workflows.compare import compare_origins, origins_from
+
+    rolling = origins_from(cfg.section("compare"))
+    if rolling is not None:
+        roll = compare_origins(cfg, methods, origins=rolling[0], test_days=rolling[1],
+                               options=options, seed=args.seed, progress=not quiet, on_result=note)
+        if args.report is not None:
+            from replenish.workflows.report import write_comparison_report
+
+            for o in roll.origins:
+                write_comparison_report(o.comparison, args.report / f"origin-{o.origin}")
+            from replenish.core.io import atomic_write, dumps_json
+
+            atomic_write(args.report / "compare.json", dumps_json(roll.to_json()))
+            atomic_write(args.report / "compare.txt", roll.table() + "\n")
+        if args.json:
+            print_json(roll.to_json())
+        else:
+            for o in roll.origins:
+                print(header(o.comparison))
+                print(o.comparison.table())
+                print()
+            print(f"total over {len(roll.origins)} origins")
+            print(roll.table())
+            if args.report is not None:
+                print(f"report written to {args.report}")
+        return 0 if any(r.error is None for o in roll.origins for r in o.comparison.results) else 2
     comp = compare(cfg.problem, cfg.history, methods, options=options, seed=args.seed,
-                   progress=not quiet, on_result=note)
+                   progress=not quiet, on_result=note, context=cfg.context)
     if args.report is not None:
         from replenish.workflows.report import write_comparison_report
 

@@ -311,9 +311,119 @@ class WeekdayEmpirical:
         return {"kind": self.kind, "pmfs": [list(p) for p in self.pmfs]}
 
 
+@dataclass(frozen=True, eq=False)
+class DatedDemand:
+    """Time-varying demand: one pmf per calendar day, ``P(D_t = k) = pmfs[t][k]``.
+
+    Day ``t = 0`` is ``start`` (an ISO date); the phase of the inventory state is
+    the day index ``t`` (``period = len(pmfs)``), so the one dynamics function
+    advances it by one each period exactly as it advances the weekday of a weekday
+    model.  This is the demand model of forecasts: a predictive pmf for each day an
+    order covers (:mod:`replenish.model.forecast`), used by the simulator, the
+    replay and the finite-horizon DP of the ``lookahead`` policy.  After the last
+    day the phase wraps to day 0 (harmless for a replay or a finite horizon that
+    ends there).
+
+    Attributes:
+        start: the date of day 0, ``"YYYY-MM-DD"``.
+        pmfs: float64 (n_days, M + 1), each row a pmf on ``0 .. M`` (zero-padded).
+    """
+
+    start: str
+    pmfs: np.ndarray
+    kind: ClassVar[str] = "dated"
+
+    def __post_init__(self) -> None:
+        import datetime as _dt
+
+        try:
+            _dt.date.fromisoformat(str(self.start))
+        except ValueError:
+            raise SpecError("demand.start", self.start, "must be a date YYYY-MM-DD") from None
+        if isinstance(self.pmfs, np.ndarray) and self.pmfs.ndim == 2:
+            arr = np.asarray(self.pmfs, dtype=np.float64)
+        else:
+            require(isinstance(self.pmfs, (list, tuple)) and len(self.pmfs) >= 1, "demand.pmfs",
+                    "…", "must be a non-empty list of pmfs, one per day")
+            rows = [_as_pmf(p, f"demand.pmfs[{i}]") for i, p in enumerate(self.pmfs)]
+            arr = np.zeros((len(rows), max(len(r) for r in rows)))
+            for i, r in enumerate(rows):
+                arr[i, : len(r)] = r
+        require(arr.ndim == 2 and arr.shape[0] >= 1 and arr.shape[1] >= 1, "demand.pmfs", arr.shape,
+                "must be (days, M + 1)")
+        require(arr.size <= 50_000_000, "demand.pmfs", arr.shape, "too large (more than 5e7 values)")
+        require(bool(np.all(np.isfinite(arr)) and np.all(arr >= 0)), "demand.pmfs", "values",
+                "probabilities must be finite and non-negative")
+        sums = arr.sum(axis=1)
+        require(bool(np.all(np.abs(sums - 1.0) < 1e-6)), "demand.pmfs", float(sums[np.argmax(
+            np.abs(sums - 1.0))]), "each day's probabilities must sum to 1")
+        arr = arr / sums[:, None]
+        arr.setflags(write=False)
+        object.__setattr__(self, "start", str(self.start))
+        object.__setattr__(self, "pmfs", arr)
+
+    @property
+    def period(self) -> int:
+        return int(self.pmfs.shape[0])
+
+    @property
+    def first_day(self) -> np.datetime64:
+        """Date of day 0 as ``datetime64[D]``."""
+        return np.datetime64(self.start, "D")
+
+    def phase_of(self, day: Any) -> int:
+        """Day index of ``day`` (a date or ``datetime64``)."""
+        return int((np.datetime64(day, "D") - self.first_day).astype(np.int64))
+
+    def mean_at(self, phase: int = 0) -> float:
+        row = self.pmfs[phase % self.period]
+        return float(np.dot(np.arange(row.size), row))
+
+    def pmf(self, phase: int = 0, *, tail: float = TAIL) -> np.ndarray:
+        row = self.pmfs[phase % self.period]
+        nz = np.flatnonzero(row > 0)
+        return np.asarray(row[: int(nz[-1]) + 1 if nz.size else 1], dtype=np.float64)
+
+    def sample(self, rng: np.random.Generator, phases: np.ndarray) -> np.ndarray:
+        phases = np.asarray(phases, dtype=np.int64) % self.period
+        cdf = np.cumsum(self.pmfs, axis=1)
+        cdf[:, -1] = 1.0
+        u = rng.random(phases.shape)
+        flat_p, flat_u = phases.reshape(-1), u.reshape(-1)
+        out = np.empty(flat_p.size, dtype=np.int64)
+        for t in np.unique(flat_p):
+            sel = flat_p == t
+            out[sel] = np.searchsorted(cdf[t], flat_u[sel], side="right")
+        return out.reshape(phases.shape)
+
+    def window(self, first: int, days: int) -> DatedDemand:
+        """Days ``first .. first + days − 1`` as a new model (no wrap)."""
+        require(0 <= first and days >= 1 and first + days <= self.period, "window", [first, days],
+                f"outside the {self.period} days of the model")
+        import datetime as _dt
+
+        start = _dt.date.fromisoformat(self.start) + _dt.timedelta(days=first)
+        return DatedDemand(start.isoformat(), self.pmfs[first: first + days])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "start": self.start,
+                "pmfs": [self.pmf(t).tolist() for t in range(self.period)]}
+
+
+def phase_of_date(model: DemandModel, day: Any) -> int:
+    """The state phase of the evening before ``day``'s demand: the day index of a
+    :class:`DatedDemand`, the weekday (Monday = 0) of a weekday model, 0 otherwise."""
+    if isinstance(model, DatedDemand):
+        return model.phase_of(day) % model.period
+    if model.period == 7:
+        return int((np.datetime64(day, "D").astype(np.int64) + 3) % 7)
+    return 0
+
+
 #: Registry of demand kinds accepted in ``[demand] kind = ...``.
 DEMAND_KINDS: dict[str, type] = {
-    cls.kind: cls for cls in (Poisson, NegativeBinomial, Empirical, WeekdayPoisson, WeekdayEmpirical)
+    cls.kind: cls for cls in (Poisson, NegativeBinomial, Empirical, WeekdayPoisson, WeekdayEmpirical,
+                               DatedDemand)
 }
 _FIELDS = {
     "poisson": {"mean": "mean"},
@@ -321,6 +431,7 @@ _FIELDS = {
     "empirical": {"probabilities": "probabilities"},
     "weekday_poisson": {"means": "means"},
     "weekday_empirical": {"pmfs": "pmfs"},
+    "dated": {"start": "start", "pmfs": "pmfs"},
 }
 
 

@@ -35,6 +35,10 @@ FORMAT = "replenish.policy/1"
 
 #: kind → policy class, filled by :func:`register_policy`.
 POLICY_KINDS: dict[str, type[Policy]] = {}
+#: kind → module that registers it, for kinds defined above this layer (imported on first use:
+#: a plugin table, so the policy layer does not import the solvers).
+KIND_MODULES: dict[str, str] = {"forecast-base-stock": "replenish.solvers.contextual",
+                                "lookahead": "replenish.solvers.contextual"}
 #: file suffix → loader, for policies not stored as JSON (e.g. ``.pt`` for DQN).
 SUFFIX_LOADERS: dict[str, Callable[[Path], Policy]] = {}
 
@@ -102,6 +106,10 @@ def policy_from_dict(data: dict[str, Any]) -> Policy:
         raise SpecError("policy.format", data.get("format") if isinstance(data, dict) else data,
                         f"not a replenish policy (expected format '{FORMAT}')")
     kind = data.get("kind")
+    if isinstance(kind, str) and kind not in POLICY_KINDS and kind in KIND_MODULES:
+        import importlib
+
+        importlib.import_module(KIND_MODULES[kind])
     if not isinstance(kind, str) or kind not in POLICY_KINDS:
         raise SpecError("policy.kind", kind,
                         f"unknown policy kind; known: {', '.join(sorted(POLICY_KINDS))}")

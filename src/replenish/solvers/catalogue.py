@@ -32,7 +32,7 @@ from replenish.solvers.base import MethodFn, MethodOutput
 __all__ = ["METHODS", "REFERENCE_METHODS", "MethodOutput", "MethodSpec", "SolveResult", "available_methods",
            "method_spec", "solve"]
 
-Family = Literal["exact", "classic", "heuristic", "learner"]
+Family = Literal["exact", "classic", "heuristic", "learner", "forecast"]
 
 
 def _load(path: str) -> Any:
@@ -60,6 +60,8 @@ class MethodSpec:
         tune_space: ``"module:function"`` giving the Optuna search space, or ``None``.
         color: the method's colour in every figure (reports, fleet), a matplotlib colour.
         marker: the method's matplotlib marker in every figure.
+        contextual: uses future demand information (a history config with ``[features]``);
+            its function takes ``context=`` (:class:`~replenish.solvers.contextual.ContextData`).
     """
 
     name: str
@@ -73,6 +75,7 @@ class MethodSpec:
     tune_space: str | None = None
     color: str = "#7f7f7f"
     marker: str = "o"
+    contextual: bool = False
 
     @property
     def learned(self) -> bool:
@@ -139,6 +142,17 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
                             ("variant", str)),
                flags=("steps", "variant", "logdir", "resume"),
                tune_space="replenish.workflows.tune:dqn_space", color="#d62728", marker="X"),
+    MethodSpec("forecast-base-stock", "forecast",
+               "forecast plus safety stock: up to the critical-ratio quantile of the forecast "
+               "(reorder point + EOQ when K > 0)",
+               "replenish.solvers.contextual:forecast_base_stock_method",
+               "replenish.solvers.contextual:FORECAST_BASE_STOCK_OPTIONS", color="#e377c2",
+               marker="p", contextual=True),
+    MethodSpec("lookahead", "forecast",
+               "lookahead: exact H-day DP over the forecasts each evening, first decision applied",
+               "replenish.solvers.contextual:lookahead_method",
+               "replenish.solvers.contextual:LOOKAHEAD_OPTIONS", color="#000080", marker="d",
+               contextual=True),
 )}
 
 
@@ -162,6 +176,11 @@ def available_methods() -> list[str]:
 def static_methods() -> tuple[str, ...]:
     """The static classic rules (the references of relative costs)."""
     return tuple(m.name for m in METHODS.values() if m.static)
+
+
+def contextual_methods() -> tuple[str, ...]:
+    """The methods that use future demand information (need ``[features]``)."""
+    return tuple(m.name for m in METHODS.values() if m.contextual)
 
 
 def learners() -> tuple[str, ...]:
@@ -221,7 +240,7 @@ class SolveResult:
 
 def solve(problem: Problem, method: str, *, options: dict[str, Any] | None = None,
           seed: int = 0, progress: bool = False, with_optimum: bool = True,
-          exact: bool | None = None) -> SolveResult:
+          exact: bool | None = None, context: Any = None) -> SolveResult:
     """Run ``method`` on ``problem`` and evaluate the resulting policy.
 
     Args:
@@ -232,10 +251,17 @@ def solve(problem: Problem, method: str, *, options: dict[str, Any] | None = Non
         progress: show progress bars.
         with_optimum: compute the DP optimum for the gap when tabulable.
         exact: force exact (``True``) or simulated (``False``) evaluation.
+        context: future demand information for contextual methods
+            (:class:`~replenish.solvers.contextual.ContextData`); other methods ignore it.
     """
-    fn = method_spec(method).function()
+    spec = method_spec(method)
+    fn = spec.function()
     t0 = time.perf_counter()
-    out = fn(problem, options=dict(options or {}), seed=seed, progress=progress)
+    if spec.contextual:
+        out = fn(problem, options=dict(options or {}), seed=seed, progress=progress,  # type: ignore[call-arg]
+                 context=context)
+    else:
+        out = fn(problem, options=dict(options or {}), seed=seed, progress=progress)
     seconds = time.perf_counter() - t0
     import numpy as np
 
@@ -244,7 +270,7 @@ def solve(problem: Problem, method: str, *, options: dict[str, Any] | None = Non
     ev = out.evaluation if (out.evaluation is not None and exact is not False) else \
         evaluate(problem, out.policy, exact=exact, rng=np.random.default_rng(seed))
     opt = out.optimal_average_cost
-    if opt is None and with_optimum:
+    if opt is None and with_optimum and not spec.contextual:
         from replenish.solvers.dp import optimal_average_cost
 
         opt = optimal_average_cost(problem)

@@ -31,6 +31,7 @@ policies, the test-window replay and the HTML report) are written by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -144,7 +145,7 @@ class Comparison:
 def compare(problem: Problem, history: HistoricalDemand, methods: tuple[str, ...] | list[str], *,
             options: dict[str, dict[str, Any]] | None = None, seed: int = 0, progress: bool = False,
             with_optimum: bool = True, start_state: np.ndarray | None = None,
-            on_result: Any = None) -> Comparison:
+            on_result: Any = None, context: Any = None) -> Comparison:
     """Run ``methods`` on the fitted ``problem`` and replay their policies on ``history``.
 
     Args:
@@ -160,6 +161,9 @@ def compare(problem: Problem, history: HistoricalDemand, methods: tuple[str, ...
         start_state: common replay start (default
             :func:`~replenish.workflows.history.default_start_state` for each window).
         on_result: optional callback ``f(MethodComparison)`` after each method.
+        context: future demand information for the contextual methods
+            (:class:`~replenish.solvers.contextual.ContextData`, from ``[features]``);
+            without it they give a result with ``error``.
     """
     require(len(methods) >= 1, "methods", list(methods), "give at least one method")
     for m in methods:
@@ -170,16 +174,15 @@ def compare(problem: Problem, history: HistoricalDemand, methods: tuple[str, ...
     for m in methods:
         try:
             res = solve(problem, m, options=dict(options.get(m, {})), seed=seed,
-                        progress=progress, with_optimum=with_optimum)
+                        progress=progress, with_optimum=with_optimum, context=context)
         except SpecError as exc:
             row = MethodComparison(m, None, None, None, str(exc))
         else:
-            tr = replay(problem, res.policy, history.train,
-                        start_state=start_state if start_state is not None
-                        else default_start_state(problem, history.train))
-            te = replay(problem, res.policy, history.test,
-                        start_state=start_state if start_state is not None
-                        else default_start_state(problem, history.test))
+            pr = res.policy.problem if METHODS[m].contextual else problem  # calendar phases
+            tr = replay(pr, res.policy, history.train,
+                        start_state=_start(start_state, pr, history.train))
+            te = replay(pr, res.policy, history.test,
+                        start_state=_start(start_state, pr, history.test))
             row = MethodComparison(m, res, tr, te)
         rows.append(row)
         if on_result is not None:
@@ -188,6 +191,176 @@ def compare(problem: Problem, history: HistoricalDemand, methods: tuple[str, ...
     reference = next((m for m in REFERENCES if m in ok), None)
     return Comparison(problem=problem, history=history, results=tuple(rows), reference=reference,
                       seed=seed)
+
+
+def _start(given: np.ndarray | None, problem: Problem, series: Any) -> np.ndarray:
+    """The common replay start: ``given`` (its phase set to the first day's), else the default."""
+    if given is None:
+        return default_start_state(problem, series)
+    from replenish.model.demand import phase_of_date
+
+    s = np.array(given, dtype=np.int64)
+    if problem.seasonal:
+        s[-1] = phase_of_date(problem.demand, series.dates[0])
+    return s
+
+
+# ----------------------------------------------------------------------------
+# rolling origins
+# ----------------------------------------------------------------------------
+#: Default test length of a rolling-origin comparison (days).
+TEST_DAYS = 365
+
+
+@dataclass(frozen=True)
+class OriginComparison:
+    """One origin of a rolling-origin comparison: fitted on all data before ``origin``.
+
+    Attributes:
+        origin: the first test day (``"YYYY-MM-DD"``).
+        comparison: the comparison of that origin (train = data before it, test =
+            ``test_days`` days from it).
+    """
+
+    origin: str
+    comparison: Comparison
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.comparison
+        h = c.history
+        obj = {"origin": self.origin, "train": [str(h.train.first), str(h.train.last)],
+               "test": [str(h.test.first), str(h.test.last)], "reference": c.reference,
+               "order_multiple": c.problem.order_multiple, "position_bound": c.problem.bound,
+               "results": [r.to_json(c.reference_total) for r in c.results]}
+        return obj
+
+
+@dataclass(frozen=True)
+class RollingComparison:
+    """The result of :func:`compare_origins`: one :class:`OriginComparison` per origin and the
+    total test cost of each method over all origins."""
+
+    name: str
+    origins: tuple[OriginComparison, ...]
+    methods: tuple[str, ...]
+    seed: int
+
+    def totals(self) -> dict[str, float | None]:
+        """Method → total test cost over the origins (``None`` if it failed at any origin)."""
+        out: dict[str, float | None] = {}
+        for m in self.methods:
+            tot: float | None = 0.0
+            for o in self.origins:
+                t = o.comparison.get(m).test
+                tot = None if (t is None or tot is None) else tot + t.total_cost
+            out[m] = tot
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        tot = self.totals()
+        ref = next((m for m in REFERENCES if tot.get(m) is not None), None)
+        return {"problem": self.name, "seed": self.seed, "reference": ref,
+                "origins": [o.to_json() for o in self.origins],
+                "total": [{"method": m, "test_total_cost": tot[m],
+                           "test_relative_to_reference":
+                               (tot[m] / tot[ref]) if (ref and tot[m] is not None and tot[ref])
+                               else None} for m in self.methods]}
+
+    def table(self) -> str:
+        """Test total cost per origin and method, and the total."""
+        tot = self.totals()
+        ref = next((m for m in REFERENCES if tot.get(m) is not None), None)
+        head = f"{'method':<20} " + " ".join(f"{o.origin:>12}" for o in self.origins) + \
+            f" {'total':>12} {'vs ' + (ref or '-'):>9}"
+        lines = [head, "-" * len(head)]
+        for m in self.methods:
+            cells = []
+            for o in self.origins:
+                t = o.comparison.get(m).test
+                cells.append(f"{t.total_cost:>12.0f}" if t is not None else f"{'failed':>12}")
+            t_all = tot[m]
+            rel = (f"{100 * (t_all / tot[ref] - 1):+.1f}%" if (ref and t_all is not None and tot[ref])
+                   else "—")
+            lines.append(f"{m:<20} " + " ".join(cells) + " " +
+                         (f"{t_all:>12.0f}" if t_all is not None else f"{'—':>12}") + f" {rel:>9}")
+        return "\n".join(lines)
+
+
+def origins_from(section: dict[str, Any]) -> tuple[list[str], int] | None:
+    """``([origins], test_days)`` from a ``[compare]`` table, or ``None`` without ``origins``."""
+    if "origins" not in section:
+        return None
+    import datetime as _dt
+
+    raw = section["origins"]
+    require(isinstance(raw, list) and len(raw) >= 1, "compare.origins", raw,
+            "must be a non-empty list of dates")
+    out = []
+    for i, o in enumerate(raw):
+        try:
+            out.append(_dt.date.fromisoformat(str(o)[:10]).isoformat())
+        except ValueError:
+            raise SpecError(f"compare.origins[{i}]", o, "must be a date YYYY-MM-DD") from None
+    require(out == sorted(set(out)), "compare.origins", raw, "must be distinct and increasing")
+    days = section.get("test_days", TEST_DAYS)
+    require(isinstance(days, int) and not isinstance(days, bool) and 7 <= days <= 3660,
+            "compare.test_days", days, "must be an integer in 7 .. 3660")
+    return out, days
+
+
+def compare_origins(config: Any, methods: tuple[str, ...] | list[str], *, origins: list[str],
+                    test_days: int = TEST_DAYS, options: dict[str, dict[str, Any]] | None = None,
+                    seed: int = 0, progress: bool = False, with_optimum: bool = True,
+                    on_result: Any = None) -> RollingComparison:
+    """Rolling-origin backtest: for each origin every method is fitted on **all data before it**
+    and replayed on the ``test_days`` days from it (clipped to the data).
+
+    Args:
+        config: a :class:`~replenish.workflows.config.Config` of a history (its ``train``/``test``
+            windows are replaced per origin; ``[features]`` gives the contextual methods).
+        methods, options, seed, progress, with_optimum, on_result: as in :func:`compare`.
+        origins: first test days (``"YYYY-MM-DD"``), increasing.
+        test_days: length of each test window.
+    """
+    import datetime as _dt
+
+    from replenish.workflows.history import problem_from_history, read_context, read_series
+
+    raw = config.raw
+    table = dict(raw["demand"])
+    base_dir = config.path.parent if config.path is not None else None
+    path = Path(str(table["file"]))
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        full, _ = read_series(path, date_column=table.get("date_column", "date"),
+                              demand_column=table.get("demand_column", "demand"),
+                              filter=dict(table.get("filter", {})),
+                              fractional=table.get("fractional", "round"))
+    first, last = full.first, full.last
+    out = []
+    for i, o in enumerate(origins):
+        day = _dt.date.fromisoformat(o)
+        require(first + _dt.timedelta(days=56) <= day <= last, f"compare.origins[{i}]", o,
+                f"must leave >= 56 training days and a test day in the data ({first} .. {last})")
+        end = min(day + _dt.timedelta(days=test_days - 1), last)
+        tab = dict(table, train=[first.isoformat(), (day - _dt.timedelta(days=1)).isoformat()],
+                   test=[o, end.isoformat()])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            problem, history = problem_from_history(tab, problem=raw.get("problem", {}),
+                                                    name=raw.get("name"), base_dir=base_dir)
+        context = None
+        if "features" in raw:
+            context = read_context(tab, raw["features"], history, base_dir=base_dir)
+        comp = compare(problem, history, methods, options=options, seed=seed, progress=progress,
+                       with_optimum=with_optimum, on_result=on_result, context=context)
+        out.append(OriginComparison(o, comp))
+    return RollingComparison(name=out[0].comparison.problem.name, origins=tuple(out),
+                             methods=tuple(methods), seed=seed)
 
 
 def header(comp: Comparison) -> str:

@@ -20,7 +20,7 @@ from replenish.solvers.catalogue import METHODS
 
 #: Optional top-level tables: one per method of the catalogue (each method validates
 #: its own table's keys) and the workflows' tables.
-SECTIONS = set(METHODS) | {"classic", "simulation", "report", "fleet", "tune", "compare"}
+SECTIONS = set(METHODS) | {"classic", "simulation", "report", "fleet", "tune", "compare", "features"}
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,19 @@ class Config:
             :class:`~replenish.history.HistoricalDemand` (train/test windows);
             the problem's demand is then the weekday model fitted on the
             training window.  ``None`` otherwise.
+        context: with a ``[features]`` table, the
+            :class:`~replenish.solvers.contextual.ContextData` of the series (the
+            whole series in the file with its feature columns; fitting sees only
+            the training window).  ``None`` otherwise.
+        raw: the parsed TOML (rolling-origin comparisons refit per origin).
     """
 
     problem: Problem
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
     history: Any = None
+    context: Any = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def section(self, name: str) -> dict[str, Any]:
         """The ``[name]`` table (empty if absent)."""
@@ -110,9 +117,17 @@ def config_from_dict(data: dict[str, Any], *, path: Path | None = None) -> Confi
             demand, problem=prob, name=data.get("name"),
             base_dir=path.parent if path is not None else None)
     else:
+        if "features" in data:
+            raise SpecError("features", "{...}", "needs a sales history: [demand] kind = \"history\"")
         problem = Problem.from_dict(data)
+    context = None
+    if "features" in data:
+        from replenish.workflows.history import read_context
+
+        context = read_context(demand, data["features"], history,
+                               base_dir=path.parent if path is not None else None)
     return Config(problem=problem, sections={k: v for k, v in data.items() if k in SECTIONS},
-                  path=path, history=history)
+                  path=path, history=history, context=context, raw=data)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

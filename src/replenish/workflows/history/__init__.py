@@ -65,7 +65,13 @@ from replenish.workflows.history.fitting import (
     max_window_demand,
     problem_from_history,
 )
-from replenish.workflows.history.loading import _window_arg, load_history, read_series, read_table
+from replenish.workflows.history.loading import (
+    _window_arg,
+    load_history,
+    read_context,
+    read_series,
+    read_table,
+)
 from replenish.workflows.history.replay import ReplayResult, default_start_state, replay
 from replenish.workflows.history.series import (
     HISTORY_KEYS,
@@ -79,5 +85,5 @@ __all__ = [
     "HISTORY_KEYS", "TARGET_ACTIONS", "DemandSeries", "HistoricalDemand", "ReplayResult",
     "_window_arg", "bootstrap_demand", "default_start_state", "derive_order_multiple",
     "fit_weekday_empirical", "load_history", "max_window_demand", "problem_from_history",
-    "read_series", "read_table", "replay",
+    "read_context", "read_series", "read_table", "replay",
 ]

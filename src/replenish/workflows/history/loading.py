@@ -63,7 +63,8 @@ def read_table(path: str | Path, *, columns: list[str] | None = None) -> Any:
 def read_series(path: str | Path, *, date_column: str = "date", demand_column: str = "demand",
                 filter: Mapping[str, Any] | None = None,
                 span: tuple[Any, Any] | None = None, holiday_column: str | None = None,
-                fractional: str = "round", name: str | None = None) -> tuple[DemandSeries, int]:
+                fractional: str = "round", name: str | None = None,
+                columns: tuple[str, ...] = ()) -> tuple[DemandSeries, int]:
     """Load and validate one daily series; returns ``(series, n_rounded)``.
 
     Args:
@@ -75,6 +76,8 @@ def read_series(path: str | Path, *, date_column: str = "date", demand_column: s
         holiday_column: optional 0/1 column of public holidays.
         fractional: ``"round"`` (halves up, with a warning counting them) or ``"error"``.
         name: label (default: from the filter, else the file name).
+        columns: feature columns to read as well (``[features]``): numbers or
+            booleans, NaN where missing.
 
     Errors: missing columns, a filter matching nothing, unparsable, duplicate
     or missing dates (a gap in the calendar), negative or missing demand.
@@ -87,11 +90,12 @@ def read_series(path: str | Path, *, date_column: str = "date", demand_column: s
     for key, col in (("demand.date_column", date_column), ("demand.demand_column", demand_column)):
         require(isinstance(col, str) and col != "", key, col, "must be a column name")
     wanted = list(dict.fromkeys([date_column, demand_column, *filter,
-                                 *([holiday_column] if holiday_column else [])]))
+                                 *([holiday_column] if holiday_column else []), *columns]))
     df = read_table(path, columns=wanted)
     for key, col in (("demand.date_column", date_column), ("demand.demand_column", demand_column),
                      *((f"demand.filter.{k}", k) for k in filter),
-                     *((("demand.holiday_column", holiday_column),) if holiday_column else ())):
+                     *((("demand.holiday_column", holiday_column),) if holiday_column else ()),
+                     *(("features", c) for c in columns)):
         if col not in df.columns:
             raise SpecError(key, col, f"no such column in {Path(path).name} "
                                       f"(columns: {', '.join(map(str, df.columns))})")
@@ -158,9 +162,19 @@ def read_series(path: str | Path, *, date_column: str = "date", demand_column: s
     holiday = None
     if holiday_column:
         holiday = pd.to_numeric(df[holiday_column], errors="coerce").fillna(0).to_numpy()[order] != 0
+    extra = {}
+    for c in columns:
+        v = pd.to_numeric(df[c].astype(float) if df[c].dtype == bool else df[c], errors="coerce")
+        arr = v.to_numpy(dtype=np.float64)[order]
+        bad = np.isnan(arr) & df[c].notna().to_numpy()[order]
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise SpecError(f"features.{c}", str(df[c].iloc[order[i]]),
+                            f"not a number on {days[i]} ({int(bad.sum())} such values)")
+        extra[c] = arr
     if name is None:
         name = " ".join(f"{k}={v}" for k, v in filter.items()) or Path(path).name.split(".")[0]
-    return DemandSeries(days, demand, holiday, name), n_frac
+    return DemandSeries(days, demand, holiday, name, extra), n_frac
 
 
 def load_history(path: str | Path, *, train: Any, test: Any, date_column: str = "date",
@@ -202,3 +216,39 @@ def load_history(path: str | Path, *, train: Any, test: Any, date_column: str = 
     return HistoricalDemand(series=full, train=train_s, test=test_s, source=str(path),
                             filter=dict(filter or {}), n_rounded=n_frac,
                             exclude_holidays=exclude_holidays)
+
+
+def read_context(table: Mapping[str, Any], features: Mapping[str, Any], history: HistoricalDemand | None,
+                 *, base_dir: str | Path | None = None, train_end: Any = None) -> Any:
+    """The :class:`~replenish.solvers.contextual.ContextData` of a history config's ``[features]``.
+
+    Reads the whole series of ``table`` (the ``[demand] kind = "history"`` table) with
+    the feature columns; the training window ends with ``history.train`` (or the day
+    before ``train_end``).  A missing or non-numeric feature column is a one-line error
+    naming it.
+    """
+    from replenish.model.context import Context, FeatureSpec
+    from replenish.solvers.contextual import ContextData
+
+    spec = FeatureSpec.from_dict(features)
+    path = Path(str(table["file"]))
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # rounding was reported when the history loaded
+        series, _ = read_series(path, date_column=table.get("date_column", "date"),
+                                demand_column=table.get("demand_column", "demand"),
+                                filter=dict(table.get("filter", {})),
+                                fractional=table.get("fractional", "round"), columns=spec.columns)
+    ctx = Context(series.dates, series.demand, series.columns, series.name)
+    if history is not None and train_end is None:  # the training window's first day starts it
+        i0 = int((np.datetime64(history.train.first, "D") - ctx.dates[0]).astype(np.int64))
+        ctx = Context(ctx.dates[i0:], ctx.demand[i0:], {k: v[i0:] for k, v in ctx.columns.items()},
+                      ctx.name)
+    if train_end is None:
+        assert history is not None
+        end = int((np.datetime64(history.train.last, "D") - ctx.dates[0]).astype(np.int64)) + 1
+    else:
+        end = ctx.index(train_end, field_name="compare.origins")
+    require(end >= 56, "demand.train", str(ctx.dates[0]), "a contextual forecast needs >= 56 training days")
+    return ContextData(ctx, spec, end)

@@ -65,10 +65,13 @@ def default_start_state(problem: Any, series: DemandSeries) -> np.ndarray:
     Nothing in transit; on hand ``α₀ = ⌈Σ_{j<L} E[D_{w₀+j}]⌉`` under the
     problem's (fitted) model, i.e. enough for the expected demand of the ``L``
     days before tonight's order can arrive (0 when ``L = 0``), capped at the
-    position bound; phase = weekday of the first day.  The same for every
+    position bound; phase = that of the first day (its weekday for weekday models, its day
+    index for a :class:`~replenish.model.demand.DatedDemand`).  The same for every
     policy, so differences in replayed cost come from the policies alone.
     """
-    w0 = series.start_phase
+    from replenish.model.demand import phase_of_date
+
+    w0 = phase_of_date(problem.demand, series.dates[0]) if len(series) else 0
     state = problem.start_state(w0)
     exp = sum(problem.demand.mean_at((w0 + j) % problem.period) for j in range(problem.lead_time))
     state[0] = min(math.ceil(exp - 1e-9), problem.bound)
@@ -110,7 +113,9 @@ def replay(problem: Any, policy: Any, series: DemandSeries | np.ndarray, *,
         require(start.shape[0] == problem.state_dim, "start_state", start.tolist(),
                 f"must have {problem.state_dim} entries [α, β_1..β_L, (w)]")
         if problem.seasonal:
-            start[-1] = series.start_phase % problem.period
+            from replenish.model.demand import phase_of_date
+
+            start[-1] = phase_of_date(problem.demand, series.dates[0])
     sim = simulate(problem, policy, demand=series.demand[None, :], start=start, warmup=0,
                    record=True)
     assert sim.trajectory is not None

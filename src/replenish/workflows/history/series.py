@@ -35,12 +35,14 @@ class DemandSeries:
         demand: int64 (n,), units demanded (sold) each day.
         holiday: bool (n,) public-holiday flags, or ``None`` if unknown.
         name: label of the series (e.g. ``"store=2 product=109"``).
+        columns: feature columns read for ``[features]``, name → float64 (n,).
     """
 
     dates: np.ndarray
     demand: np.ndarray
     holiday: np.ndarray | None = field(default=None, repr=False)
     name: str = "series"
+    columns: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         dates = np.asarray(self.dates, dtype="datetime64[D]")
@@ -90,7 +92,8 @@ class DemandSeries:
                 f"{self.dates[-1] if len(self) else '-'})")
         sel = (self.dates >= lo) & (self.dates <= hi)
         return DemandSeries(self.dates[sel], self.demand[sel],
-                            None if self.holiday is None else self.holiday[sel], self.name)
+                            None if self.holiday is None else self.holiday[sel], self.name,
+                            {k: v[sel] for k, v in self.columns.items()})
 
     def weekday_profile(self) -> list[float]:
         """Mean demand per weekday, Monday to Sunday (NaN for an absent weekday)."""

@@ -1,0 +1,199 @@
+"""Future demand information on real sales: rolling-origin backtest of the contextual policies.
+
+For the store × product series of ``../shared/data/bakery_daily_demand.csv.gz``
+(real daily sales of a German bakery chain, ddop2 package, Apache-2.0) that sold
+something in 2016, lead time 1, lost sales, h = 1, p = 9, K = 0 and K = 20, and
+the origins 2017-01-01 (one training year) and 2018-01-01 (two), every method is
+fitted on all data before the origin and replayed on the 365 days from it, from
+the same start state, exactly as ``replenish compare`` with ``[compare] origins``
+does:
+
+* ``sS`` (static, tuned on the fitted weekday model), ``weekday-base-stock``
+  (one level per weekday, tuned), ``forecast-base-stock`` and ``lookahead``
+  (features: holidays, school holidays, promotions known ahead; rain and
+  temperature — **actual values standing in for weather forecasts**, so these
+  figures are optimistic by the forecast error; ``--no-weather`` leaves them
+  out — and the level of past sales).
+
+Output (stdout, one JSON object; progress on stderr): per series, origin and K
+the test total cost of each method, the forecaster's choice and its one-day-ahead
+pinball loss (critical ratio 0.9) and CRPS relative to the weekday-empirical
+model, and the seconds of fitting + test replay of each contextual policy;
+``summary``: per origin and K the total test cost of each method over all
+series relative to weekday base-stock and to (s, S), the best contextual
+method, the forecaster's total pinball ratio, the series on which each
+contextual policy loses to weekday base-stock (with the forecaster's choice
+and the series' mean demand, the usual why), and the largest series' timing.
+
+Usage::
+
+    python benchmarks/context.py --jobs 2                 # every series with 2016 sales
+    python benchmarks/context.py --series 20 --jobs 2     # 20 evenly spaced series
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "bakery_daily_demand.csv.gz"
+ORIGINS = ("2017-01-01", "2018-01-01")
+METHODS = ("sS", "weekday-base-stock", "forecast-base-stock", "lookahead")
+CONTEXTUAL = ("forecast-base-stock", "lookahead")
+
+
+def series_keys(path: Path) -> list[tuple[int, int, float]]:
+    """(store, product, mean demand) of every series with sales in 2016."""
+    import pandas as pd
+
+    df = pd.read_csv(path, usecols=["date", "store", "product", "demand"])
+    y16 = df[df.date < "2017-01-01"].groupby(["store", "product"]).demand.sum()
+    mean = df.groupby(["store", "product"]).demand.mean()
+    return [(int(s), int(p), float(mean[(s, p)])) for (s, p), v in y16.items() if v > 0]
+
+
+def run_series(key: tuple[int, int, float], ks: tuple[float, ...], weather: bool) -> list[dict[str, Any]]:
+    """Every origin and K of one series."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    warnings.simplefilter("ignore")
+    import datetime as _dt
+
+    from replenish.model.context import FeatureSpec
+    from replenish.solvers.catalogue import solve
+    from replenish.workflows.history import problem_from_history, read_context, replay
+    from replenish.workflows.history.replay import default_start_state
+
+    store, product, mean = key
+    feats = {"known_ahead": ["is_holiday", "is_schoolholiday", "promotion_currentweek"],
+             "forecast": ["rain", "temperature"] if weather else [], "level": True}
+    rows = []
+    for origin in ORIGINS:
+        day = _dt.date.fromisoformat(origin)
+        tab = {"kind": "history", "file": str(DATA), "filter": {"store": store, "product": product},
+               "train": ["2016-01-02", (day - _dt.timedelta(days=1)).isoformat()],
+               "test": [origin, (day + _dt.timedelta(days=364)).isoformat()]}
+        for K in ks:
+            prob_tab = {"lead_time": 1, "excess_demand": "lost", "holding_cost": 1.0,
+                        "stockout_cost": 9.0, "fixed_order_cost": K}
+            row: dict[str, Any] = {"store": store, "product": product, "mean_demand": mean,
+                                   "origin": origin, "K": K, "test_total_cost": {}, "seconds": {}}
+            try:
+                problem, hist = problem_from_history(tab, problem=prob_tab)
+                ctx = read_context(tab, feats, hist)
+            except Exception as exc:  # a series the history loader refuses
+                row["error"] = str(exc)
+                rows.append(row)
+                continue
+            row["bound"], row["order_multiple"] = problem.bound, problem.order_multiple
+            for m in METHODS:
+                t0 = time.perf_counter()
+                opts = {"in_sample_days": 7} if m in CONTEXTUAL else {}
+                try:
+                    res = solve(problem, m, options=opts, seed=0, with_optimum=False, context=ctx)
+                except Exception as exc:
+                    row["test_total_cost"][m] = None
+                    row.setdefault("errors", {})[m] = str(exc)
+                    continue
+                pr = res.policy.problem
+                rp = replay(pr, res.policy, hist.test, start_state=default_start_state(pr, hist.test))
+                row["seconds"][m] = time.perf_counter() - t0
+                row["test_total_cost"][m] = rp.total_cost
+                if m in CONTEXTUAL:
+                    fc = res.policy.forecaster  # type: ignore[attr-defined]
+                    row.setdefault("forecaster", fc.choice)
+                    if "scores" not in row:
+                        c = ctx.context
+                        i0 = c.index(origin)
+                        row["scores"] = fc.scores(c, i0, min(i0 + 364, len(c) - 1))
+                        row["importances"] = dict(sorted(fc.importances.items(),
+                                                         key=lambda kv: -kv[1])[:5])
+            rows.append(row)
+    return rows
+
+
+def summarise(rows: list[dict[str, Any]], ks: tuple[float, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    ok = [r for r in rows if "error" not in r and all(r["test_total_cost"].get(m) is not None
+                                                      for m in METHODS)]
+    for origin in ORIGINS:
+        for K in ks:
+            sel = [r for r in ok if r["origin"] == origin and r["K"] == K]
+            if not sel:
+                continue
+            tot = {m: float(sum(r["test_total_cost"][m] for r in sel)) for m in METHODS}
+            best = min(CONTEXTUAL, key=lambda m: tot[m])
+            losers = {m: [{"series": f"{r['store']}/{r['product']}", "mean_demand": round(r["mean_demand"], 1),
+                           "ratio": round(r["test_total_cost"][m] / r["test_total_cost"]["weekday-base-stock"], 3),
+                           "forecaster": r.get("forecaster")}
+                          for r in sel if r["test_total_cost"][m] > r["test_total_cost"]["weekday-base-stock"]]
+                      for m in CONTEXTUAL}
+            pin = [r["scores"] for r in sel if "scores" in r]
+            out[f"{origin} K={K:g}"] = {
+                "series": len(sel),
+                "total_cost": tot,
+                "relative_to_weekday_base_stock": {m: tot[m] / tot["weekday-base-stock"] for m in METHODS},
+                "relative_to_sS": {m: tot[m] / tot["sS"] for m in METHODS},
+                "best_contextual": best,
+                "best_contextual_vs_weekday_base_stock": tot[best] / tot["weekday-base-stock"],
+                "forecaster_pinball_ratio_total": (sum(p["pinball"] for p in pin)
+                                                   / sum(p["pinball_weekday"] for p in pin)) if pin else None,
+                "forecaster_crps_ratio_total": (sum(p["crps"] for p in pin)
+                                                / sum(p["crps_weekday"] for p in pin)) if pin else None,
+                "forecaster_shrunk_to_weekday": sum(r.get("forecaster") == "weekday" for r in sel),
+                "losses_vs_weekday_base_stock": {m: {"count": len(v), "series": v[:30]}
+                                                 for m, v in losers.items()},
+            }
+    if ok:
+        big = max(ok, key=lambda r: r["mean_demand"])
+        out["largest_series"] = {"series": f"{big['store']}/{big['product']}",
+                                 "mean_demand": big["mean_demand"], "bound": big.get("bound"),
+                                 "seconds_fit_and_test_replay": {
+                                     f"{r['origin']} K={r['K']:g}": {m: r["seconds"].get(m) for m in CONTEXTUAL}
+                                     for r in ok if (r["store"], r["product"]) == (big["store"], big["product"])}}
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--series", type=int, default=0, help="evenly spaced subset (0 = all)")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--k", default="0,20", help="fixed order costs K")
+    ap.add_argument("--no-weather", action="store_true", help="leave rain and temperature out")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    keys = series_keys(DATA)
+    if args.series and args.series < len(keys):
+        keys = [keys[i] for i in np.linspace(0, len(keys) - 1, args.series).round().astype(int)]
+    ks = tuple(float(k) for k in args.k.split(","))
+    t0 = time.time()
+    rows: list[dict[str, Any]] = []
+    with ProcessPoolExecutor(max_workers=args.jobs) as ex:
+        futs = {ex.submit(run_series, k, ks, not args.no_weather): k for k in keys}
+        for i, f in enumerate(as_completed(futs)):
+            rows.extend(f.result())
+            k = futs[f]
+            print(f"[{i + 1}/{len(keys)}] {k[0]}/{k[1]} done ({time.time() - t0:.0f} s)", file=sys.stderr,
+                  flush=True)
+    rows.sort(key=lambda r: (r["store"], r["product"], r["origin"], r["K"]))
+    result = {"data": str(DATA), "series": len(keys), "weather": not args.no_weather,
+              "origins": list(ORIGINS), "K": list(ks), "wall_seconds": time.time() - t0,
+              "load_before": os.getloadavg()[0], "summary": summarise(rows, ks), "rows": rows}
+    text = json.dumps(result, indent=1, default=float)
+    if args.out:
+        args.out.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

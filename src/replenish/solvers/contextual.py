@@ -1,0 +1,279 @@
+"""Policies that order on future demand information: ``forecast-base-stock`` and ``lookahead``.
+
+Both read, on the evening of day ``e``, only what is known then: sales up to
+``e`` and the features of the coming days (:mod:`replenish.model.context`),
+through a :class:`~replenish.model.forecast.Forecaster` fitted on the training
+window only.  The state's phase is the day index ``t`` of tomorrow in the
+series' calendar (the policy's problem has a
+:class:`~replenish.model.demand.DatedDemand` over the calendar), so they run
+behind the one policy protocol in the simulator and the replay like every
+other method.
+
+* ``forecast-base-stock`` — "forecast plus safety stock", the industry standard:
+  the order minimising the expected newsvendor cost of the day it arrives
+  (``L + 1`` days ahead), with the on-hand stock before it projected exactly
+  through the predictive pmfs of days ``1 .. L`` (lost demand is lost: the
+  :class:`~replenish.policies.classic.Myopic` rule with that evening's pmfs),
+  i.e. order up to the critical-ratio quantile ``p'/(p' + h)``.  With ``K > 0``
+  its (s, S) variant: whenever that rule orders, it orders ``Q`` more, the
+  economic order quantity ``√(2Kμ/h)`` of the mean forecast ``μ`` of the days
+  the order covers (rounded to the pack size) — reorder point plus EOQ.
+* ``lookahead`` — model predictive control: the exact ``H``-day DP over the
+  predictive pmfs (:func:`~replenish.solvers.lookahead.lookahead_order`), first
+  decision applied, re-solved every evening (``H = 14`` by default).
+
+The policies cache each evening's decision per state and are saved with their
+forecaster and the series (``to_dict``), so a saved policy gives the same
+orders after loading, and ``replenish recommend --policy FILE --date D``
+recomputes that evening's decision.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from replenish.core.validate import SpecError, require
+from replenish.model.context import Context, FeatureSpec
+from replenish.model.demand import DatedDemand
+from replenish.model.dynamics import clip_orders
+from replenish.model.forecast import Forecaster, fit_forecaster
+from replenish.model.spec import Problem
+from replenish.policies.base import Policy, register_policy
+from replenish.policies.classic import Myopic, effective_shortage_cost
+from replenish.solvers.base import MethodOutput
+from replenish.solvers.lookahead import GRID, lookahead_order
+
+#: Options of ``[forecast-base-stock]``.
+FORECAST_BASE_STOCK_OPTIONS: dict[str, Any] = {"select": bool, "seed": int, "in_sample_days": int}
+#: Options of ``[lookahead]``.
+LOOKAHEAD_OPTIONS: dict[str, Any] = {"horizon": int, "grid": int, "select": bool, "seed": int,
+                                     "in_sample_days": int}
+#: Default lookahead horizon ``H`` (days).
+HORIZON = 14
+
+
+@dataclass(frozen=True)
+class ContextData:
+    """What a contextual method may use: the series with its features and the origin.
+
+    Attributes:
+        context: the whole series (days after the origin are read only by the replay,
+            one evening at a time, never by fitting).
+        spec: the ``[features]``.
+        train_end: index of the first day after the training window.
+    """
+
+    context: Context
+    spec: FeatureSpec
+    train_end: int
+
+
+def calendar_problem(base: Problem, ctx: Context, forecaster: Forecaster) -> Problem:
+    """``base`` with a :class:`DatedDemand` over ``ctx``'s calendar: day ``t``'s pmf is the
+    forecast issued the evening before (what the simulator draws; phase = day index)."""
+    pm = forecaster.pmfs_many(ctx, np.arange(-1, len(ctx) - 1), 1)[:, 0]
+    return base.replace(demand=DatedDemand(str(ctx.dates[0]), pm))
+
+
+@dataclass(eq=False)
+class ContextualPolicy(Policy):
+    """Base of the contextual policies (see the module docstring).
+
+    Attributes:
+        problem: the problem with a :class:`DatedDemand` over the calendar.
+        base: the problem with the training window's weekday model (what is saved).
+        forecaster: the fitted forecaster.
+        context: the series and its features.
+    """
+
+    problem: Problem
+    base: Problem
+    forecaster: Forecaster
+    context: Context
+    _cache: dict[tuple[int, ...], int] = field(default_factory=dict, init=False, repr=False)
+
+    kind: ClassVar[str] = "contextual"
+
+    @property
+    def days(self) -> int:
+        """Days of predictive pmfs each evening's decision needs."""
+        return self.base.lead_time + 1
+
+    def _pmfs(self, t: int) -> np.ndarray:
+        return self.forecaster.pmfs(self.context, t - 1, self.days)
+
+    def act(self, states: np.ndarray) -> np.ndarray:
+        states = np.atleast_2d(np.asarray(states, dtype=np.int64))
+        out = np.zeros(states.shape[0], dtype=np.int64)
+        L = self.base.lead_time
+        for i, row in enumerate(states):
+            key = tuple(int(x) for x in row)
+            a = self._cache.get(key)
+            if a is None:
+                a = self._decide(int(row[-1]), row[: L + 1])
+                self._cache[key] = a
+            out[i] = a
+        return clip_orders(self.problem, states, out)
+
+    def _decide(self, t: int, state: np.ndarray) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forecast(self, t: int) -> np.ndarray:
+        """The predictive pmfs (days, M + 1) behind the decision of the evening before day ``t``."""
+        return self._pmfs(t)
+
+    # ---------------------------------------------------------- persistence
+    def params(self) -> dict[str, Any]:
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["problem"] = self.base.to_dict()
+        d["forecaster"] = self.forecaster.to_dict()
+        d["context"] = self.context.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], problem: Problem) -> Policy:
+        fc = Forecaster.from_dict(data.get("forecaster"))  # type: ignore[arg-type]
+        ctx = Context.from_dict(data.get("context"))  # type: ignore[arg-type]
+        return cls(problem=calendar_problem(problem, ctx, fc), base=problem, forecaster=fc,
+                   context=ctx, **data.get("params", {}))
+
+    def describe(self) -> str:
+        return f"{self.kind}({self.forecaster.choice})"
+
+
+@register_policy
+@dataclass(eq=False)
+class ForecastBaseStock(ContextualPolicy):
+    """``forecast-base-stock``: order up to the critical-ratio quantile of the forecast demand
+    of the arrival day, on-hand projected through the forecasts (module docstring).
+
+    Attributes:
+        eoq: with ``K > 0``, order ``Q = √(2Kμ/h)`` more whenever the rule orders.
+    """
+
+    eoq: bool = True
+    kind: ClassVar[str] = "forecast-base-stock"
+
+    def params(self) -> dict[str, Any]:
+        return {"eoq": self.eoq}
+
+    def _decide(self, t: int, state: np.ndarray) -> int:
+        pm = self._pmfs(t)
+        pr = self.base
+        day = self.context.dates[0] + t
+        prob = pr.replace(demand=DatedDemand(str(day), pm), fixed_order_cost=0.0)
+        s = np.concatenate([state, [0]])
+        a = int(Myopic(problem=prob).act(s[None, :])[0])
+        K = pr.fixed_order_cost
+        if a > 0 and K > 0 and self.eoq:
+            mu = float(pm[-1] @ np.arange(pm.shape[1]))
+            m = pr.order_multiple
+            q = m * round(math.sqrt(2 * K * max(mu, 1e-9) / max(pr.holding_cost, 1e-9)) / m)
+            a += q
+        return a
+
+
+@register_policy
+@dataclass(eq=False)
+class Lookahead(ContextualPolicy):
+    """``lookahead``: each evening the exact ``H``-day DP over the forecasts, first decision
+    applied (model predictive control; module docstring).
+
+    Attributes:
+        horizon: ``H`` (days), at least ``L + 1``.
+        grid: largest position bound solved at unit resolution.
+    """
+
+    horizon: int = HORIZON
+    grid: int = GRID
+    kind: ClassVar[str] = "lookahead"
+
+    def __post_init__(self) -> None:
+        require(isinstance(self.horizon, int) and self.base.lead_time + 1 <= self.horizon <= 60,
+                "lookahead.horizon", self.horizon, f"must be in {self.base.lead_time + 1} .. 60")
+        require(isinstance(self.grid, int) and 10 <= self.grid <= 2000, "lookahead.grid", self.grid,
+                "must be in 10 .. 2000")
+
+    @property
+    def days(self) -> int:
+        return self.horizon
+
+    def params(self) -> dict[str, Any]:
+        return {"horizon": self.horizon, "grid": self.grid}
+
+    def _decide(self, t: int, state: np.ndarray) -> int:
+        return lookahead_order(self.base, self._pmfs(t), state, grid=self.grid)
+
+
+# ----------------------------------------------------------------------------
+# methods
+# ----------------------------------------------------------------------------
+def _fit(problem: Problem, context: ContextData | None, method: str, horizon: int,
+         options: dict[str, Any]) -> Forecaster:
+    if context is None:
+        raise SpecError("method", method, "needs future demand information: a history config "
+                                          "([demand] kind = 'history') with a [features] table")
+    h, p = problem.holding_cost, effective_shortage_cost(problem)
+    return fit_forecaster(context.context, context.spec, train_end=context.train_end,
+                          horizon=horizon, critical_ratio=p / (p + h),
+                          seed=int(options.get("seed", 0)), select=bool(options.get("select", True)))
+
+
+def _output(policy: ContextualPolicy, train_end: int, days: int = 0) -> MethodOutput:
+    """The policy with its in-sample evaluation: a replay of the training window's actual sales
+    (its last ``days`` days when ``days > 0``; a contextual policy has no stationary chain to
+    evaluate exactly)."""
+    from replenish.evaluation.evaluate import Evaluation
+    from replenish.evaluation.simulate import simulate
+
+    fc = policy.forecaster
+    pr = policy.problem
+    first = max(0, train_end - days) if days > 0 else 0
+    start = pr.start_state(first)
+    start[0] = min(math.ceil(sum(pr.demand.mean_at(first + j) for j in range(pr.lead_time)) - 1e-9),
+                   pr.bound)
+    sim = simulate(pr, policy, demand=policy.context.demand[None, first:train_end], start=start,
+                   warmup=0)
+    ev = Evaluation(average_cost=sim.average_cost, exact=False, ci95=None, breakdown=sim.breakdown,
+                    fill_rate=sim.fill_rate, stockout_rate=sim.stockout_days,
+                    average_on_hand=sim.average_on_hand)
+    return MethodOutput(policy, params=policy.params(), evaluation=ev,
+                        extras={"forecaster": fc.choice, "cv": fc.cv, "importances": fc.importances,
+                                "train_end": fc.train_end, "evaluation": "training-window replay"})
+
+
+def forecast_base_stock_method(problem: Problem, *, options: dict[str, Any], seed: int,
+                               progress: bool = False,
+                               context: ContextData | None = None) -> MethodOutput:
+    """``forecast-base-stock`` (see :class:`ForecastBaseStock`)."""
+    options = dict(options)
+    options.setdefault("seed", seed)
+    fc = _fit(problem, context, "forecast-base-stock", problem.lead_time + 1, options)
+    assert context is not None
+    ctx = context.context
+    pol = ForecastBaseStock(problem=calendar_problem(problem, ctx, fc), base=problem, forecaster=fc,
+                            context=ctx)
+    return _output(pol, context.train_end, int(options.get("in_sample_days", 0)))
+
+
+def lookahead_method(problem: Problem, *, options: dict[str, Any], seed: int, progress: bool = False,
+                     context: ContextData | None = None) -> MethodOutput:
+    """``lookahead`` (see :class:`Lookahead`)."""
+    options = dict(options)
+    options.setdefault("seed", seed)
+    H = int(options.get("horizon", HORIZON))
+    require(problem.lead_time + 1 <= H <= 60, "lookahead.horizon", H,
+            f"must be in {problem.lead_time + 1} .. 60")
+    fc = _fit(problem, context, "lookahead", H, options)
+    assert context is not None
+    ctx = context.context
+    pol = Lookahead(problem=calendar_problem(problem, ctx, fc), base=problem, forecaster=fc,
+                    context=ctx, horizon=H, grid=int(options.get("grid", GRID)))
+    return _output(pol, context.train_end, int(options.get("in_sample_days", 0)))
