@@ -72,11 +72,20 @@ class ContextData:
     train_end: int
 
 
-def calendar_problem(base: Problem, ctx: Context, forecaster: Forecaster) -> Problem:
-    """``base`` with a :class:`DatedDemand` over ``ctx``'s calendar: day ``t``'s pmf is the
-    forecast issued the evening before (what the simulator draws; phase = day index)."""
-    pm = forecaster.pmfs_many(ctx, np.arange(-1, len(ctx) - 1), 1)[:, 0]
-    return base.replace(demand=DatedDemand(str(ctx.dates[0]), pm))
+def calendar_problem(base: Problem, ctx: Context) -> Problem:
+    """``base`` with a :class:`DatedDemand` over ``ctx``'s calendar (phase = day index): day
+    ``t``'s pmf is ``base``'s model for that day (its weekday's), so the problem — bounds
+    included — holds nothing learned after the training window; the policy's forecasts
+    are made each evening from what is known then."""
+    wd = (ctx.dates.astype(np.int64) + 3) % 7
+    per = [np.asarray(base.demand.pmf(w % base.period)) for w in range(base.period)]
+    width = max(p.size for p in per)
+    table = np.zeros((base.period, width))
+    for w, p in enumerate(per):
+        table[w, : p.size] = p
+    idx = wd % base.period if base.period in (1, 7) else np.arange(len(ctx)) % base.period
+    return base.replace(demand=DatedDemand(str(ctx.dates[0]), table[idx]),
+                        position_bound=base.bound if base.capacity is None else None)
 
 
 @dataclass(eq=False)
@@ -141,7 +150,7 @@ class ContextualPolicy(Policy):
     def from_dict(cls, data: dict[str, Any], problem: Problem) -> Policy:
         fc = Forecaster.from_dict(data.get("forecaster"))  # type: ignore[arg-type]
         ctx = Context.from_dict(data.get("context"))  # type: ignore[arg-type]
-        return cls(problem=calendar_problem(problem, ctx, fc), base=problem, forecaster=fc,
+        return cls(problem=calendar_problem(problem, ctx), base=problem, forecaster=fc,
                    context=ctx, **data.get("params", {}))
 
     def describe(self) -> str:
@@ -258,7 +267,7 @@ def forecast_base_stock_method(problem: Problem, *, options: dict[str, Any], see
     fc = _fit(problem, context, "forecast-base-stock", problem.lead_time + 1, options)
     assert context is not None
     ctx = context.context
-    pol = ForecastBaseStock(problem=calendar_problem(problem, ctx, fc), base=problem, forecaster=fc,
+    pol = ForecastBaseStock(problem=calendar_problem(problem, ctx), base=problem, forecaster=fc,
                             context=ctx)
     return _output(pol, context.train_end, int(options.get("in_sample_days", 0)))
 
@@ -274,6 +283,6 @@ def lookahead_method(problem: Problem, *, options: dict[str, Any], seed: int, pr
     fc = _fit(problem, context, "lookahead", H, options)
     assert context is not None
     ctx = context.context
-    pol = Lookahead(problem=calendar_problem(problem, ctx, fc), base=problem, forecaster=fc,
+    pol = Lookahead(problem=calendar_problem(problem, ctx), base=problem, forecaster=fc,
                     context=ctx, horizon=H, grid=int(options.get("grid", GRID)))
     return _output(pol, context.train_end, int(options.get("in_sample_days", 0)))
