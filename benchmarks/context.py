@@ -181,6 +181,10 @@ def main() -> int:
         futs = {ex.submit(run_series, k, ks, not args.no_weather): k for k in keys}
         for i, f in enumerate(as_completed(futs)):
             rows.extend(f.result())
+            if args.out:  # rows so far, one JSON object per line (a partial run can be summarised)
+                with open(args.out.with_suffix(".rows.jsonl"), "a") as fh:
+                    for r in f.result():
+                        fh.write(json.dumps(r, default=float) + "\n")
             k = futs[f]
             print(f"[{i + 1}/{len(keys)}] {k[0]}/{k[1]} done ({time.time() - t0:.0f} s)", file=sys.stderr,
                   flush=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from replenish.cli.common import print_json
 from replenish.core.io import json_default
-from replenish.core.validate import require
+from replenish.core.validate import SpecError, require
 
 
 def add_explain(p: argparse.ArgumentParser) -> None:
@@ -58,6 +58,11 @@ def add_recommend(p: argparse.ArgumentParser) -> None:
                    help="units in transit, comma-separated β_1..β_L (β_1 arrives tomorrow morning)")
     p.add_argument("--date", help="today's date YYYY-MM-DD (sets tomorrow's weekday)")
     p.add_argument("--weekday", help="weekday of tomorrow (Mon..Sun), instead of --date")
+    p.add_argument("--features", help="forecasting policies: JSON of the coming days' features, e.g. "
+                                      "'{\"promotion_currentweek\": 1}' (one value for every day, or a list "
+                                      "from tomorrow on); default: read from the data file")
+    p.add_argument("--data", type=Path, help="forecasting policies: the sales file with sales up to "
+                                             "--date (default: the file the policy was fitted on)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
@@ -67,8 +72,22 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from replenish.workflows.explain.state import parse_ints
 
     policy = load_policy(args.policy)
+    features = None
+    if args.features is not None:
+        try:
+            features = json.loads(args.features)
+        except json.JSONDecodeError as exc:
+            raise SpecError("--features", args.features, f"not JSON ({exc.msg})") from None
+        if not isinstance(features, dict):
+            raise SpecError("--features", args.features, "must be a JSON object {column: value}")
+    context = None
+    source = getattr(policy, "source", None)
+    if hasattr(policy, "for_evening") and (args.data is not None or source):
+        from replenish.workflows.history import reread_context
+
+        context = reread_context(policy, args.data)
     rec = recommend(policy, args.on_hand, parse_ints(args.in_transit, field_name="--in-transit"),
-                    weekday=args.weekday, date=args.date)
+                    weekday=args.weekday, date=args.date, context=context, features=features)
     if args.json:
         sys.stdout.write(json.dumps(rec.to_json(), default=json_default) + "\n")
     else:

@@ -22,11 +22,14 @@ handles missing values natively and is deterministic with a fixed seed.
 Quantile-regression forests would need scikit-learn on top.
 
 **Shrinkage to the weekday model.**  On small and intermittent series a
-learned model can lose to the per-weekday empirical distribution.  Inside the
-training window the last quarter (at least 56 days, at most 182) is held out,
-both models are fitted on the rest and scored one day ahead by the pinball loss
-at the critical ratio; the weekday model is kept (``choice = "weekday"``) unless
-the forecaster scores better there.  Nothing after the training window is seen.
+learned model can lose to the per-weekday empirical distribution.  The training
+window is cut into three contiguous blocks; each block is predicted one day ahead
+by the forecaster fitted on the other two and by the weekday pmfs of the other
+two (blocked cross-validation, Bergmeir & Benítez 2012), and the weekday model is
+kept (``choice = "weekday"``) unless the forecaster's out-of-fold pinball loss at
+the critical ratio is lower.  The same out-of-fold means give the ratios, so the
+predictive spread is that of unseen days.  Nothing after the training window is
+seen.
 
 Scores: :func:`pinball_loss` at the critical ratio and :func:`crps` of a
 sequence of pmfs against the realised demand.
@@ -215,20 +218,46 @@ def _rows(end: int, horizon: int, start: int = 0) -> tuple[np.ndarray, np.ndarra
     return np.concatenate(ev), np.concatenate(hs)
 
 
+#: Contiguous blocks of the training window for the out-of-fold ratios.
+FOLDS = 3
+
+
+def _fit_booster(X: np.ndarray, y: np.ndarray, seed: int) -> Any:
+    import lightgbm as lgb
+
+    # generic names: LightGBM refuses some characters a user's column names may hold
+    ds = lgb.Dataset(X, y, feature_name=[f"f{i}" for i in range(X.shape[1])], free_raw_data=True,
+                     params={"verbose": -1, "max_bin": 63})
+    booster = lgb.train(dict(LGB_PARAMS, seed=seed), ds, num_boost_round=ROUNDS)
+    return booster.model_to_string()
+
+
 def _train(ctx: Context, spec: FeatureSpec, end: int, horizon: int, seed: int) -> Any:
+    """Model text, booster, out-of-fold ratios (H, n) and importances of days ``0 .. end − 1``.
+
+    The ratios come from out-of-fold means: the training days are cut into
+    :data:`FOLDS` contiguous blocks and each block's rows are predicted by a model
+    fitted on the other blocks, so the predictive spread is that of unseen days
+    (in-sample ratios are too narrow: 68% instead of 80% of test days inside the
+    10–90% interval on a synthetic series).  All of it inside the training window.
+    """
     import lightgbm as lgb
 
     ev, hs = _rows(end, horizon)
     X = design_matrix(ctx, spec, ev, hs)
     y = ctx.demand[ev + hs].astype(np.float64)
-    # generic names: LightGBM refuses some characters a user's column names may hold
-    ds = lgb.Dataset(X, y, feature_name=[f"f{i}" for i in range(X.shape[1])], free_raw_data=True,
-                     params={"verbose": -1, "max_bin": 63})
-    booster = lgb.train(dict(LGB_PARAMS, seed=seed), ds, num_boost_round=ROUNDS)
-    text = booster.model_to_string()
+    text = _fit_booster(X, y, seed)
     booster = lgb.Booster(model_str=text)  # predictions always come from the saved text
-    mu = np.asarray(booster.predict(X, num_threads=1))
-    ratios = np.zeros((horizon, 0))
+    target = ev + hs
+    mu = np.empty_like(y)
+    edges = np.linspace(0, end, FOLDS + 1).round().astype(np.int64)
+    for b in range(FOLDS):
+        inside = (target >= edges[b]) & (target < edges[b + 1])
+        if not inside.any() or inside.all() or y[~inside].sum() <= 0:
+            mu[inside] = booster.predict(X[inside], num_threads=1)
+            continue
+        fold = lgb.Booster(model_str=_fit_booster(X[~inside], y[~inside], seed))
+        mu[inside] = fold.predict(X[inside], num_threads=1)
     per = [np.sort((y[hs == h] + SHIFT) / (mu[hs == h] + SHIFT)) for h in range(1, horizon + 1)]
     n = min(r.size for r in per)
     # equal counts per horizon: keep evenly spaced order statistics
@@ -236,7 +265,40 @@ def _train(ctx: Context, spec: FeatureSpec, end: int, horizon: int, seed: int) -
     gain = booster.feature_importance(importance_type="gain")
     total = float(gain.sum()) or 1.0
     imp = {nm: float(g) / total for nm, g in zip(spec.names(), gain, strict=True)}
-    return text, booster, ratios, imp
+    one = hs == 1
+    oof = {"days": target[one], "y": y[one], "mu": mu[one], "edges": edges}
+    return text, booster, ratios, imp, oof
+
+
+def _oof_scores(ctx: Context, oof: dict[str, Any], ratios: np.ndarray, q: float) -> dict[str, float]:
+    """Out-of-fold one-day-ahead pinball loss at ``q`` and CRPS over the training window: the
+    forecaster (each block predicted by the model fitted on the other blocks) against the
+    weekday-empirical model (each block by the weekday pmfs of the other blocks)."""
+    days, y, mu, edges = oof["days"], oof["y"], oof["mu"], oof["edges"]
+    z = ratios[0]
+    vals = np.maximum(np.floor((mu[:, None] + SHIFT) * z[None, :] - SHIFT + 0.5), 0).astype(np.int64)
+    width = int(max(vals.max(), y.max())) + 1
+    n = vals.shape[0]
+    pm = np.bincount((np.arange(n)[:, None] * width + vals).reshape(-1),
+                     minlength=n * width).reshape(n, width) / z.size
+    wk = np.zeros((n, width))
+    wd_all = (ctx.dates.astype(np.int64) + 3) % 7
+    end = int(edges[-1])
+    for b in range(len(edges) - 1):
+        inside = (days >= edges[b]) & (days < edges[b + 1])
+        other = np.ones(end, dtype=bool)
+        other[edges[b]: edges[b + 1]] = False
+        for w in range(7):
+            pool = ctx.demand[:end][other & (wd_all[:end] == w)]
+            sel = inside & (wd_all[days] == w)
+            if not sel.any():
+                continue
+            row = np.bincount(np.minimum(pool, width - 1), minlength=width) / max(pool.size, 1) \
+                if pool.size else np.eye(1, width).ravel()
+            wk[sel] = row
+    return {"pinball": pinball_loss(y, pmf_quantile(pm, q), q),
+            "pinball_weekday": pinball_loss(y, pmf_quantile(wk, q), q),
+            "crps": crps(y.astype(np.int64), pm), "crps_weekday": crps(y.astype(np.int64), wk)}
 
 
 def fit_forecaster(ctx: Context, spec: FeatureSpec, *, train_end: int, horizon: int,
@@ -262,22 +324,10 @@ def fit_forecaster(ctx: Context, spec: FeatureSpec, *, train_end: int, horizon: 
     if int(train.demand.sum()) == 0:
         return Forecaster(spec, horizon, critical_ratio, end_date, "weekday", None,
                           np.ones((horizon, 1)), wk, {"reason": "no sales"}, {})
-    cv: dict[str, Any] = {}
-    choice = "model"
-    if select:
-        hold = int(min(182, max(56, train_end // 4)))
-        cut = train_end - hold
-        if cut >= 56 and int(train.demand[:cut].sum()) > 0:
-            text_i, _, ratios_i, _ = _train(train, spec, cut, 1, seed)
-            inner = Forecaster(spec, 1, critical_ratio, str(train.dates[cut - 1]), "model", text_i,
-                               ratios_i, weekday_pmfs(train, cut))
-            sc = inner.scores(train, cut, train_end - 1)
-            cv = {"holdout_days": hold, "pinball": sc["pinball"], "pinball_weekday": sc["pinball_weekday"],
-                  "crps": sc["crps"], "crps_weekday": sc["crps_weekday"]}
-            if sc["pinball"] > sc["pinball_weekday"]:
-                choice = "weekday"
-    if choice == "weekday":
+    text, _, ratios, imp, oof = _train(train, spec, train_end, horizon, seed)
+    cv = _oof_scores(train, oof, ratios, critical_ratio)
+    cv["folds"] = FOLDS
+    if select and cv["pinball"] > cv["pinball_weekday"]:
         return Forecaster(spec, horizon, critical_ratio, end_date, "weekday", None,
                           np.ones((horizon, 1)), wk, cv, {})
-    text, _, ratios, imp = _train(train, spec, train_end, horizon, seed)
     return Forecaster(spec, horizon, critical_ratio, end_date, "model", text, ratios, wk, cv, imp)

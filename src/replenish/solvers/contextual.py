@@ -15,9 +15,9 @@ other method.
   through the predictive pmfs of days ``1 .. L`` (lost demand is lost: the
   :class:`~replenish.policies.classic.Myopic` rule with that evening's pmfs),
   i.e. order up to the critical-ratio quantile ``p'/(p' + h)``.  With ``K > 0``
-  its (s, S) variant: whenever that rule orders, it orders ``Q`` more, the
-  economic order quantity ``√(2Kμ/h)`` of the mean forecast ``μ`` of the days
-  the order covers (rounded to the pack size) — reorder point plus EOQ.
+  its (s, S) variant: that rule is the reorder point, and an order covers as many
+  days as the economic order quantity ``√(2Kμ/h)`` lasts (see
+  :class:`ForecastBaseStock`).
 * ``lookahead`` — model predictive control: the exact ``H``-day DP over the
   predictive pmfs (:func:`~replenish.solvers.lookahead.lookahead_order`), first
   decision applied, re-solved every evening (``H = 14`` by default).
@@ -65,11 +65,14 @@ class ContextData:
             one evening at a time, never by fitting).
         spec: the ``[features]``.
         train_end: index of the first day after the training window.
+        source: where the series comes from (``file``, ``filter``, column names), saved with
+            the policy so ``replenish recommend`` can re-read newer sales.
     """
 
     context: Context
     spec: FeatureSpec
     train_end: int
+    source: dict[str, Any] = field(default_factory=dict)
 
 
 def calendar_problem(base: Problem, ctx: Context) -> Problem:
@@ -103,6 +106,7 @@ class ContextualPolicy(Policy):
     base: Problem
     forecaster: Forecaster
     context: Context
+    source: dict[str, Any] = field(default_factory=dict)
     _cache: dict[tuple[int, ...], int] = field(default_factory=dict, init=False, repr=False)
 
     kind: ClassVar[str] = "contextual"
@@ -144,17 +148,65 @@ class ContextualPolicy(Policy):
         d["problem"] = self.base.to_dict()
         d["forecaster"] = self.forecaster.to_dict()
         d["context"] = self.context.to_dict()
+        d["source"] = self.source
         return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], problem: Problem) -> Policy:
         fc = Forecaster.from_dict(data.get("forecaster"))  # type: ignore[arg-type]
         ctx = Context.from_dict(data.get("context"))  # type: ignore[arg-type]
+        src = data.get("source", {})
+        require(isinstance(src, dict), "policy.source", src, "must be a table")
         return cls(problem=calendar_problem(problem, ctx), base=problem, forecaster=fc,
-                   context=ctx, **data.get("params", {}))
+                   context=ctx, source=src, **data.get("params", {}))
 
     def describe(self) -> str:
         return f"{self.kind}({self.forecaster.choice})"
+
+    def for_evening(self, day: Any, *, context: Context | None = None,
+                    features: dict[str, Any] | None = None) -> tuple[ContextualPolicy, int]:
+        """This policy as of the evening of ``day``, and the phase (day index of tomorrow).
+
+        Args:
+            day: today's date; sales up to it must be in the context (the saved one, or
+                ``context``, e.g. re-read from the data file).
+            context: a newer context of the same series (its first day may differ).
+            features: known-ahead and forecast values for the coming days, ``{column: value}``
+                (the same value for every day from tomorrow on) or ``{column: [v1, v2, ...]}``
+                (tomorrow, the day after, ...); they replace the context's values.
+        """
+        import datetime as _dt
+
+        ctx = context if context is not None else self.context
+        try:
+            today = np.datetime64(_dt.date.fromisoformat(str(day)[:10]), "D")
+        except ValueError:
+            raise SpecError("--date", day, "must be a date YYYY-MM-DD") from None
+        require(ctx.dates[0] <= today <= ctx.dates[-1], "--date", str(day),
+                f"sales up to that day are needed: the data holds {ctx.dates[0]} .. {ctx.dates[-1]} "
+                "(give --data with newer sales)")
+        e = int((today - ctx.dates[0]).astype(np.int64))
+        need = e + 1 + self.days + 2  # features up to d + 1 of the last day covered
+        dates, demand = ctx.dates, ctx.demand
+        cols = {k: v.copy() for k, v in ctx.columns.items()}
+        if need > len(ctx):  # extend the calendar: future sales unknown (never read), features NaN
+            extra = need - len(ctx)
+            dates = np.concatenate([dates, dates[-1] + 1 + np.arange(extra)])
+            demand = np.concatenate([demand, np.zeros(extra, dtype=np.int64)])
+            cols = {k: np.concatenate([v, np.full(extra, np.nan)]) for k, v in cols.items()}
+        for name, value in (features or {}).items():
+            require(name in self.forecaster.spec.columns, "--features", name,
+                    f"not a feature of this policy ({', '.join(self.forecaster.spec.columns) or 'none'})")
+            vals = value if isinstance(value, list) else [value] * (len(dates) - e - 1)
+            for i, v in enumerate(vals):
+                require(isinstance(v, (int, float)) and not isinstance(v, bool) or isinstance(v, bool),
+                        f"--features.{name}", v, "must be a number")
+                if e + 1 + i < len(dates):
+                    cols[name][e + 1 + i] = float(v)
+        new_ctx = Context(dates, demand, cols, ctx.name)
+        pol = type(self).from_dict(self.to_dict() | {"context": new_ctx.to_dict()}, self.base)
+        assert isinstance(pol, ContextualPolicy)
+        return pol, e + 1
 
 
 @register_policy
@@ -163,30 +215,59 @@ class ForecastBaseStock(ContextualPolicy):
     """``forecast-base-stock``: order up to the critical-ratio quantile of the forecast demand
     of the arrival day, on-hand projected through the forecasts (module docstring).
 
+    With ``K > 0`` (its (s, S) variant) an order, once triggered by the rule above
+    (the reorder point ``s``), covers ``T = max(1, round(Q/μ))`` days instead of one
+    (the order-up-to level ``S``): ``Q = √(2Kμ/h)`` is the economic order quantity of
+    the arrival day's mean forecast ``μ``, ``T <= 7``, and the level is the
+    critical-ratio quantile of the forecast demand of those ``T`` days (their pmfs
+    convolved).  When ``Q < 1.5μ`` (large series) ``T = 1`` and it orders daily.
+
     Attributes:
-        eoq: with ``K > 0``, order ``Q = √(2Kμ/h)`` more whenever the rule orders.
+        cover: use the ``T``-day cover with ``K > 0``.
     """
 
-    eoq: bool = True
+    cover: bool = True
     kind: ClassVar[str] = "forecast-base-stock"
 
+    #: Longest cover (days) of the (s, S) variant.
+    MAX_COVER: ClassVar[int] = 7
+
+    @property
+    def days(self) -> int:
+        extra = self.MAX_COVER - 1 if (self.cover and self.base.fixed_order_cost > 0) else 0
+        return self.base.lead_time + 1 + extra
+
     def params(self) -> dict[str, Any]:
-        return {"eoq": self.eoq}
+        return {"cover": self.cover}
+
+    def _newsvendor(self, t: int, state: np.ndarray, pm: list[np.ndarray]) -> int:
+        day = self.context.dates[0] + t
+        width = max(p.size for p in pm)
+        table = np.zeros((len(pm), width))
+        for i, p in enumerate(pm):
+            table[i, : p.size] = p
+        prob = self.base.replace(demand=DatedDemand(str(day), table), fixed_order_cost=0.0)
+        s = np.concatenate([state, [0]])
+        return int(Myopic(problem=prob).act(s[None, :])[0])
 
     def _decide(self, t: int, state: np.ndarray) -> int:
-        pm = self._pmfs(t)
         pr = self.base
-        day = self.context.dates[0] + t
-        prob = pr.replace(demand=DatedDemand(str(day), pm), fixed_order_cost=0.0)
-        s = np.concatenate([state, [0]])
-        a = int(Myopic(problem=prob).act(s[None, :])[0])
+        L = pr.lead_time
+        pm_all = self._pmfs(t)
+        pm = [pm_all[i] for i in range(L + 1)]
+        a = self._newsvendor(t, state, pm)
         K = pr.fixed_order_cost
-        if a > 0 and K > 0 and self.eoq:
-            mu = float(pm[-1] @ np.arange(pm.shape[1]))
-            m = pr.order_multiple
-            q = m * round(math.sqrt(2 * K * max(mu, 1e-9) / max(pr.holding_cost, 1e-9)) / m)
-            a += q
-        return a
+        if a == 0 or K <= 0 or not self.cover:
+            return a
+        mu = float(pm_all[L] @ np.arange(pm_all.shape[1]))
+        q = math.sqrt(2 * K * max(mu, 1e-9) / max(pr.holding_cost, 1e-9))
+        T = int(min(self.MAX_COVER, max(1, round(q / max(mu, 1e-9)))))
+        if T == 1:
+            return a
+        agg = pm_all[L]
+        for i in range(L + 1, L + T):
+            agg = np.convolve(agg, pm_all[i])
+        return max(a, self._newsvendor(t, state, pm[:L] + [agg]))
 
 
 @register_policy
@@ -264,11 +345,12 @@ def forecast_base_stock_method(problem: Problem, *, options: dict[str, Any], see
     """``forecast-base-stock`` (see :class:`ForecastBaseStock`)."""
     options = dict(options)
     options.setdefault("seed", seed)
-    fc = _fit(problem, context, "forecast-base-stock", problem.lead_time + 1, options)
+    extra = ForecastBaseStock.MAX_COVER - 1 if problem.fixed_order_cost > 0 else 0
+    fc = _fit(problem, context, "forecast-base-stock", problem.lead_time + 1 + extra, options)
     assert context is not None
     ctx = context.context
     pol = ForecastBaseStock(problem=calendar_problem(problem, ctx), base=problem, forecaster=fc,
-                            context=ctx)
+                            context=ctx, source=context.source)
     return _output(pol, context.train_end, int(options.get("in_sample_days", 0)))
 
 
@@ -284,5 +366,5 @@ def lookahead_method(problem: Problem, *, options: dict[str, Any], seed: int, pr
     assert context is not None
     ctx = context.context
     pol = Lookahead(problem=calendar_problem(problem, ctx), base=problem, forecaster=fc,
-                    context=ctx, horizon=H, grid=int(options.get("grid", GRID)))
+                    context=ctx, source=context.source, horizon=H, grid=int(options.get("grid", GRID)))
     return _output(pol, context.train_end, int(options.get("in_sample_days", 0)))

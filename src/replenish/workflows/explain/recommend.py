@@ -15,6 +15,13 @@ from replenish.policies.base import Policy
 from replenish.workflows.explain.state import describe_state, make_state, parse_date
 
 
+def _Stationary() -> Any:
+    """A stationary stand-in demand (the state checks of :func:`make_state` need no phase)."""
+    from replenish.model.demand import Poisson
+
+    return Poisson(1.0)
+
+
 # ----------------------------------------------------------------------------
 # recommend
 # ----------------------------------------------------------------------------
@@ -63,11 +70,31 @@ class Recommendation:
 
 
 def recommend(policy: Policy, on_hand: int, in_transit: Sequence[int] | int | None = None, *,
-              weekday: int | str | None = None, date: str | _dt.date | None = None) -> Recommendation:
-    """The order to place now for the observed state (see :func:`make_state`)."""
-    problem = policy.problem
+              weekday: int | str | None = None, date: str | _dt.date | None = None,
+              context: Any = None, features: dict[str, Any] | None = None) -> Recommendation:
+    """The order to place now for the observed state (see :func:`make_state`).
+
+    A policy using future demand information (``forecast-base-stock``, ``lookahead``) needs
+    ``date``: it forecasts from the sales up to that day and the features of the coming days,
+    read from its saved series, from ``context`` (the series re-read from the data file) and
+    ``features`` (``{column: value}`` for the coming days, e.g. tomorrow's promotion)."""
     d = parse_date(date)
-    state = make_state(problem, on_hand, in_transit, weekday=weekday, date=d)
+    phase = None
+    if hasattr(policy, "for_evening"):
+        from replenish.core.validate import require
+
+        require(d is not None, "--date", None, "this policy forecasts from the calendar: give --date")
+        policy, phase = policy.for_evening(d, context=context, features=features)
+    elif features:
+        from replenish.core.validate import SpecError
+
+        raise SpecError("--features", features, "this policy uses no features")
+    problem = policy.problem
+    if phase is not None:
+        state = make_state(problem.replace(demand=_Stationary()), on_hand, in_transit)
+        state = np.append(state, phase)
+    else:
+        state = make_state(problem, on_hand, in_transit, weekday=weekday, date=d)
     order = int(policy.order(state))
     first = None
     if d is not None:

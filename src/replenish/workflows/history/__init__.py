@@ -71,6 +71,7 @@ from replenish.workflows.history.loading import (
     read_context,
     read_series,
     read_table,
+    reread_context,
 )
 from replenish.workflows.history.replay import ReplayResult, default_start_state, replay
 from replenish.workflows.history.series import (
@@ -85,5 +86,5 @@ __all__ = [
     "HISTORY_KEYS", "TARGET_ACTIONS", "DemandSeries", "HistoricalDemand", "ReplayResult",
     "_window_arg", "bootstrap_demand", "default_start_state", "derive_order_multiple",
     "fit_weekday_empirical", "load_history", "max_window_demand", "problem_from_history",
-    "read_context", "read_series", "read_table", "replay",
+    "read_context", "read_series", "read_table", "replay", "reread_context",
 ]

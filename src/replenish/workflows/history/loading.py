@@ -251,4 +251,27 @@ def read_context(table: Mapping[str, Any], features: Mapping[str, Any], history:
     else:
         end = ctx.index(train_end, field_name="compare.origins")
     require(end >= 56, "demand.train", str(ctx.dates[0]), "a contextual forecast needs >= 56 training days")
-    return ContextData(ctx, spec, end)
+    source = {"file": str(path.resolve()), "filter": dict(table.get("filter", {})),
+              "date_column": table.get("date_column", "date"),
+              "demand_column": table.get("demand_column", "demand"),
+              "fractional": table.get("fractional", "round")}
+    return ContextData(ctx, spec, end, source)
+
+
+def reread_context(policy: Any, data: str | Path | None = None) -> Any:
+    """The series of a forecasting policy re-read from ``data`` (default: the file it was fitted
+    on), with its feature columns: newer sales and plans for ``replenish recommend``.  ``None``
+    when no file is given and the original is gone (the saved series is used then)."""
+    from replenish.model.context import Context
+
+    src = dict(getattr(policy, "source", {}) or {})
+    path = Path(data) if data is not None else (Path(src["file"]) if src.get("file") else None)
+    if path is None or (data is None and not path.is_file()):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        series, _ = read_series(path, date_column=src.get("date_column", "date"),
+                                demand_column=src.get("demand_column", "demand"),
+                                filter=src.get("filter", {}), fractional=src.get("fractional", "round"),
+                                columns=policy.forecaster.spec.columns)
+    return Context(series.dates, series.demand, series.columns, series.name)

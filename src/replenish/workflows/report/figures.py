@@ -243,6 +243,60 @@ def fig_replay(comparison: Any, labels_by_method: dict[str, str], prefix: str) -
     return figs
 
 
+def fig_forecast(comparison: Any, prefix: str) -> list[Figure]:
+    """Forecast vs actual over the test window (mean and 10–90% interval of the one-day-ahead
+    predictive pmf, as issued each evening), and the forecaster's feature importances."""
+    runs = [r for r in comparison.results
+            if r.test is not None and r.policy is not None and hasattr(r.policy, "forecaster")]
+    if not runs:
+        return []
+    from replenish.model.forecast import pmf_quantile
+
+    plt = pyplot()
+    pol = runs[0].policy
+    fc, ctx = pol.forecaster, pol.context
+    dates = runs[0].test.dates
+    first = int((dates[0] - ctx.dates[0]).astype(np.int64))
+    ev = first - 1 + np.arange(dates.size)
+    pm = fc.pmfs_many(ctx, ev, 1)[:, 0]
+    k = np.arange(pm.shape[1])
+    mean = pm @ k
+    lo, hi = pmf_quantile(pm, 0.1), pmf_quantile(pm, 0.9)
+    actual = ctx.demand[first: first + dates.size]
+    x = dates.astype("datetime64[D]").astype(object)
+    fig, ax = plt.subplots(figsize=(13, 3.6))
+    ax.fill_between(x, lo, hi, step="mid", color="#aec7e8", lw=0, label="forecast 10–90%")
+    ax.plot(x, mean, "-", color="#1f77b4", lw=1.0, label="forecast mean")
+    ax.plot(x, actual, ".", ms=3, color="black", label="actual sales")
+    cover = float(np.mean((actual >= lo) & (actual <= hi)))
+    sc = fc.scores(ctx, first, first + dates.size - 1)
+    ax.set_title(f"one day ahead, as known each evening ({fc.choice}): pinball at "
+                 f"{fc.critical_ratio:.2f} = {sc['pinball_ratio']:.3f} of the weekday model's, CRPS "
+                 f"{sc['crps_ratio']:.3f}; {100 * cover:.0f}% of days inside 10–90%", loc="left",
+                 fontsize=9)
+    ax.set_ylabel("units/day")
+    ax.grid(axis="y", color="0.93")
+    ax.legend(frameon=False, ncol=3, fontsize=8.5)
+    fig.tight_layout()
+    weather = [c for c in fc.spec.forecast]
+    note = (f" The forecast columns ({', '.join(weather)}) are actual values standing in for "
+            "forecasts in this data: the figures are optimistic by the forecast error." if weather else "")
+    figs = [finish(fig, f"{prefix}forecast", "Forecast vs actual (test window)",
+                   "The forecaster's predictive distribution of each test day, issued the evening "
+                   "before from the sales up to then and the plan of the coming days, against the "
+                   "actual sales." + note)]
+    if fc.importances:
+        imp = sorted(fc.importances.items(), key=lambda kv: kv[1])[-12:]
+        fig, ax = plt.subplots(figsize=(7, 0.3 * len(imp) + 1.0))
+        ax.barh([n for n, _ in imp], [v for _, v in imp], color="#1f77b4")
+        ax.set_xlabel("share of the total split gain")
+        ax.grid(axis="x", color="0.93")
+        fig.tight_layout()
+        figs.append(finish(fig, f"{prefix}importances", "Feature importances",
+                           "Which features the forecaster's trees use most (LightGBM split gain)."))
+    return figs
+
+
 def fig_explain(problem: Problem, explanations: list[Any], labels: Sequence[str],
                 prefix: str, methods: Sequence[str] | None = None) -> Figure | None:
     """Regret of every candidate order in each representative state, with each method's choice.

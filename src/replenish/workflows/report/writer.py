@@ -22,6 +22,7 @@ from replenish.workflows.report.figures import (
     compare_replay_png,
     fig_costs,
     fig_explain,
+    fig_forecast,
     fig_learning,
     fig_replay,
 )
@@ -91,7 +92,9 @@ def _build_section(sec: ReportSection, multi: bool, explain_days: int
 
     results = list(sec.results)
     require(len(results) >= 1, "results", 0, "a report needs at least one result")
-    problem = results[0].policy.problem
+    # the weekday problem (a forecasting policy's own problem is its calendar)
+    problem = next((r.policy.problem for r in results if not hasattr(r.policy, "forecaster")),
+                   getattr(results[0].policy, "base", results[0].policy.problem))
     labels = unique_labels(results, sec.labels)
     title = sec.title or problem.name
     prefix = f"{slug(title)}-" if multi else ""
@@ -99,14 +102,20 @@ def _build_section(sec: ReportSection, multi: bool, explain_days: int
     historical = sec.comparison is not None
     optimum = optimum_policy(problem, results)
     figs: list[Figure] = [fig_costs(rows, prefix, historical)]
-    f = fig_orders_per_state(problem, results, labels, optimum, prefix)
-    if f is not None:
-        figs.append(f)
+    # forecasting policies act on the calendar, not on a weekday phase: no state-grid figures
+    grid = [(lab, r) for lab, r in zip(labels, results, strict=True)
+            if not hasattr(r.policy, "forecaster")]
+    if grid:
+        f = fig_orders_per_state(problem, [r for _, r in grid], [lab for lab, _ in grid], optimum,
+                                 prefix)
+        if f is not None:
+            figs.append(f)
     pols: list[tuple[str, Policy]] = []
     if optimum is not None and not any(r.method == "dp" for r in results):
         pols.append(("DP optimum", optimum))
-    pols += [(lab, r.policy) for lab, r in zip(labels, results, strict=True)]
-    figs.append(fig_heatmaps(problem, pols, prefix, reference=optimum or results[0].policy))
+    pols += [(lab, r.policy) for lab, r in grid]
+    if pols:
+        figs.append(fig_heatmaps(problem, pols, prefix, reference=optimum or pols[0][1]))
     f = fig_learning(results, labels, prefix)
     if f is not None:
         figs.append(f)
@@ -114,10 +123,11 @@ def _build_section(sec: ReportSection, multi: bool, explain_days: int
     if historical:
         by_method = {r.method: lab for lab, r in zip(labels, results, strict=True)}
         figs += fig_replay(sec.comparison, by_method, prefix)
+        figs += fig_forecast(sec.comparison, prefix)
         replay = replay_csv(sec.comparison, by_method)
     states = ([np.asarray(s, dtype=np.int64) for s in sec.explain_states] if sec.explain_states
               else representative_states(problem, optimum))
-    named = {lab: r.policy for lab, r in zip(labels, results, strict=True) if r.method != "dp"}
+    named = {lab: r.policy for lab, r in grid if r.method != "dp"}
     exps: list[Any] = []
     for s in states:
         try:
