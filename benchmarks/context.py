@@ -68,7 +68,6 @@ def run_series(key: tuple[int, int, float], ks: tuple[float, ...], weather: bool
     warnings.simplefilter("ignore")
     import datetime as _dt
 
-    from replenish.model.context import FeatureSpec
     from replenish.solvers.catalogue import solve
     from replenish.workflows.history import problem_from_history, read_context, replay
     from replenish.workflows.history.replay import default_start_state
@@ -132,11 +131,13 @@ def summarise(rows: list[dict[str, Any]], ks: tuple[float, ...]) -> dict[str, An
                 continue
             tot = {m: float(sum(r["test_total_cost"][m] for r in sel)) for m in METHODS}
             best = min(CONTEXTUAL, key=lambda m: tot[m])
-            losers = {m: [{"series": f"{r['store']}/{r['product']}", "mean_demand": round(r["mean_demand"], 1),
-                           "ratio": round(r["test_total_cost"][m] / r["test_total_cost"]["weekday-base-stock"], 3),
+            def ratio(r: dict[str, Any], m: str) -> float:
+                return r["test_total_cost"][m] / r["test_total_cost"]["weekday-base-stock"]
+
+            losers = {m: [{"series": f"{r['store']}/{r['product']}",
+                           "mean_demand": round(r["mean_demand"], 1), "ratio": round(ratio(r, m), 3),
                            "forecaster": r.get("forecaster")}
-                          for r in sel if r["test_total_cost"][m] > r["test_total_cost"]["weekday-base-stock"]]
-                      for m in CONTEXTUAL}
+                          for r in sel if ratio(r, m) > 1] for m in CONTEXTUAL}
             pin = [r["scores"] for r in sel if "scores" in r]
             out[f"{origin} K={K:g}"] = {
                 "series": len(sel),
@@ -158,8 +159,10 @@ def summarise(rows: list[dict[str, Any]], ks: tuple[float, ...]) -> dict[str, An
         out["largest_series"] = {"series": f"{big['store']}/{big['product']}",
                                  "mean_demand": big["mean_demand"], "bound": big.get("bound"),
                                  "seconds_fit_and_test_replay": {
-                                     f"{r['origin']} K={r['K']:g}": {m: r["seconds"].get(m) for m in CONTEXTUAL}
-                                     for r in ok if (r["store"], r["product"]) == (big["store"], big["product"])}}
+                                     f"{r['origin']} K={r['K']:g}": {m: r["seconds"].get(m)
+                                                                     for m in CONTEXTUAL}
+                                     for r in ok
+                                     if (r["store"], r["product"]) == (big["store"], big["product"])}}
     return out
 
 
@@ -174,6 +177,8 @@ def main() -> int:
     keys = series_keys(DATA)
     if args.series and args.series < len(keys):
         keys = [keys[i] for i in np.linspace(0, len(keys) - 1, args.series).round().astype(int)]
+    # a fixed random order: the rows of a run stopped early are a random subset of the series
+    keys = [keys[i] for i in np.random.default_rng(0).permutation(len(keys))]
     ks = tuple(float(k) for k in args.k.split(","))
     t0 = time.time()
     rows: list[dict[str, Any]] = []

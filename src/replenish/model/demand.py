@@ -373,7 +373,7 @@ class DatedDemand:
 
     def phase_of(self, day: Any) -> int:
         """Day index of ``day`` (a date or ``datetime64``)."""
-        return int((np.datetime64(day, "D") - self.first_day).astype(np.int64))
+        return int((np.datetime64(day, "D") - self.first_day) // np.timedelta64(1, "D"))
 
     def mean_at(self, phase: int = 0) -> float:
         row = self.pmfs[phase % self.period]

@@ -323,7 +323,7 @@ def fit_forecaster(ctx: Context, spec: FeatureSpec, *, train_end: int, horizon: 
     end_date = str(train.dates[-1])
     if int(train.demand.sum()) == 0:
         return Forecaster(spec, horizon, critical_ratio, end_date, "weekday", None,
-                          np.ones((horizon, 1)), wk, {"reason": "no sales"}, {})
+                          np.ones((horizon, 1)), wk, {"no_sales": 1.0}, {})
     text, _, ratios, imp, oof = _train(train, spec, train_end, horizon, seed)
     cv = _oof_scores(train, oof, ratios, critical_ratio)
     cv["folds"] = FOLDS

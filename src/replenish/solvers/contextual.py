@@ -199,7 +199,7 @@ class ContextualPolicy(Policy):
                     f"not a feature of this policy ({', '.join(self.forecaster.spec.columns) or 'none'})")
             vals = value if isinstance(value, list) else [value] * (len(dates) - e - 1)
             for i, v in enumerate(vals):
-                require(isinstance(v, (int, float)) and not isinstance(v, bool) or isinstance(v, bool),
+                require(isinstance(v, (int, float)),
                         f"--features.{name}", v, "must be a number")
                 if e + 1 + i < len(dates):
                     cols[name][e + 1 + i] = float(v)
@@ -267,7 +267,7 @@ class ForecastBaseStock(ContextualPolicy):
         agg = pm_all[L]
         for i in range(L + 1, L + T):
             agg = np.convolve(agg, pm_all[i])
-        return max(a, self._newsvendor(t, state, pm[:L] + [agg]))
+        return max(a, self._newsvendor(t, state, [*pm[:L], agg]))
 
 
 @register_policy

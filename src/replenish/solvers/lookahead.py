@@ -142,12 +142,12 @@ def lookahead_order(problem: Problem, pmfs: np.ndarray, state: np.ndarray, *,
         pm = np.asarray(pmfs, dtype=np.float64)
     else:  # aggregate demand to the nearest multiple of u
         k = np.arange(pmfs.shape[1])
-        idx = np.floor(k / u + 0.5).astype(np.int64)
-        pm = np.zeros((pmfs.shape[0], int(idx[-1]) + 1))
+        to = np.floor(k / u + 0.5).astype(np.int64)
+        pm = np.zeros((pmfs.shape[0], int(to[-1]) + 1))
         for t in range(pmfs.shape[0]):
-            pm[t] = np.bincount(idx, weights=pmfs[t], minlength=pm.shape[1])
+            pm[t] = np.bincount(to, weights=pmfs[t], minlength=pm.shape[1])
     lost = problem.lost_sales
-    backlog = 0 if lost else int(-(-(-problem.min_net_inventory) // u))
+    backlog = 0 if lost else -(problem.min_net_inventory // u)  # ⌈−min_net / u⌉
     max_order = None if problem.max_order is None else max(problem.max_order // u, m)
     states, lut, offsets, strides, max_units = _space(L, lost, int(B), int(m), max_order, backlog)
     cost = problem.cost_params().copy()
@@ -160,7 +160,7 @@ def lookahead_order(problem: Problem, pmfs: np.ndarray, state: np.ndarray, *,
     else:
         red = s
     red = red.copy()
-    red[0] = min(max(red[0], int(offsets[0])), B)
+    red[0] = min(max(int(red[0]), int(offsets[0])), B)
     key = int(((red - offsets) * strides).sum())
     idx = int(lut[key]) if 0 <= key < lut.size else -1
     if idx < 0:  # a state outside the grid (position above the bound): order nothing

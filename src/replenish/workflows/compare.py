@@ -259,12 +259,15 @@ class RollingComparison:
     def to_json(self) -> dict[str, Any]:
         tot = self.totals()
         ref = next((m for m in REFERENCES if tot.get(m) is not None), None)
+        base = tot[ref] if ref is not None else None
+
+        def rel(x: float | None) -> float | None:
+            return x / base if (x is not None and base) else None
+
         return {"problem": self.name, "seed": self.seed, "reference": ref,
                 "origins": [o.to_json() for o in self.origins],
-                "total": [{"method": m, "test_total_cost": tot[m],
-                           "test_relative_to_reference":
-                               (tot[m] / tot[ref]) if (ref and tot[m] is not None and tot[ref])
-                               else None} for m in self.methods]}
+                "total": [{"method": m, "test_total_cost": tot[m], "test_relative_to_reference": rel(tot[m])}
+                          for m in self.methods]}
 
     def table(self) -> str:
         """Test total cost per origin and method, and the total."""
@@ -279,8 +282,8 @@ class RollingComparison:
                 t = o.comparison.get(m).test
                 cells.append(f"{t.total_cost:>12.0f}" if t is not None else f"{'failed':>12}")
             t_all = tot[m]
-            rel = (f"{100 * (t_all / tot[ref] - 1):+.1f}%" if (ref and t_all is not None and tot[ref])
-                   else "—")
+            base = tot[ref] if ref is not None else None
+            rel = f"{100 * (t_all / base - 1):+.1f}%" if (t_all is not None and base) else "—"
             lines.append(f"{m:<20} " + " ".join(cells) + " " +
                          (f"{t_all:>12.0f}" if t_all is not None else f"{'—':>12}") + f" {rel:>9}")
         return "\n".join(lines)

@@ -124,6 +124,7 @@ def config_from_dict(data: dict[str, Any], *, path: Path | None = None) -> Confi
     if "features" in data:
         from replenish.workflows.history import read_context
 
+        assert isinstance(demand, dict)
         context = read_context(demand, data["features"], history,
                                base_dir=path.parent if path is not None else None)
     return Config(problem=problem, sections={k: v for k, v in data.items() if k in SECTIONS},
