@@ -317,3 +317,55 @@ def test_compare_origins_json(tmp_path, capsys):
     tot = {t["method"]: t["test_total_cost"] for t in out["total"]}
     assert tot["sS"] == pytest.approx(sum(
         next(r["test_total_cost"] for r in oo["results"] if r["method"] == "sS") for oo in out["origins"]))
+
+
+def test_fleet_rolling_origins_one_row_per_series_and_origin(tmp_path):
+    import pandas as pd
+
+    from replenish.workflows.fleet import run_fleet
+
+    frames = []
+    for store in (1, 2):
+        ctx = synthetic(n=420, seed=store)
+        frames.append(pd.DataFrame({"date": ctx.dates.astype(str), "store": store, "demand": ctx.demand,
+                                    "promo": ctx.columns["promo"].astype(int)}))
+    data = tmp_path / "fleet.csv"
+    pd.concat(frames).to_csv(data, index=False)
+    config = {"name": "syn", "problem": {"lead_time": 1, "holding_cost": 1.0, "stockout_cost": 9.0},
+              "demand": {"kind": "history", "file": str(data), "train": ["2020-01-06", "2020-08-31"],
+                         "test": ["2020-09-01", "2020-12-31"]},
+              "features": {"known_ahead": ["promo"]},
+              "compare": {"origins": ["2020-09-01", "2020-11-01"], "test_days": 30}}
+    run = run_fleet(config, data, group_by=["store"], methods=["sS", "forecast-base-stock"],
+                    out=tmp_path / "out", engine="serial", report=False)
+    t = run.table
+    assert len(t) == 4 and run.n_series == 4
+    assert sorted(t["origin"]) == ["2020-09-01", "2020-09-01", "2020-11-01", "2020-11-01"]
+    assert set(t["series"]) == {f"store={s} @{o}" for s in (1, 2) for o in ("2020-09-01", "2020-11-01")}
+    assert (t["status"] == "ok").all()
+    assert (t["forecast-base-stock.test_cost"] > 0).all()
+
+
+def test_recommend_reads_the_evening_and_the_planned_promotion(fitted, tmp_path, capsys):
+    from replenish.cli import main
+
+    ctx, _, fbs, _ = fitted
+    path = fbs.save(tmp_path / "fbs.json")
+    day = str(ctx.dates[350])
+
+    def order(*extra: str) -> int:
+        assert main(["recommend", "--policy", str(path), "--on-hand", "3", "--in-transit", "0",
+                     "--date", day, "--json", *extra]) == 0
+        return int(json.loads(capsys.readouterr().out)["order"])
+
+    plain = order()
+    # the saved series' own plan gives the same order as the policy's replay state
+    pol, phase = fbs.for_evening(day)
+    assert plain == pol.order(np.array([3, 0, phase]))
+    promo = order("--features", '{"promo": 1}')
+    none = order("--features", '{"promo": 0}')
+    assert promo > none  # a planned promotion (demand ×4) raises tonight's order
+    assert main(["recommend", "--policy", str(path), "--on-hand", "3", "--json"]) == 2
+    assert "--date" in capsys.readouterr().err
+    # a day after the saved data: the calendar is extended, sales must be known up to the day
+    assert main(["recommend", "--policy", str(path), "--on-hand", "3", "--date", "2031-01-01"]) == 2

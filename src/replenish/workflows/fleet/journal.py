@@ -33,7 +33,7 @@ LOCK = ".fleet.lock"
 METHOD_FIELDS = ("test_cost", "test_cost_per_day", "relative", "train_cost_per_day", "model_cost",
                  "fill_rate", "stockout_days", "policy", "params", "seconds", "error")
 #: Series-level columns after ``series`` and the group-by columns.
-SERIES_FIELDS = ("status", "error", "seed", "reference", "pack", "bound", "n_rounded", "train_days",
+SERIES_FIELDS = ("origin", "status", "error", "seed", "reference", "pack", "bound", "n_rounded", "train_days",
                  "test_days", "seconds", "worker")
 #: Columns that depend on the machine and the load, not on the data (left out of equality checks).
 VOLATILE_FIELDS = ("seconds", "worker")

@@ -132,20 +132,25 @@ def run_fleet(config: Mapping[str, Any], data: str | Path, *, group_by: Sequence
     with folder_lock(out):
         check_manifest(out, manifest)
         journal = load_journal(out)
-        wanted = {key_string(k) for k in keys}
+        from replenish.workflows.compare import origins_from
+
+        rolling = origins_from(dict(config.get("compare", {})))
+        plan = [SeriesTask(config=config, data=str(data), key=k, methods=methods,
+                           seed=series_seed(seed, k), threads=threads,
+                           origin=o, test_days=rolling[1] if rolling else 365)
+                for k in keys for o in (rolling[0] if rolling else [None])]
+        wanted = {t.series for t in plan}
         done = {s for s, r in journal.items()
                 if s in wanted and (r.get("status") == "ok" or not retry_failed)}
-        tasks = [SeriesTask(config=config, data=str(data), key=k, methods=methods,
-                            seed=series_seed(seed, k), threads=threads)
-                 for k in keys if key_string(k) not in done]
+        tasks = [t for t in plan if t.series not in done]
         if engine != "serial" and len(tasks) > 1:  # largest series first (a size hint only)
             volume = series_volumes(data, group_by, str(config["demand"].get("demand_column", "demand")))
-            tasks.sort(key=lambda t: -volume.get(t.series, 0.0))
+            tasks.sort(key=lambda t: -volume.get(key_string(t.key), 0.0))
         bar = None
         if progress:
             from replenish.core.progress import progress_bar
 
-            bar = progress_bar(total=len(keys), initial=len(done), unit="series", desc="fleet",
+            bar = progress_bar(total=len(plan), initial=len(done), unit="series", desc="fleet",
                                leave=True)
         ran = crashed = 0
         n_failed = sum(1 for s in wanted if journal.get(s, {}).get("status") == "error"
@@ -182,7 +187,7 @@ def run_fleet(config: Mapping[str, Any], data: str | Path, *, group_by: Sequence
     summary = summarize(table, methods)
     if report:
         write_summary(summary, out, table=table)
-    return FleetRun(out=out, table=table, summary=summary, n_series=len(keys), skipped=len(done),
+    return FleetRun(out=out, table=table, summary=summary, n_series=len(plan), skipped=len(done),
                     ran=ran, failed=int((table["status"] == "error").sum()) if len(table) else 0,
                     crashed=crashed, seconds=time.perf_counter() - t_start, engine=engine,
                     workers=workers)

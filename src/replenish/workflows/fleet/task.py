@@ -48,10 +48,13 @@ class SeriesTask:
     methods: tuple[str, ...]
     seed: int
     threads: int = 1
+    origin: str | None = None
+    test_days: int = 365
 
     @property
     def series(self) -> str:
-        return key_string(self.key)
+        """The row's key: the series, and ``@origin`` for a rolling-origin fleet."""
+        return key_string(self.key) + (f" @{self.origin}" if self.origin else "")
 
     def config_dict(self) -> dict[str, Any]:
         """The series' config: ``[demand] file`` = the data file, ``filter`` = the key."""
@@ -63,15 +66,39 @@ class SeriesTask:
         demand["file"] = self.data
         demand["filter"] = {**keep, **dict(self.key)}
         data["demand"] = demand
+        if self.origin is not None:  # fitted on all data before the origin, tested from it
+            data["demand"] = dict(demand, **_origin_windows(demand, self.origin, self.test_days))
         base = str(data.get("name") or "").strip()
         data["name"] = f"{base} {self.series}".strip() if base else self.series
         return data
 
 
+def _origin_windows(demand: dict[str, Any], origin: str, test_days: int) -> dict[str, Any]:
+    """``train``/``test`` of a rolling origin: all days of the series before it, then
+    ``test_days`` days from it (clipped to the data)."""
+    import datetime as _dt
+
+    from replenish.workflows.history import read_series
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        full, _ = read_series(demand["file"], date_column=demand.get("date_column", "date"),
+                              demand_column=demand.get("demand_column", "demand"),
+                              filter=dict(demand.get("filter", {})),
+                              fractional=demand.get("fractional", "round"))
+    day = _dt.date.fromisoformat(origin)
+    require(full.first < day <= full.last, "compare.origins", origin,
+            f"outside the series' data ({full.first} .. {full.last})")
+    end = min(day + _dt.timedelta(days=test_days - 1), full.last)
+    return {"train": [full.first.isoformat(), (day - _dt.timedelta(days=1)).isoformat()],
+            "test": [origin, end.isoformat()]}
+
+
 def empty_row(task: SeriesTask) -> dict[str, Any]:
     """A row of the task's series with every column empty and ``status = "error"``."""
     row: dict[str, Any] = dict.fromkeys(table_columns([c for c, _ in task.key], task.methods))
-    row.update({"series": task.series, **dict(task.key), "status": "error", "seed": task.seed,
+    row.update({"series": task.series, **dict(task.key), "origin": task.origin, "status": "error",
+                "seed": task.seed,
                 "worker": f"{socket.gethostname()}:{os.getpid()}"})
     return row
 
@@ -123,7 +150,11 @@ def run_series(task: SeriesTask) -> dict[str, Any]:
     try:
         with thread_limit(task.threads), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # rounding of fractional sales: n_rounded
-            cfg = config_from_dict(task.config_dict())
+            raw = task.config_dict()
+            if task.origin is not None and isinstance(raw.get("compare"), dict):
+                raw["compare"] = {k: v for k, v in raw["compare"].items()
+                                  if k not in ("origins", "test_days")}
+            cfg = config_from_dict(raw)
             require(cfg.history is not None, "demand.kind", cfg.problem.demand.kind,
                     "a fleet needs [demand] kind = \"history\"")
             p, h = cfg.problem, cfg.history
@@ -131,7 +162,7 @@ def run_series(task: SeriesTask) -> dict[str, Any]:
                         "train_days": len(h.train), "test_days": len(h.test)})
             options = {m: cfg.section(m) for m in task.methods}
             comp = compare(p, h, list(task.methods), options=options, seed=task.seed,
-                           with_optimum=False)
+                           with_optimum=False, context=cfg.context)
         ref_total = comp.reference_total
         row["reference"] = comp.reference
         for r in comp.results:
