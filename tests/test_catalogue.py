@@ -21,7 +21,7 @@ from replenish.core.validate import check_keys, option_types, require, require_i
 from replenish.solvers.catalogue import METHODS, learners, method_spec, static_methods
 
 BIKE_OPT = 16.1830
-NON_LEARNERS = [n for n, m in METHODS.items() if m.family != "learner"]
+NON_LEARNERS = [n for n, m in METHODS.items() if m.family != "learner" and not m.contextual]
 
 
 # ------------------------------------------------------------------ catalogue
@@ -87,6 +87,9 @@ def test_method_spec_unknown_name():
 
 def test_classification():
     assert available_methods() == sorted(METHODS)
+    from replenish.solvers.catalogue import contextual_methods
+
+    assert set(contextual_methods()) >= {"forecast-base-stock", "lookahead"}
     assert set(learners()) == {"qlearning", "dqn"}
     assert set(static_methods()) == {"order-up-to", "capped-base-stock", "sS", "sQ", "constant-order"}
     # the weekday rule is seasonal, the DP exact, the myopic rule a heuristic
@@ -246,3 +249,9 @@ def test_require_and_spec_error_fields():
     assert (e.field, e.value, e.reason) == ("problem.x", [1, "b"], "is wrong")
     assert str(e) == "problem.x = [1, 'b']: is wrong"
     assert isinstance(e, ValueError)
+
+
+@pytest.mark.parametrize("name", [n for n, m in METHODS.items() if m.contextual])
+def test_contextual_methods_without_features_are_one_line_errors(bike, name):
+    with pytest.raises(SpecError, match=r"\[features\]"):
+        solve(bike, name)

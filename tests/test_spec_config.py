@@ -142,6 +142,14 @@ CASES: list[tuple[str, dict[str, Any], str, Any]] = [
     ("weekday pmf empty", replace_section("demand", {"kind": "weekday_empirical",
                                                      "pmfs": [PMF] * 6 + [[]]}),
      "demand.pmfs[6]", []),
+    ("dated start", replace_section("demand", {"kind": "dated", "start": "soon", "pmfs": [PMF]}),
+     "demand.start", "soon"),
+    ("dated pmfs empty", replace_section("demand", {"kind": "dated", "start": "2024-01-01", "pmfs": []}),
+     "demand.pmfs", "…"),
+    ("dated pmf sum", replace_section("demand", {"kind": "dated", "start": "2024-01-01",
+                                                 "pmfs": [PMF, [0.5, 0.4]]}),
+     "demand.pmfs[1]", [0.5, 0.4]),
+    ("features without history", mutate("features", {"known_ahead": ["promo"]}), "features", "{...}"),
     # ------------------------------------------------------------- [demand] kind = "history"
     ("history unknown key", replace_section("demand", {"kind": "history", "file": "x.csv",
                                                        "train": ["2016-01-01", "2016-12-31"],
@@ -224,7 +232,10 @@ def test_the_table_covers_every_check():
               "invalid TOML: nested too deeply",
               # reached when a method asks for the bound or the pmf (test_resource_guards.py)
               "the inventory position bound exceeds the limit of ", "the demand pmf would need ",
-              "demand over "}
+              "demand over ",
+              # DatedDemand built from arrays (forecasts), never from TOML lists (test_context.py)
+              "each day's probabilities must sum to 1", "must be (days, M + 1)",
+              "too large (more than 5e7 values)", "outside the "}
     assert len(texts) >= 25
     hit = set()
     for _, data, _, _ in CASES:
