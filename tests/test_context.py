@@ -369,3 +369,17 @@ def test_recommend_reads_the_evening_and_the_planned_promotion(fitted, tmp_path,
     assert "--date" in capsys.readouterr().err
     # a day after the saved data: the calendar is extended, sales must be known up to the day
     assert main(["recommend", "--policy", str(path), "--on-hand", "3", "--date", "2031-01-01"]) == 2
+
+
+def test_compare_origins_report_index(tmp_path, capsys):
+    from replenish.cli import main
+
+    cfg = _config(tmp_path, 'known_ahead = ["promo"]', 'origins = ["2020-12-01"]\ntest_days = 30')
+    out = tmp_path / "rep"
+    assert main(["compare", str(cfg), "--methods", "sS,forecast-base-stock", "--report", str(out),
+                 "-q"]) == 0
+    index = (out / "index.html").read_text()
+    assert "2020-12-01" in index and "forecast-base-stock" in index
+    assert (out / "origin-2020-12-01" / "report.html").is_file()
+    assert (out / "origin-2020-12-01" / "forecast.png").is_file()
+    assert json.loads((out / "compare.json").read_text())["origins"][0]["origin"] == "2020-12-01"

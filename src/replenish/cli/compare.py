@@ -80,6 +80,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
             atomic_write(args.report / "compare.json", dumps_json(roll.to_json()))
             atomic_write(args.report / "compare.txt", roll.table() + "\n")
+            from replenish.workflows.report.html import rolling_index_html
+
+            atomic_write(args.report / "index.html", rolling_index_html(roll))
         if args.json:
             print_json(roll.to_json())
         else:

@@ -227,3 +227,37 @@ def page_html(title: str, sections: Sequence[str], parts: Sequence[str], *, vers
             "figures also as PNG/SVG files, results in <code>results.json</code> and "
             "<code>results.csv</code> next to this page.</p>"
             + (f"<ul>{toc}</ul>" if multi else "") + "\n".join(parts) + "</main></body></html>\n")
+
+
+def rolling_index_html(roll: Any) -> str:
+    """``index.html`` of a rolling-origin comparison: the test cost of every method per origin
+    and in total, and a link to each origin's report (``origin-<date>/report.html``)."""
+    import html as _html
+
+    tot = roll.totals()
+    ref = roll.to_json()["reference"]
+    head = "".join(f"<th>{_html.escape(o.origin)}</th>" for o in roll.origins)
+    rows = []
+    for m in roll.methods:
+        cells = []
+        for o in roll.origins:
+            t = o.comparison.get(m).test
+            cells.append(f"<td>{t.total_cost:,.0f}</td>" if t is not None else "<td>failed</td>")
+        t_all = tot[m]
+        rel = (f"{t_all / tot[ref]:.3f}" if (t_all is not None and ref and tot.get(ref)) else "—")
+        rows.append(f"<tr><td>{_html.escape(m)}</td>{''.join(cells)}"
+                    f"<td>{'—' if t_all is None else f'{t_all:,.0f}'}</td><td>{rel}</td></tr>")
+    links = "".join(f'<li><a href="origin-{o.origin}/report.html">origin {o.origin}</a>: trained on '
+                    f"{o.comparison.history.train.first} .. {o.comparison.history.train.last}, "
+                    f"tested on {o.comparison.history.test.first} .. {o.comparison.history.test.last}</li>"
+                    for o in roll.origins)
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{_html.escape(roll.name)}: rolling "
+            "origins</title><style>body{font-family:sans-serif;max-width:960px;margin:2em auto}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
+            "text-align:right}td:first-child{text-align:left}</style></head><body>"
+            f"<h1>{_html.escape(roll.name)}: rolling-origin backtest</h1>"
+            "<p>Each method is fitted on all data before an origin and replayed on the actual sales "
+            "after it. Test-window total cost ($), and the total relative to "
+            f"{_html.escape(ref or '—')}.</p>"
+            f"<table><tr><th>method</th>{head}<th>total</th><th>vs {_html.escape(ref or '—')}</th></tr>"
+            f"{''.join(rows)}</table><h2>Reports per origin</h2><ul>{links}</ul></body></html>")
