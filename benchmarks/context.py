@@ -62,8 +62,10 @@ def series_keys(path: Path) -> list[tuple[int, int, float]]:
     return [(int(s), int(p), float(mean[(s, p)])) for (s, p), v in y16.items() if v > 0]
 
 
-def run_series(key: tuple[int, int, float], ks: tuple[float, ...], weather: bool) -> list[dict[str, Any]]:
-    """Every origin and K of one series."""
+def run_series(key: tuple[int, int, float], ks: tuple[float, ...], weather: bool,
+               reuse: dict[tuple[int, int, str, float], dict[str, Any]] | None = None
+               ) -> list[dict[str, Any]]:
+    """Every origin and K of one series (methods found in ``reuse`` are taken from there)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     warnings.simplefilter("ignore")
     import datetime as _dt
@@ -94,7 +96,13 @@ def run_series(key: tuple[int, int, float], ks: tuple[float, ...], weather: bool
                 rows.append(row)
                 continue
             row["bound"], row["order_multiple"] = problem.bound, problem.order_multiple
+            old = (reuse or {}).get((store, product, origin, float(K)))
             for m in METHODS:
+                if old is not None and m not in CONTEXTUAL and old["test_total_cost"].get(m) is not None:
+                    row["test_total_cost"][m] = old["test_total_cost"][m]
+                    row["seconds"][m] = old["seconds"].get(m)
+                    row.setdefault("reused", []).append(m)
+                    continue
                 t0 = time.perf_counter()
                 opts = {"in_sample_days": 7} if m in CONTEXTUAL else {}
                 try:
@@ -173,17 +181,36 @@ def main() -> int:
     ap.add_argument("--k", default="0,20", help="fixed order costs K")
     ap.add_argument("--no-weather", action="store_true", help="leave rain and temperature out")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--reuse", type=Path, metavar="ROWS.jsonl",
+                    help="take the non-contextual methods' results of matching rows from an earlier run "
+                         "(same code for those methods: saves their tuning time)")
+    ap.add_argument("--summarise", type=Path, metavar="ROWS.jsonl",
+                    help="only summarise the rows of a (possibly stopped) run and exit")
     args = ap.parse_args()
+    if args.summarise is not None:
+        rows = [json.loads(line) for line in args.summarise.read_text().splitlines() if line.strip()]
+        ks = tuple(sorted({float(r["K"]) for r in rows}))
+        n = len({(r["store"], r["product"]) for r in rows})
+        print(json.dumps({"rows_file": str(args.summarise), "series": n, "summary": summarise(rows, ks)},
+                         indent=1, default=float))
+        return 0
     keys = series_keys(DATA)
     if args.series and args.series < len(keys):
         keys = [keys[i] for i in np.linspace(0, len(keys) - 1, args.series).round().astype(int)]
     # a fixed random order: the rows of a run stopped early are a random subset of the series
     keys = [keys[i] for i in np.random.default_rng(0).permutation(len(keys))]
     ks = tuple(float(k) for k in args.k.split(","))
+    reuse = None
+    if args.reuse is not None:
+        reuse = {}
+        for line in args.reuse.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                reuse[(r["store"], r["product"], r["origin"], float(r["K"]))] = r
     t0 = time.time()
     rows: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as ex:
-        futs = {ex.submit(run_series, k, ks, not args.no_weather): k for k in keys}
+        futs = {ex.submit(run_series, k, ks, not args.no_weather, reuse): k for k in keys}
         for i, f in enumerate(as_completed(futs)):
             rows.extend(f.result())
             if args.out:  # rows so far, one JSON object per line (a partial run can be summarised)

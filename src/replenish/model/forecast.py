@@ -218,8 +218,16 @@ def _rows(end: int, horizon: int, start: int = 0) -> tuple[np.ndarray, np.ndarra
     return np.concatenate(ev), np.concatenate(hs)
 
 
-#: Contiguous blocks of the training window for the out-of-fold ratios.
+#: Contiguous blocks of the training window for blocked cross-validation.
 FOLDS = 3
+#: Where the ratios come from: ``"in-sample"`` (the final model's training rows) or ``"oof"``.
+RATIOS = "in-sample"
+#: How the forecaster is selected against the weekday model: ``"holdout"`` (the last
+#: quarter of the training window), ``"blocked"`` (3 contiguous blocks) or ``"none"``.
+SELECTION = "holdout"
+#: The forecaster is replaced by the weekday model when its holdout pinball loss exceeds the
+#: weekday model's by more than this factor (the inner model has a quarter less data).
+MARGIN = 1.1
 
 
 def _fit_booster(X: np.ndarray, y: np.ndarray, seed: int) -> Any:
@@ -232,7 +240,8 @@ def _fit_booster(X: np.ndarray, y: np.ndarray, seed: int) -> Any:
     return booster.model_to_string()
 
 
-def _train(ctx: Context, spec: FeatureSpec, end: int, horizon: int, seed: int) -> Any:
+def _train(ctx: Context, spec: FeatureSpec, end: int, horizon: int, seed: int,
+           oof_needed: bool = False) -> Any:
     """Model text, booster, out-of-fold ratios (H, n) and importances of days ``0 .. end − 1``.
 
     The ratios come from out-of-fold means: the training days are cut into
@@ -249,16 +258,18 @@ def _train(ctx: Context, spec: FeatureSpec, end: int, horizon: int, seed: int) -
     text = _fit_booster(X, y, seed)
     booster = lgb.Booster(model_str=text)  # predictions always come from the saved text
     target = ev + hs
-    mu = np.empty_like(y)
+    mu_in = np.asarray(booster.predict(X, num_threads=1), dtype=np.float64)
+    mu = mu_in.copy()
     edges = np.linspace(0, end, FOLDS + 1).round().astype(np.int64)
-    for b in range(FOLDS):
+    for b in range(FOLDS if (oof_needed or RATIOS == "oof") else 0):
         inside = (target >= edges[b]) & (target < edges[b + 1])
         if not inside.any() or inside.all() or y[~inside].sum() <= 0:
             mu[inside] = booster.predict(X[inside], num_threads=1)
             continue
         fold = lgb.Booster(model_str=_fit_booster(X[~inside], y[~inside], seed))
         mu[inside] = fold.predict(X[inside], num_threads=1)
-    per = [np.sort((y[hs == h] + SHIFT) / (mu[hs == h] + SHIFT)) for h in range(1, horizon + 1)]
+    mr = mu if RATIOS == "oof" else mu_in
+    per = [np.sort((y[hs == h] + SHIFT) / (mr[hs == h] + SHIFT)) for h in range(1, horizon + 1)]
     n = min(r.size for r in per)
     # equal counts per horizon: keep evenly spaced order statistics
     ratios = np.stack([r[np.linspace(0, r.size - 1, n).round().astype(np.int64)] for r in per])
@@ -324,10 +335,22 @@ def fit_forecaster(ctx: Context, spec: FeatureSpec, *, train_end: int, horizon: 
     if int(train.demand.sum()) == 0:
         return Forecaster(spec, horizon, critical_ratio, end_date, "weekday", None,
                           np.ones((horizon, 1)), wk, {"no_sales": 1.0}, {})
-    text, _, ratios, imp, oof = _train(train, spec, train_end, horizon, seed)
-    cv = _oof_scores(train, oof, ratios, critical_ratio)
-    cv["folds"] = FOLDS
-    if select and cv["pinball"] > cv["pinball_weekday"]:
+    text, _, ratios, imp, oof = _train(train, spec, train_end, horizon, seed,
+                                       oof_needed=select and SELECTION == "blocked")
+    cv: dict[str, float] = {}
+    if select and SELECTION == "blocked":
+        cv = _oof_scores(train, oof, ratios, critical_ratio)
+    elif select and SELECTION == "holdout":
+        hold = int(min(182, max(56, train_end // 4)))
+        cut = train_end - hold
+        if cut >= 56 and int(train.demand[:cut].sum()) > 0:
+            text_i, _, ratios_i, _, _ = _train(train, spec, cut, 1, seed)
+            inner = Forecaster(spec, 1, critical_ratio, str(train.dates[cut - 1]), "model", text_i,
+                               ratios_i, weekday_pmfs(train, cut))
+            sc = inner.scores(train, cut, train_end - 1)
+            cv = {"holdout_days": float(hold), **{k: sc[k] for k in
+                                                  ("pinball", "pinball_weekday", "crps", "crps_weekday")}}
+    if cv and cv["pinball"] > MARGIN * cv["pinball_weekday"]:
         return Forecaster(spec, horizon, critical_ratio, end_date, "weekday", None,
                           np.ones((horizon, 1)), wk, cv, {})
     return Forecaster(spec, horizon, critical_ratio, end_date, "model", text, ratios, wk, cv, imp)
