@@ -1,0 +1,145 @@
+"""``dqn-context``: the DQN of :mod:`replenish.solvers.dqn` with future demand information.
+
+The algorithm is the plain DQN's (:class:`~replenish.solvers.dqn.trainer.DQNTrainer`);
+only the training demand and the observation change:
+
+* **training problem** — a :class:`~replenish.model.demand.DatedDemand` over the
+  *training window* only (days ``0 .. train_end − 1`` of the series): day ``t``'s pmf
+  is the forecaster's one-day-ahead predictive pmf issued on the evening of day
+  ``t − 1``.  Simulated years therefore draw demand from the forecaster's predictive
+  distributions over the training window's contexts (promotions, holidays, weather,
+  the level of recent sales), and the phase of the state is the day index (it wraps
+  to day 0 after the window, as a :class:`DatedDemand` does).  The forecaster is
+  fitted on the training window (:func:`~replenish.model.forecast.fit_forecaster`),
+  so nothing after ``train_end`` enters training.
+* **observation** — the one-hot phase is the *weekday* of the day index (not the
+  day index: that would be hundreds of inputs), and the demand features
+  ``(position − μ_t)/σ_t`` (and the post-decision step ``m·stride/σ_t``) use the
+  mean ``μ_t`` and standard deviation ``σ_t`` of the demand over the ``L + 1`` days
+  the order placed on the evening before day ``t`` covers, from the forecast issued
+  *that evening* (:meth:`Forecaster.pmfs` ``(ctx, t − 1, L + 1)``: sum of the days'
+  means, square root of the sum of their variances).  The tables are built for the
+  training window (training) and for the whole calendar (the returned policy);
+  each entry uses only what is known on the evening before day ``t``.
+
+The returned :class:`~replenish.policies.dqn.DQNPolicy` acts on the calendar problem
+(:func:`~replenish.solvers.contextual.calendar_problem`: phase = day index of the
+series), so ``compare`` and :func:`~replenish.workflows.history.replay` run it like
+``forecast-base-stock``.  It is saved in the plain DQN's ``.pt`` format: the
+observation (with its per-day tables) and the calendar problem are in the JSON
+metadata, so a loaded policy gives the same orders on that calendar.
+
+Defaults (:data:`DEFAULTS`) are the settings measured best for the DQN on the
+bakery series (``configs/bakery.toml``), plus a simulated evaluation of the
+snapshots over one full pass of the training window; a ``[dqn-context]`` table
+overrides any of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+
+from replenish.core.validate import SpecError, check_keys, option_types
+from replenish.model.context import Context
+from replenish.model.demand import DatedDemand
+from replenish.model.forecast import Forecaster, fit_forecaster
+from replenish.model.spec import Problem
+from replenish.policies.classic import effective_shortage_cost
+from replenish.policies.dqn import DQNPolicy, Observation
+from replenish.solvers.base import MethodOutput
+from replenish.solvers.contextual import ContextData, calendar_problem
+from replenish.solvers.dqn.config import DQNConfig
+from replenish.solvers.dqn.trainer import train_dqn
+
+#: ``[dqn-context]`` defaults: the ``[dqn]`` settings of ``configs/bakery.toml``, and the
+#: snapshots evaluated by simulation (a calendar problem's chain is not tabulated).
+DEFAULTS: dict[str, Any] = {"steps": 60_000, "demand_features": True, "dueling": True,
+                            "post_decision": True, "target_update": 1000, "cost_scale": "demand",
+                            "lr_final": 1e-5, "eval_every": 2000, "eval_mode": "simulate"}
+
+
+def demand_moments(forecaster: Forecaster, ctx: Context, days: np.ndarray,
+                   span: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean and standard deviation (at least 1) of the demand of days ``t .. t + span − 1``
+    for each ``t`` in ``days``, from the forecast issued on the evening of ``t − 1``."""
+    pm = forecaster.pmfs_many(ctx, np.asarray(days, dtype=np.int64) - 1, span)  # (n, span, M + 1)
+    k = np.arange(pm.shape[2], dtype=np.float64)
+    mu = pm @ k  # (n, span)
+    var = pm @ (k * k) - mu * mu
+    mean = mu.sum(axis=1)
+    std = np.maximum(1.0, np.sqrt(np.maximum(var, 0.0).sum(axis=1)))
+    return tuple(float(x) for x in mean), tuple(float(x) for x in std)
+
+
+def training_problem(base: Problem, forecaster: Forecaster, ctx: Context, train_end: int) -> Problem:
+    """``base`` with a :class:`DatedDemand` over days ``0 .. train_end − 1``: day ``t``'s pmf is
+    the one-day-ahead forecast of the evening of ``t − 1`` (reads nothing after the window)."""
+    pm = forecaster.pmfs_many(ctx, np.arange(-1, train_end - 1), 1)[:, 0]
+    return base.replace(demand=DatedDemand(str(ctx.dates[0]), pm),
+                        position_bound=base.bound if base.capacity is None else None)
+
+
+def dqn_context_method(problem: Problem, *, options: dict[str, Any], seed: int, progress: bool = False,
+                       context: ContextData | None = None) -> MethodOutput:
+    """``dqn-context`` (module docstring; ``[dqn-context]``: :class:`DQNConfig` fields,
+    defaults :data:`DEFAULTS`)."""
+    if context is None:
+        raise SpecError("method", "dqn-context", "needs future demand information: a history config "
+                                                 "([demand] kind = 'history') with a [features] table")
+    check_keys(options, option_types(DQNConfig), "dqn-context")
+    opts = DEFAULTS | dict(options)
+    if "hidden" in opts:
+        opts["hidden"] = tuple(opts["hidden"])
+    if "eval_horizon" not in options:  # one pass of the training window after the warm-up
+        opts["eval_horizon"] = context.train_end + int(opts.get("eval_warmup", DQNConfig.eval_warmup))
+    cfg = DQNConfig(**opts)
+    ctx, te, L = context.context, context.train_end, problem.lead_time
+    h, p = problem.holding_cost, effective_shortage_cost(problem)
+    fc = fit_forecaster(ctx, context.spec, train_end=te, horizon=L + 1, critical_ratio=p / (p + h),
+                        seed=int(seed))
+    train_pr = training_problem(problem, fc, ctx, te)
+    obs = Observation.from_problem(train_pr, reduced=cfg.reduced_obs, max_actions=cfg.max_actions,
+                                   action_mode=cfg.action_mode)
+    obs = dataclasses.replace(obs, onehot_period=7,
+                              phase_offset=int((ctx.dates[0].astype(np.int64) + 3) % 7),
+                              post_decision=cfg.post_decision)
+    if cfg.demand_features or cfg.post_decision:
+        mean, std = demand_moments(fc, ctx, np.arange(te), L + 1)
+        obs = dataclasses.replace(obs, demand_mean=mean, demand_std=std)
+    r = train_dqn(train_pr, config=cfg, seed=seed, progress=progress, observation=obs)
+
+    # the policy on the calendar: the same network, tables over every day of the series
+    cal = calendar_problem(problem, ctx)
+    full = obs
+    if obs.demand_mean:
+        mean, std = demand_moments(fc, ctx, np.arange(len(ctx)), L + 1)
+        full = dataclasses.replace(obs, demand_mean=mean, demand_std=std)
+    policy = DQNPolicy(problem=cal, network=r.policy.network, observation=full, hidden=cfg.hidden,
+                       dueling=cfg.dueling, label="dqn-context")
+    extras = {"steps": r.steps, "updates": r.updates, "train_seconds": r.seconds,
+              "best_eval_cost": r.best_eval_cost, "cost_scale": r.cost_scale,
+              "actions": obs.n_actions, "action_stride": obs.stride,
+              "forecaster": fc.choice, "cv": fc.cv, "train_end": te,
+              "evaluation": "training-window replay",
+              "history": [dict(x) for x in r.history[-20:]]}
+    return MethodOutput(policy, params=cfg.to_dict(), evaluation=_replay_training_window(policy, ctx, te),
+                        extras=extras)
+
+
+def _replay_training_window(policy: DQNPolicy, ctx: Context, train_end: int):  # type: ignore[no-untyped-def]
+    """The policy's cost on the training window's actual sales (as the other contextual
+    methods report it: a policy on a calendar has no stationary chain to evaluate)."""
+    from replenish.evaluation.evaluate import Evaluation
+    from replenish.evaluation.simulate import simulate
+
+    pr = policy.problem
+    start = pr.start_state(0)
+    start[0] = min(math.ceil(sum(pr.demand.mean_at(j) for j in range(pr.lead_time)) - 1e-9), pr.bound)
+    sim = simulate(pr, policy, demand=ctx.demand[None, :train_end], start=start, warmup=0)
+    return Evaluation(average_cost=sim.average_cost, exact=False, ci95=None, breakdown=sim.breakdown,
+                      fill_rate=sim.fill_rate, stockout_rate=sim.stockout_days,
+                      average_on_hand=sim.average_on_hand)
