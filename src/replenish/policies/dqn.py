@@ -93,6 +93,11 @@ class Observation:
             with ``phase_offset`` the weekday of day 0 (``dqn-context``); ``0``: the phase
             one-hot when ``P > 1`` (the plain DQN).
         phase_offset: see ``onehot_period``.
+        prior_mean: per phase, the mean demand of the ``L`` days *before* the day an order
+            arrives (``dqn-context``); when given, the feature ``(position − prior_w)/σ_w`` is
+            added: the expected stock left when the order arrives, which tells the network
+            which of the ``L + 1`` days the demand ``μ_w`` falls on (under lost sales a
+            promotion tomorrow and one on the arrival day need very different orders).
 
     The demand tables are indexed by ``phase mod len(demand_mean)``: per weekday for the
     plain DQN, per calendar day (the forecast of the evening before) for ``dqn-context``.
@@ -112,6 +117,7 @@ class Observation:
     post_decision: bool = False
     onehot_period: int = 0
     phase_offset: int = 0
+    prior_mean: tuple[float, ...] = ()
 
     @classmethod
     def from_problem(cls, problem: Problem, *, reduced: bool = True, max_actions: int = 128,
@@ -151,8 +157,8 @@ class Observation:
     def n_features(self) -> int:
         """Length of the feature vector."""
         stock = self.lead_time + 1 - (1 if (self.reduced and self.lead_time >= 1) else 0)
-        return (stock + 1 + self.n_onehot + (1 if self.demand_mean else 0)
-                + (1 if self.post_decision else 0))
+        return (stock + 1 + self.n_onehot + (1 if self.prior_mean else 0)
+                + (1 if self.demand_mean else 0) + (1 if self.post_decision else 0))
 
     @property
     def n_onehot(self) -> int:
@@ -162,10 +168,11 @@ class Observation:
         return self.period if self.period > 1 else 0
 
     @cached_property
-    def _tables(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``demand_mean``, ``demand_std`` as float32 tensors (built once)."""
+    def _tables(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``demand_mean``, ``demand_std``, ``prior_mean`` as float32 tensors (built once)."""
         return (torch.tensor(self.demand_mean, dtype=torch.float32),
-                torch.tensor(self.demand_std, dtype=torch.float32))
+                torch.tensor(self.demand_std, dtype=torch.float32),
+                torch.tensor(self.prior_mean, dtype=torch.float32))
 
     @property
     def order_step(self) -> int:
@@ -190,9 +197,11 @@ class Observation:
         if self.demand_mean:
             w = (phase % len(self.demand_mean) if phase is not None
                  else torch.zeros(s.shape[0], dtype=torch.long))
-            mean_t, std_t = self._tables
+            mean_t, std_t, prior_t = self._tables
             mu = mean_t[w][:, None]
             sd = std_t[w][:, None]
+            if self.prior_mean:
+                parts.append((position - prior_t[w][:, None]) / sd)
             parts.append((position - mu) / sd)
             if self.post_decision:
                 parts.append(self.order_step / sd)
@@ -372,8 +381,8 @@ class DQNPolicy(Policy):
 
     def params(self) -> dict[str, Any]:
         obs = asdict(self.observation)
-        for key in ("onehot_period", "phase_offset"):  # plain DQN files stay as they were
-            if obs[key] == 0:
+        for key in ("onehot_period", "phase_offset", "prior_mean"):  # plain DQN files unchanged
+            if not obs[key]:
                 del obs[key]
         return {"hidden": list(self.hidden), "dueling": self.dueling, "observation": obs,
                 "label": self.label}
@@ -451,7 +460,7 @@ def policy_from_blob(blob: dict[str, Any], source: str) -> DQNPolicy:
                         "allocating the network)")
     try:
         o = dict(p["observation"])
-        for key in ("demand_mean", "demand_std"):  # JSON lists → the dataclass's tuples
+        for key in ("demand_mean", "demand_std", "prior_mean"):  # JSON lists → the dataclass's tuples
             o[key] = tuple(o.get(key, ()))
         obs = Observation(**o)
         n_features, n_actions = int(obs.n_features), int(obs.n_actions)

@@ -20,7 +20,10 @@ only the training demand and the observation change:
   *that evening* (:meth:`Forecaster.pmfs` ``(ctx, t − 1, L + 1)``: sum of the days'
   means, square root of the sum of their variances).  The tables are built for the
   training window (training) and for the whole calendar (the returned policy);
-  each entry uses only what is known on the evening before day ``t``.
+  each entry uses only what is known on the evening before day ``t``.  In the
+  training table, the last ``L`` days of the window, whose orders cover days after
+  it, take the moments of the training problem's own pmfs (wrapping to day 0 like
+  the simulated paths), so training reads nothing after the window.
 
 The returned :class:`~replenish.policies.dqn.DQNPolicy` acts on the calendar problem
 (:func:`~replenish.solvers.contextual.calendar_problem`: phase = day index of the
@@ -62,17 +65,44 @@ DEFAULTS: dict[str, Any] = {"steps": 60_000, "demand_features": True, "dueling":
                             "lr_final": 1e-5, "eval_every": 2000, "eval_mode": "simulate"}
 
 
-def demand_moments(forecaster: Forecaster, ctx: Context, days: np.ndarray,
-                   span: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+Moments = tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]
+
+
+def demand_moments(forecaster: Forecaster, ctx: Context, days: np.ndarray, span: int) -> Moments:
     """Mean and standard deviation (at least 1) of the demand of days ``t .. t + span − 1``
-    for each ``t`` in ``days``, from the forecast issued on the evening of ``t − 1``."""
+    for each ``t`` in ``days``, from the forecast issued on the evening of ``t − 1``, and the
+    mean of its first ``span − 1`` days (before the order arrives)."""
     pm = forecaster.pmfs_many(ctx, np.asarray(days, dtype=np.int64) - 1, span)  # (n, span, M + 1)
     k = np.arange(pm.shape[2], dtype=np.float64)
     mu = pm @ k  # (n, span)
     var = pm @ (k * k) - mu * mu
     mean = mu.sum(axis=1)
     std = np.maximum(1.0, np.sqrt(np.maximum(var, 0.0).sum(axis=1)))
-    return tuple(float(x) for x in mean), tuple(float(x) for x in std)
+    prior = mu[:, :-1].sum(axis=1)
+    return (tuple(float(x) for x in mean), tuple(float(x) for x in std),
+            tuple(float(x) for x in prior))
+
+
+def training_moments(forecaster: Forecaster, ctx: Context, train: Problem,
+                     span: int) -> Moments:
+    """:func:`demand_moments` of the training window's days ``0 .. n − 1`` (``n`` the period of
+    ``train``, the :func:`training_problem`); the last ``span − 1`` days, whose forecast would
+    cover days after the window, take the moments of ``train``'s own pmfs instead, which wrap
+    to day 0 as the simulated paths do (nothing after the window is read)."""
+    n = train.period
+    first = max(0, n - span + 1)
+    mean, std, prior = demand_moments(forecaster, ctx, np.arange(first), span)
+    pm = np.asarray(train.demand.pmfs)  # type: ignore[attr-defined]
+    k = np.arange(pm.shape[1], dtype=np.float64)
+    mu = pm @ k
+    var = np.maximum(pm @ (k * k) - mu * mu, 0.0)
+    tail_m, tail_s, tail_p = [], [], []
+    for t in range(first, n):
+        days = [(t + j) % n for j in range(span)]
+        tail_m.append(float(mu[days].sum()))
+        tail_s.append(float(max(1.0, math.sqrt(var[days].sum()))))
+        tail_p.append(float(mu[days[:-1]].sum()))
+    return mean + tuple(tail_m), std + tuple(tail_s), prior + tuple(tail_p)
 
 
 def training_problem(base: Problem, forecaster: Forecaster, ctx: Context, train_end: int) -> Problem:
@@ -108,16 +138,18 @@ def dqn_context_method(problem: Problem, *, options: dict[str, Any], seed: int, 
                               phase_offset=int((ctx.dates[0].astype(np.int64) + 3) % 7),
                               post_decision=cfg.post_decision)
     if cfg.demand_features or cfg.post_decision:
-        mean, std = demand_moments(fc, ctx, np.arange(te), L + 1)
-        obs = dataclasses.replace(obs, demand_mean=mean, demand_std=std)
+        mean, std, prior = training_moments(fc, ctx, train_pr, L + 1)
+        obs = dataclasses.replace(obs, demand_mean=mean, demand_std=std,
+                                  prior_mean=prior if L >= 1 else ())
     r = train_dqn(train_pr, config=cfg, seed=seed, progress=progress, observation=obs)
 
     # the policy on the calendar: the same network, tables over every day of the series
     cal = calendar_problem(problem, ctx)
-    full = obs
+    full = dataclasses.replace(obs, period=cal.period)  # phases are day indices of the calendar
     if obs.demand_mean:
-        mean, std = demand_moments(fc, ctx, np.arange(len(ctx)), L + 1)
-        full = dataclasses.replace(obs, demand_mean=mean, demand_std=std)
+        mean, std, prior = demand_moments(fc, ctx, np.arange(len(ctx)), L + 1)
+        full = dataclasses.replace(full, demand_mean=mean, demand_std=std,
+                                   prior_mean=prior if L >= 1 else ())
     policy = DQNPolicy(problem=cal, network=r.policy.network, observation=full, hidden=cfg.hidden,
                        dueling=cfg.dueling, label="dqn-context")
     extras = {"steps": r.steps, "updates": r.updates, "train_seconds": r.seconds,
