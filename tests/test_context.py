@@ -188,7 +188,7 @@ def _orders(policy, ctx, first=300, days=100):
 
 
 def test_forecaster_sees_nothing_after_the_training_window(fitted):
-    ctx, cd, fbs, _ = fitted
+    ctx, _cd, fbs, _ = fitted
     changed = Context(ctx.dates, np.where(np.arange(len(ctx)) >= 300, 999, ctx.demand),
                       {"promo": np.where(np.arange(len(ctx)) >= 300, 1.0, ctx.columns["promo"])})
     f1 = fbs.forecaster

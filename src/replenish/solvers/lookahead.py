@@ -147,7 +147,7 @@ def lookahead_order(problem: Problem, pmfs: np.ndarray, state: np.ndarray, *,
         for t in range(pmfs.shape[0]):
             pm[t] = np.bincount(idx, weights=pmfs[t], minlength=pm.shape[1])
     lost = problem.lost_sales
-    backlog = 0 if lost else int(-(-(-problem.min_net_inventory) // u))
+    backlog = 0 if lost else int(-(problem.min_net_inventory // u))  # ⌈−min_net/u⌉
     max_order = None if problem.max_order is None else max(problem.max_order // u, m)
     states, lut, offsets, strides, max_units = _space(L, lost, int(B), int(m), max_order, backlog)
     cost = problem.cost_params().copy()
