@@ -22,7 +22,10 @@ from replenish.workflows.history.series import DemandSeries
 from test_context import SPEC, base_problem, synthetic
 
 TRAIN_END = 300
-FAST = {"steps": 6000, "learning_starts": 1000, "eval_every": 1000, "eval_paths": 20, "threads": 1}
+#: a short run: frequent target copies and a constant learning rate (the defaults' 1000-step
+#: target copies and annealing are meant for 60 000 steps)
+FAST = {"steps": 6000, "learning_starts": 1000, "eval_every": 1000, "eval_paths": 20, "threads": 1,
+        "target_update": 100, "lr_final": 1e-3}
 
 
 def _replay_cost(policy, ctx: Context, first: int = TRAIN_END, days: int | None = None) -> float:
@@ -102,17 +105,26 @@ def pol_forecaster(cd: ContextData):
                           seed=0)
 
 
-def test_learns_and_runs_behind_the_policy_protocol(trained):
-    """After a few thousand steps the greedy policy is much better than the untrained one
-    (first evaluation) and orders sensibly on the test window; with this budget it is not
-    claimed to beat the forecast rules (see the bakery measurements in the report)."""
+def test_learns_and_beats_the_weekday_rule_on_promotions(trained):
+    """After 6000 steps the greedy policy is much better than the untrained one (first
+    evaluation), and on the test window it beats the tuned weekday base-stock rule, which
+    cannot see the promotions (measured: about 880 vs 1190; forecast-base-stock 806, lookahead
+    701 — this budget does not claim to reach them)."""
+    from replenish.workflows.history.series import fit_weekday_empirical
+
     ctx, _cd, res = trained
     hist = res.extras["history"]
-    assert res.extras["best_eval_cost"] < 0.7 * hist[0]["average_cost"]
+    assert res.extras["best_eval_cost"] < 0.5 * hist[0]["average_cost"]
     assert res.evaluation.average_cost > 0 and res.extras["evaluation"] == "training-window replay"
     cost = _replay_cost(res.policy, ctx)
-    # never ordering loses every sale: p·Σ demand
-    assert cost < 0.5 * 9.0 * ctx.demand[TRAIN_END:].sum()
+    series = DemandSeries(ctx.dates[TRAIN_END:], ctx.demand[TRAIN_END:])
+    train = DemandSeries(ctx.dates[:TRAIN_END], ctx.demand[:TRAIN_END])
+    wk = base_problem().replace(demand=fit_weekday_empirical(train))
+    wbs = solve(wk, "weekday-base-stock", with_optimum=False).policy
+    cost_w = replay(wk, wbs, series, start_state=default_start_state(wk, series)).total_cost
+    print("dqn-context", cost, "weekday-base-stock", cost_w)
+    assert cost < cost_w
+    # behind the one policy protocol: states [α, β_1, day index]
     orders = res.policy.act(np.array([[0, 0, 310], [40, 20, 310]]))
     assert orders[0] > orders[1]
 
@@ -126,14 +138,15 @@ def test_no_leakage_after_the_training_window():
     changed = Context(ctx.dates, np.where(after, 999, ctx.demand),
                       {"promo": np.where(after, 1.0 - ctx.columns["promo"], ctx.columns["promo"])},
                       ctx.name)
-    opts = dict(FAST, steps=2000, eval_every=1000)
+    opts = dict(FAST, steps=3200, eval_every=1000)  # 400 days: every day of the window visited
     nets = []
     for c in (ctx, changed):
         res = dqn_context_method(base_problem(), options=dict(opts), seed=3,
                                  context=ContextData(c, SPEC, TRAIN_END))
         nets.append(res.policy.network.state_dict())
         tables = res.policy.observation.demand_mean
-        nets.append(tables[:TRAIN_END - 1])  # the training window's tables, up to the last day
+        # the policy's tables up to day 297: its forecast of days 297, 298 reads the plan of 299
+        nets.append(tables[:TRAIN_END - 2])
     assert nets[0].keys() == nets[2].keys()
     for k in nets[0]:
         assert np.array_equal(nets[0][k].numpy(), nets[2][k].numpy()), k
@@ -171,3 +184,13 @@ def test_plain_dqn_observation_and_files_unchanged():
     np.testing.assert_array_equal(x[:, 2:9].argmax(axis=1), [0, 5])
     np.testing.assert_allclose(x[:, 9], (5 - np.array(obs.demand_mean)[[0, 5]])
                                / np.array(obs.demand_std)[[0, 5]], rtol=1e-6)
+
+
+def test_observation_tables_must_match():
+    base = Observation.from_problem(base_problem())
+    import dataclasses
+
+    with pytest.raises(SpecError, match="one entry per phase"):
+        dataclasses.replace(base, demand_mean=(1.0, 2.0), demand_std=(1.0, 1.0), prior_mean=(1.0,))
+    with pytest.raises(SpecError, match="onehot_period"):
+        dataclasses.replace(base, onehot_period=-1)

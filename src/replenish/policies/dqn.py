@@ -119,6 +119,18 @@ class Observation:
     phase_offset: int = 0
     prior_mean: tuple[float, ...] = ()
 
+    def __post_init__(self) -> None:
+        n = len(self.demand_mean)
+        if len(self.demand_std) != n or (self.prior_mean and len(self.prior_mean) != n):
+            raise SpecError("dqn.observation", [n, len(self.demand_std), len(self.prior_mean)],
+                            "demand_mean, demand_std and prior_mean must have one entry per phase")
+        if self.prior_mean and not n:
+            raise SpecError("dqn.observation.prior_mean", len(self.prior_mean), "needs demand_mean")
+        if not (isinstance(self.onehot_period, int) and 0 <= self.onehot_period <= 1000
+                and isinstance(self.phase_offset, int)):
+            raise SpecError("dqn.observation.onehot_period", self.onehot_period,
+                            "must be an integer in 0 .. 1000 (with an integer phase_offset)")
+
     @classmethod
     def from_problem(cls, problem: Problem, *, reduced: bool = True, max_actions: int = 128,
                      action_mode: str = "order", demand_features: bool = False,

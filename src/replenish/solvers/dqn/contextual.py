@@ -11,7 +11,9 @@ only the training demand and the observation change:
   the level of recent sales), and the phase of the state is the day index (it wraps
   to day 0 after the window, as a :class:`DatedDemand` does).  The forecaster is
   fitted on the training window (:func:`~replenish.model.forecast.fit_forecaster`),
-  so nothing after ``train_end`` enters training.
+  and the training pmfs and tables are computed on the series cut at ``train_end``
+  (so the last day's forecast does not read the known-ahead plan of the day after
+  the window either): nothing after ``train_end`` enters training.
 * **observation** — the one-hot phase is the *weekday* of the day index (not the
   day index: that would be hundreds of inputs), and the demand features
   ``(position − μ_t)/σ_t`` (and the post-decision step ``m·stride/σ_t``) use the
@@ -149,14 +151,18 @@ def dqn_context_method(problem: Problem, *, options: dict[str, Any], seed: int, 
     h, p = problem.holding_cost, effective_shortage_cost(problem)
     fc = fit_forecaster(ctx, context.spec, train_end=te, horizon=L + 1, critical_ratio=p / (p + h),
                         seed=int(seed))
-    train_pr = training_problem(problem, fc, ctx, te)
+    # training reads the series cut at the origin: no sales, and no known-ahead feature of the
+    # day after the window (the forecast of day d reads the plan of d + 1), are visible
+    ctx_train = Context(ctx.dates[:te], ctx.demand[:te], {k: v[:te] for k, v in ctx.columns.items()},
+                        ctx.name)
+    train_pr = training_problem(problem, fc, ctx_train, te)
     obs = Observation.from_problem(train_pr, reduced=cfg.reduced_obs, max_actions=cfg.max_actions,
                                    action_mode=cfg.action_mode)
     obs = dataclasses.replace(obs, onehot_period=7,
                               phase_offset=int((ctx.dates[0].astype(np.int64) + 3) % 7),
                               post_decision=cfg.post_decision)
     if cfg.demand_features or cfg.post_decision:
-        mean, std, prior = training_moments(fc, ctx, train_pr, L + 1)
+        mean, std, prior = training_moments(fc, ctx_train, train_pr, L + 1)
         obs = dataclasses.replace(obs, demand_mean=mean, demand_std=std,
                                   prior_mean=prior if L >= 1 else ())
     r = train_dqn(train_pr, config=cfg, seed=seed, progress=progress, observation=obs)
