@@ -194,3 +194,23 @@ def test_observation_tables_must_match():
         dataclasses.replace(base, demand_mean=(1.0, 2.0), demand_std=(1.0, 1.0), prior_mean=(1.0,))
     with pytest.raises(SpecError, match="onehot_period"):
         dataclasses.replace(base, onehot_period=-1)
+
+
+def test_compare_replays_it_from_a_config(tmp_path, capsys):
+    """``replenish compare`` with ``[features]`` runs it with its ``[dqn-context]`` table and
+    replays it on the test window like the forecast rules."""
+    from replenish.cli import main
+    from test_context import _config
+
+    cfg = _config(tmp_path, 'known_ahead = ["promo"]\nlevel = true')
+    text = cfg.read_text().replace('methods = ["sS", "forecast-base-stock"]',
+                                   'methods = ["forecast-base-stock", "dqn-context"]')
+    opts = "\n".join(f"{k} = {v}" for k, v in (FAST | {"steps": 2000}).items())
+    cfg.write_text(text + f"[dqn-context]\n{opts}\n")
+    assert main(["compare", str(cfg), "--json", "-q"]) == 0
+    import json
+
+    out = json.loads(capsys.readouterr().out)
+    rows = {r["method"]: r for r in out["results"]}
+    assert rows["dqn-context"]["test_total_cost"] > 0
+    assert rows["dqn-context"].get("error") is None
