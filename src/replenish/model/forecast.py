@@ -21,15 +21,24 @@ around the same mean 0.80; LightGBM trains a series in ~0.2 s on one thread,
 handles missing values natively and is deterministic with a fixed seed.
 Quantile-regression forests would need scikit-learn on top.
 
+Measured choices: ratios of the
+final model's own training rows beat out-of-fold ratios (three contiguous blocks)
+on the pinball loss at 0.9 — 0.67 against 0.82 of the weekday model on the six
+largest of those series at origin 2018 — although out-of-fold ratios are better
+calibrated on stationary synthetic data (80% against 68% of days inside the
+10–90% band): the bakery sales drift downward, so the narrower in-sample spread
+also sits lower (:data:`RATIOS` switches).
+
 **Shrinkage to the weekday model.**  On small and intermittent series a
-learned model can lose to the per-weekday empirical distribution.  The training
-window is cut into three contiguous blocks; each block is predicted one day ahead
-by the forecaster fitted on the other two and by the weekday pmfs of the other
-two (blocked cross-validation, Bergmeir & Benítez 2012), and the weekday model is
-kept (``choice = "weekday"``) unless the forecaster's out-of-fold pinball loss at
-the critical ratio is lower.  The same out-of-fold means give the ratios, so the
-predictive spread is that of unseen days.  Nothing after the training window is
-seen.
+learned model can lose to the per-weekday empirical distribution.  Inside the
+training window the last quarter (56 to 182 days) is held out, a forecaster is
+fitted on the rest and both models are scored one day ahead by the pinball loss
+at the critical ratio; the weekday model is kept (``choice = "weekday"``) when the
+forecaster is worse by more than :data:`MARGIN` (10%: the inner model has a
+quarter less data).  Over the 20 series: 0.715 of the weekday model's pinball at
+origin 2018 (6 series shrunk) and 0.952 at origin 2017 (9 shrunk), against 0.712
+and 0.967 without shrinkage; blocked cross-validation (3 blocks) shrank 16 of 19
+series and scored 0.96.  Nothing after the training window is seen.
 
 Scores: :func:`pinball_loss` at the critical ratio and :func:`crps` of a
 sequence of pmfs against the realised demand.
@@ -242,14 +251,10 @@ def _fit_booster(X: np.ndarray, y: np.ndarray, seed: int) -> Any:
 
 def _train(ctx: Context, spec: FeatureSpec, end: int, horizon: int, seed: int,
            oof_needed: bool = False) -> Any:
-    """Model text, booster, out-of-fold ratios (H, n) and importances of days ``0 .. end − 1``.
-
-    The ratios come from out-of-fold means: the training days are cut into
-    :data:`FOLDS` contiguous blocks and each block's rows are predicted by a model
-    fitted on the other blocks, so the predictive spread is that of unseen days
-    (in-sample ratios are too narrow: 68% instead of 80% of test days inside the
-    10–90% interval on a synthetic series).  All of it inside the training window.
-    """
+    """Model text, booster, ratios (H, n), importances and out-of-fold one-day-ahead means of
+    days ``0 .. end − 1`` (see :data:`RATIOS`; the out-of-fold means, from :data:`FOLDS`
+    contiguous blocks each predicted by a model fitted on the others, are computed only
+    when needed).  All of it inside the training window."""
     import lightgbm as lgb
 
     ev, hs = _rows(end, horizon)

@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,20 @@ class Observation:
             ``σ_w``) for the post-decision head of :class:`QNetwork`: the position after
             action ``j`` is then ``u_j = (position + j·stride·m − μ_w)/σ_w`` (order mode;
             implies the demand features).
+        onehot_period: when ``> 0``, the one-hot phase feature is ``(phase + phase_offset)
+            mod onehot_period`` instead of the phase itself: for a calendar problem
+            (:class:`~replenish.model.demand.DatedDemand`, phase = day index) the weekday,
+            with ``phase_offset`` the weekday of day 0 (``dqn-context``); ``0``: the phase
+            one-hot when ``P > 1`` (the plain DQN).
+        phase_offset: see ``onehot_period``.
+        prior_mean: per phase, the mean demand of the ``L`` days *before* the day an order
+            arrives (``dqn-context``); when given, the feature ``(position − prior_w)/σ_w`` is
+            added: the expected stock left when the order arrives, which tells the network
+            which of the ``L + 1`` days the demand ``μ_w`` falls on (under lost sales a
+            promotion tomorrow and one on the arrival day need very different orders).
+
+    The demand tables are indexed by ``phase mod len(demand_mean)``: per weekday for the
+    plain DQN, per calendar day (the forecast of the evening before) for ``dqn-context``.
     """
 
     lead_time: int
@@ -100,6 +115,21 @@ class Observation:
     demand_mean: tuple[float, ...] = ()
     demand_std: tuple[float, ...] = ()
     post_decision: bool = False
+    onehot_period: int = 0
+    phase_offset: int = 0
+    prior_mean: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        n = len(self.demand_mean)
+        if len(self.demand_std) != n or (self.prior_mean and len(self.prior_mean) != n):
+            raise SpecError("dqn.observation", [n, len(self.demand_std), len(self.prior_mean)],
+                            "demand_mean, demand_std and prior_mean must have one entry per phase")
+        if self.prior_mean and not n:
+            raise SpecError("dqn.observation.prior_mean", len(self.prior_mean), "needs demand_mean")
+        if not (isinstance(self.onehot_period, int) and 0 <= self.onehot_period <= 1000
+                and isinstance(self.phase_offset, int)):
+            raise SpecError("dqn.observation.onehot_period", self.onehot_period,
+                            "must be an integer in 0 .. 1000 (with an integer phase_offset)")
 
     @classmethod
     def from_problem(cls, problem: Problem, *, reduced: bool = True, max_actions: int = 128,
@@ -139,8 +169,22 @@ class Observation:
     def n_features(self) -> int:
         """Length of the feature vector."""
         stock = self.lead_time + 1 - (1 if (self.reduced and self.lead_time >= 1) else 0)
-        return (stock + 1 + (self.period if self.period > 1 else 0) + (1 if self.demand_mean else 0)
-                + (1 if self.post_decision else 0))
+        return (stock + 1 + self.n_onehot + (1 if self.prior_mean else 0)
+                + (1 if self.demand_mean else 0) + (1 if self.post_decision else 0))
+
+    @property
+    def n_onehot(self) -> int:
+        """Width of the one-hot phase feature (0: none)."""
+        if self.onehot_period > 0:
+            return self.onehot_period
+        return self.period if self.period > 1 else 0
+
+    @cached_property
+    def _tables(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``demand_mean``, ``demand_std``, ``prior_mean`` as float32 tensors (built once)."""
+        return (torch.tensor(self.demand_mean, dtype=torch.float32),
+                torch.tensor(self.demand_std, dtype=torch.float32),
+                torch.tensor(self.prior_mean, dtype=torch.float32))
 
     @property
     def order_step(self) -> int:
@@ -157,12 +201,19 @@ class Observation:
             stock = torch.cat([stock[:, :1] + stock[:, 1:2], stock[:, 2:]], dim=1)
         parts = [stock / self.scale, position / self.scale]
         phase = s[:, L + 1].long() % self.period if self.period > 1 else None
-        if phase is not None:
+        if phase is not None and self.onehot_period > 0:
+            hot = (phase + self.phase_offset) % self.onehot_period
+            parts.append(nn.functional.one_hot(hot, self.onehot_period).to(torch.float32))
+        elif phase is not None:
             parts.append(nn.functional.one_hot(phase, self.period).to(torch.float32))
         if self.demand_mean:
-            w = phase if phase is not None else torch.zeros(s.shape[0], dtype=torch.long)
-            mu = torch.tensor(self.demand_mean, dtype=torch.float32)[w][:, None]
-            sd = torch.tensor(self.demand_std, dtype=torch.float32)[w][:, None]
+            w = (phase % len(self.demand_mean) if phase is not None
+                 else torch.zeros(s.shape[0], dtype=torch.long))
+            mean_t, std_t, prior_t = self._tables
+            mu = mean_t[w][:, None]
+            sd = std_t[w][:, None]
+            if self.prior_mean:
+                parts.append((position - prior_t[w][:, None]) / sd)
             parts.append((position - mu) / sd)
             if self.post_decision:
                 parts.append(self.order_step / sd)
@@ -341,8 +392,12 @@ class DQNPolicy(Policy):
         return obs.orders(states, j, fmax)
 
     def params(self) -> dict[str, Any]:
-        return {"hidden": list(self.hidden), "dueling": self.dueling,
-                "observation": asdict(self.observation), "label": self.label}
+        obs = asdict(self.observation)
+        for key in ("onehot_period", "phase_offset", "prior_mean"):  # plain DQN files unchanged
+            if not obs[key]:
+                del obs[key]
+        return {"hidden": list(self.hidden), "dueling": self.dueling, "observation": obs,
+                "label": self.label}
 
     def to_dict(self) -> dict[str, Any]:  # JSON metadata only; weights live in the .pt file
         return {"format": FILE_FORMAT, "kind": self.kind, "params": self.params(),
@@ -350,7 +405,7 @@ class DQNPolicy(Policy):
 
     def describe(self) -> str:
         o = self.observation
-        return f"dqn(hidden={list(self.hidden)}, {o.action_mode}s={o.n_actions}, stride={o.stride})"
+        return f"{self.label}(hidden={list(self.hidden)}, {o.action_mode}s={o.n_actions}, stride={o.stride})"
 
     def save(self, path: str | Path) -> Path:
         """Write weights + JSON metadata atomically (read back by :func:`load_dqn_policy`)."""
@@ -417,7 +472,7 @@ def policy_from_blob(blob: dict[str, Any], source: str) -> DQNPolicy:
                         "allocating the network)")
     try:
         o = dict(p["observation"])
-        for key in ("demand_mean", "demand_std"):  # JSON lists → the dataclass's tuples
+        for key in ("demand_mean", "demand_std", "prior_mean"):  # JSON lists → the dataclass's tuples
             o[key] = tuple(o.get(key, ()))
         obs = Observation(**o)
         n_features, n_actions = int(obs.n_features), int(obs.n_actions)

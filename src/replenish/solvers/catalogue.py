@@ -153,6 +153,12 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
                "replenish.solvers.contextual:lookahead_method",
                "replenish.solvers.contextual:LOOKAHEAD_OPTIONS", color="#000080", marker="d",
                contextual=True),
+    MethodSpec("dqn-context", "forecast",
+               "DQN trained on the forecaster's predictive demand over the training window, "
+               "observing the forecast of the days each order covers",
+               "replenish.solvers.dqn.contextual:dqn_context_method",
+               "replenish.solvers.dqn:DQNConfig", flags=("steps",), color="#006d2c", marker="8",
+               contextual=True),
 )}
 
 

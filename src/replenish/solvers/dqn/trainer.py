@@ -124,15 +124,15 @@ class DQNTrainer:
     def __init__(self, problem: Problem, *, config: DQNConfig, seed: int,
                  logdir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
                  progress: bool = False, optimum: float | None = None,
-                 callback: Callable[[dict[str, Any]], bool | None] | None = None) -> None:
+                 callback: Callable[[dict[str, Any]], bool | None] | None = None,
+                 observation: Observation | None = None) -> None:
         self.t_start = time.perf_counter()
         self.problem, self.cfg, self.seed = problem, config, seed
         self.logdir, self.progress, self.optimum, self.callback = logdir, progress, optimum, callback
         cfg = config
-        self.obs = Observation.from_problem(problem, reduced=cfg.reduced_obs, max_actions=cfg.max_actions,
-                                            action_mode=cfg.action_mode,
-                                            demand_features=cfg.demand_features,
-                                            post_decision=cfg.post_decision)
+        self.obs = observation if observation is not None else Observation.from_problem(
+            problem, reduced=cfg.reduced_obs, max_actions=cfg.max_actions, action_mode=cfg.action_mode,
+            demand_features=cfg.demand_features, post_decision=cfg.post_decision)
         self.num_envs, self.n = cfg.num_envs, cfg.n_step
         self.average = cfg.objective == "average"
         self.gamma = 1.0 if self.average else float(cfg.gamma if cfg.gamma is not None else problem.discount)
@@ -513,7 +513,8 @@ def _load_checkpoint(path: Path) -> dict[str, Any]:
 def train_dqn(problem: Problem, *, config: DQNConfig | None = None, seed: int = 0,
               logdir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
               resume: bool = False, progress: bool = False, optimum: float | None = None,
-              callback: Callable[[dict[str, Any]], bool | None] | None = None) -> DQNResult:
+              callback: Callable[[dict[str, Any]], bool | None] | None = None,
+              observation: Observation | None = None) -> DQNResult:
     """Train a DQN on ``problem`` (see :mod:`replenish.solvers.dqn` for the algorithm).
 
     Args:
@@ -533,6 +534,9 @@ def train_dqn(problem: Problem, *, config: DQNConfig | None = None, seed: int = 
             only); returning ``False`` ends training normally; raising
             :class:`KeyboardInterrupt` in it behaves like Ctrl-C (a checkpoint
             is saved, the exception propagates).
+        observation: the network's input features and action grid (default
+            :meth:`Observation.from_problem` of ``problem`` and the config; ``dqn-context``
+            passes forecast-based demand features, :mod:`replenish.solvers.dqn.contextual`).
     """
     cfg = config or DQNConfig()
     require(isinstance(cfg, DQNConfig), "config", cfg, "must be a DQNConfig")
@@ -544,7 +548,7 @@ def train_dqn(problem: Problem, *, config: DQNConfig | None = None, seed: int = 
     try:
         trainer = DQNTrainer(problem, config=cfg, seed=int(seed), logdir=logdir,
                              checkpoint_dir=checkpoint_dir, progress=progress, optimum=optimum,
-                             callback=callback)
+                             callback=callback, observation=observation)
         if resume:
             trainer.restore()
         return trainer.train()
