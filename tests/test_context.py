@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import history_config
 from replenish.core.validate import SpecError
 from replenish.model.context import Context, FeatureSpec, design_matrix
 from replenish.model.demand import DatedDemand, Poisson, demand_from_dict, phase_of_date
@@ -271,22 +272,10 @@ def _write_data(tmp_path: Path) -> Path:
 def _config(tmp_path: Path, features: str, compare: str = "") -> Path:
     data = _write_data(tmp_path)
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f"""name = "syn"
-[problem]
-lead_time = 1
-holding_cost = 1
-stockout_cost = 9
-[demand]
-kind = "history"
-file = "{data.name}"
-train = ["2020-01-06", "2020-11-30"]
-test = ["2020-12-01", "2021-05-19"]
-[features]
-{features}
-[compare]
-methods = ["sS", "forecast-base-stock"]
-{compare}
-""")
+    cfg.write_text(history_config(data.name, ('"2020-01-06"', '"2020-11-30"'),
+                                  ('"2020-12-01"', '"2021-05-19"'), name="syn",
+                                  extra=f'[features]\n{features}\n[compare]\n'
+                                        f'methods = ["sS", "forecast-base-stock"]\n{compare}\n'))
     return cfg
 
 

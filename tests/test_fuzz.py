@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from helpers import history_config
 from replenish.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,18 +204,8 @@ def sales_frame(rng: np.random.Generator) -> list[list[str]]:
             for i in range(70)]
 
 
-SALES_CONFIG = """name = "sales"
-[problem]
-lead_time = 1
-holding_cost = 1
-stockout_cost = 9
-discount = 0.9
-[demand]
-kind = "history"
-file = "{file}"
-train = ["2018-01-01", "2018-02-11"]
-test = ["2018-02-12", "2018-03-11"]
-"""
+SALES_CONFIG = history_config("{file}", ('"2018-01-01"', '"2018-02-11"'), ('"2018-02-12"', '"2018-03-11"'),
+                              name="sales", problem="discount = 0.9\n")
 
 EXTREMES = ["1e12", str(2**62), "1e308", str(-(2**63)), "nan", "", "abc", "1,5", "-1", "2.5",
             "inf", str(2**64), "0x10", "1e6", "999999"]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import history_config
 from replenish import OrderUpTo, Poisson, Problem, WeekdayPoisson
 from replenish.cli import main
 from replenish.core.validate import SpecError
@@ -259,17 +260,7 @@ def test_replay_phase_follows_the_calendar():
 # ------------------------------------------------------------ no leakage
 def _config(path: Path, tmp: Path) -> Path:
     cfg = tmp / "c.toml"
-    cfg.write_text(f"""name = "t"
-[problem]
-lead_time = 1
-holding_cost = 1
-stockout_cost = 9
-[demand]
-kind = "history"
-file = "{path.name}"
-train = [{TRAIN[0]}, {TRAIN[1]}]
-test = ["{TEST[0]}", "{TEST[1]}"]
-""")
+    cfg.write_text(history_config(path.name, (TRAIN[0], TRAIN[1]), (f'"{TEST[0]}"', f'"{TEST[1]}"')))
     return cfg
 
 
