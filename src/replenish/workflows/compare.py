@@ -31,7 +31,6 @@ policies, the test-window replay and the HTML report) are written by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -327,22 +326,14 @@ def compare_origins(config: Any, methods: tuple[str, ...] | list[str], *, origin
     """
     import datetime as _dt
 
-    from replenish.workflows.history import problem_from_history, read_context, read_series
+    from replenish.workflows.history import problem_from_history, read_context, read_table_series
 
     raw = config.raw
     table = dict(raw["demand"])
     base_dir = config.path.parent if config.path is not None else None
-    path = Path(str(table["file"]))
-    if not path.is_absolute() and base_dir is not None:
-        path = Path(base_dir) / path
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        full, _ = read_series(path, date_column=table.get("date_column", "date"),
-                              demand_column=table.get("demand_column", "demand"),
-                              filter=dict(table.get("filter", {})),
-                              fractional=table.get("fractional", "round"))
+    full = read_table_series(table, base_dir=base_dir)
     first, last = full.first, full.last
     out = []
     for i, o in enumerate(origins):

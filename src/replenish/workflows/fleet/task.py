@@ -78,14 +78,9 @@ def _origin_windows(demand: dict[str, Any], origin: str, test_days: int) -> dict
     ``test_days`` days from it (clipped to the data)."""
     import datetime as _dt
 
-    from replenish.workflows.history import read_series
+    from replenish.workflows.history import read_table_series
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        full, _ = read_series(demand["file"], date_column=demand.get("date_column", "date"),
-                              demand_column=demand.get("demand_column", "demand"),
-                              filter=dict(demand.get("filter", {})),
-                              fractional=demand.get("fractional", "round"))
+    full = read_table_series(demand)
     day = _dt.date.fromisoformat(origin)
     require(full.first < day <= full.last, "compare.origins", origin,
             f"outside the series' data ({full.first} .. {full.last})")

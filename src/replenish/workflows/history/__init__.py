@@ -67,10 +67,12 @@ from replenish.workflows.history.fitting import (
 )
 from replenish.workflows.history.loading import (
     _window_arg,
+    data_path,
     load_history,
     read_context,
     read_series,
     read_table,
+    read_table_series,
     reread_context,
 )
 from replenish.workflows.history.replay import ReplayResult, default_start_state, replay
@@ -83,8 +85,24 @@ from replenish.workflows.history.series import (
 )
 
 __all__ = [
-    "HISTORY_KEYS", "TARGET_ACTIONS", "DemandSeries", "HistoricalDemand", "ReplayResult",
-    "_window_arg", "bootstrap_demand", "default_start_state", "derive_order_multiple",
-    "fit_weekday_empirical", "load_history", "max_window_demand", "problem_from_history",
-    "read_context", "read_series", "read_table", "replay", "reread_context",
+    "HISTORY_KEYS",
+    "TARGET_ACTIONS",
+    "DemandSeries",
+    "HistoricalDemand",
+    "ReplayResult",
+    "_window_arg",
+    "bootstrap_demand",
+    "data_path",
+    "default_start_state",
+    "derive_order_multiple",
+    "fit_weekday_empirical",
+    "load_history",
+    "max_window_demand",
+    "problem_from_history",
+    "read_context",
+    "read_series",
+    "read_table",
+    "read_table_series",
+    "replay",
+    "reread_context",
 ]

@@ -13,7 +13,7 @@ import numpy as np
 
 from replenish.core.validate import require
 from replenish.model.demand import WeekdayEmpirical
-from replenish.workflows.history.loading import load_history
+from replenish.workflows.history.loading import data_path, load_history
 from replenish.workflows.history.series import (
     _NICE,
     HISTORY_KEYS,
@@ -78,9 +78,7 @@ def problem_from_history(table: Mapping[str, Any], *, problem: Mapping[str, Any]
         require(key in table, f"demand.{key}", None, "required for kind = 'history'")
     file = table["file"]
     require(isinstance(file, str) and file != "", "demand.file", file, "must be a file name")
-    path = Path(file)
-    if not path.is_absolute() and base_dir is not None:
-        path = Path(base_dir) / path
+    path = data_path(file, base_dir)
     filt = table.get("filter", {})
     require(isinstance(filt, Mapping), "demand.filter", filt, "must be a table {column = value}")
     for key in ("date_column", "demand_column", "holiday_column", "fractional"):

@@ -218,6 +218,28 @@ def load_history(path: str | Path, *, train: Any, test: Any, date_column: str = 
                             exclude_holidays=exclude_holidays)
 
 
+def data_path(file: Any, base_dir: str | Path | None) -> Path:
+    """``[demand] file`` resolved against the config file's folder (when relative)."""
+    path = Path(str(file))
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    return path
+
+
+def read_table_series(table: Mapping[str, Any], *, base_dir: str | Path | None = None,
+                      columns: tuple[str, ...] = ()) -> DemandSeries:
+    """The whole series a ``[demand] kind = "history"`` table selects (file, filter, column
+    names), with ``columns``; the rounding warning is left to the history's own load."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        series, _ = read_series(data_path(table["file"], base_dir),
+                                date_column=table.get("date_column", "date"),
+                                demand_column=table.get("demand_column", "demand"),
+                                filter=dict(table.get("filter", {})),
+                                fractional=table.get("fractional", "round"), columns=columns)
+    return series
+
+
 def read_context(table: Mapping[str, Any], features: Mapping[str, Any], history: HistoricalDemand | None,
                  *, base_dir: str | Path | None = None, train_end: Any = None) -> Any:
     """The :class:`~replenish.solvers.contextual.ContextData` of a history config's ``[features]``.
@@ -231,15 +253,8 @@ def read_context(table: Mapping[str, Any], features: Mapping[str, Any], history:
     from replenish.solvers.contextual import ContextData
 
     spec = FeatureSpec.from_dict(features)
-    path = Path(str(table["file"]))
-    if not path.is_absolute() and base_dir is not None:
-        path = Path(base_dir) / path
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # rounding was reported when the history loaded
-        series, _ = read_series(path, date_column=table.get("date_column", "date"),
-                                demand_column=table.get("demand_column", "demand"),
-                                filter=dict(table.get("filter", {})),
-                                fractional=table.get("fractional", "round"), columns=spec.columns)
+    path = data_path(table["file"], base_dir)
+    series = read_table_series(table, base_dir=base_dir, columns=spec.columns)
     ctx = Context(series.dates, series.demand, series.columns, series.name)
     if history is not None and train_end is None:  # the training window's first day starts it
         i0 = int((np.datetime64(history.train.first, "D") - ctx.dates[0]).astype(np.int64))
@@ -268,10 +283,5 @@ def reread_context(policy: Any, data: str | Path | None = None) -> Any:
     path = Path(data) if data is not None else (Path(src["file"]) if src.get("file") else None)
     if path is None or (data is None and not path.is_file()):
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        series, _ = read_series(path, date_column=src.get("date_column", "date"),
-                                demand_column=src.get("demand_column", "demand"),
-                                filter=src.get("filter", {}), fractional=src.get("fractional", "round"),
-                                columns=policy.forecaster.spec.columns)
+    series = read_table_series(dict(src, file=str(path)), columns=policy.forecaster.spec.columns)
     return Context(series.dates, series.demand, series.columns, series.name)
