@@ -204,8 +204,9 @@ class ContextualPolicy(Policy):
                 if e + 1 + i < len(dates):
                     cols[name][e + 1 + i] = float(v)
         new_ctx = Context(dates, demand, cols, ctx.name)
-        pol = type(self).from_dict(self.to_dict() | {"context": new_ctx.to_dict()}, self.base)
-        assert isinstance(pol, ContextualPolicy)
+        pol = type(self)(problem=calendar_problem(self.base, new_ctx), base=self.base,
+                         forecaster=self.forecaster, context=new_ctx, source=self.source,
+                         **self.params())
         return pol, e + 1
 
 
