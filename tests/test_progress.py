@@ -96,3 +96,25 @@ def test_demo_states_its_expected_time_first(monkeypatch, capsys, quick):
     assert ("for a first look: replenish demo --quick" in first) is not quick  # the full demo suggests it
     assert main(["demo", "--quiet"]) == 130
     assert capsys.readouterr().err.strip() == "interrupted"
+
+
+def test_open_ended_progress_prints_every_so_often():
+    """DP sweeps have no known total: a plain line at most every ``every_seconds``."""
+    import io
+
+    from replenish.core.progress import PlainProgress
+
+    buf = io.StringIO()
+    bar = PlainProgress(total=None, desc="dp", unit="sweep", stream=buf)
+    bar.every_seconds = 0.0
+    for _ in range(3):
+        bar.set_postfix(gain="[1, 2]")
+        bar.update(1)
+    bar.close()
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 4 and lines[2].startswith("dp: 3 sweep") and "gain=[1, 2]" in lines[2]
+    quiet = io.StringIO()
+    bar = PlainProgress(total=None, desc="dp", unit="sweep", stream=quiet)
+    for _ in range(3):
+        bar.update(1)
+    assert quiet.getvalue() == ""  # within every_seconds: nothing until close

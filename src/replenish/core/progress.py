@@ -41,10 +41,13 @@ class PlainProgress:
         self.n = self.start = int(initial)
         self.steps = max(1, int(steps))
         self.stream = stream
-        self.t0 = time.perf_counter()
+        self.t0 = self._last = time.perf_counter()
         self.postfix: dict[str, Any] = {}
         self._next = self._threshold(self.n)
         self.closed = False
+
+    #: with no known total, a line at most this often (seconds)
+    every_seconds = 30.0
 
     def _threshold(self, n: int) -> float:
         """The next count at which a line is printed."""
@@ -70,6 +73,7 @@ class PlainProgress:
         return txt
 
     def _print(self) -> None:
+        self._last = time.perf_counter()
         print(self.line(), file=self.stream if self.stream is not None else sys.stderr, flush=True)
 
     def update(self, n: int = 1) -> None:
@@ -77,6 +81,9 @@ class PlainProgress:
         if self.n >= self._next and (self.total is None or self.n < self.total):
             self._print()
             self._next = self._threshold(self.n)
+        elif not self.total and time.perf_counter() - self._last >= self.every_seconds:
+            self._print()  # open-ended work (DP sweeps): a line every so often
+
 
     def set_postfix(self, refresh: bool = True, **values: Any) -> None:
         self.postfix = {k: v for k, v in values.items()}
