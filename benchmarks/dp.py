@@ -9,8 +9,8 @@ compiled kernels are warmed up (JIT compilation is excluded, as for the C code).
   state space (position bound 45 at ``L = 4`` as in the literature; the
   automatic bound otherwise), and a plain relative value iteration written in C
   (``rvi_reference.c``, ``gcc -O2``, compiled in the same run, single thread,
-  full action set) timed on the same machine in the same run: quoted as ratios,
-  since the machine is shared and noisy.
+  full action set) timed on the same machine in the same run: quoted as ratios of
+  the best of three wall times each, since the machine is shared and noisy.
 * ``L = 5, 6``: the matrix-free DP only, on the states with inventory position
   ``<= S̄`` (Morton's bound, closed under the optimal policy: the optimum of the
   unbounded problem), stopped when the Odoni gain bracket is narrower than
@@ -44,6 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Zipkin (2008), Table 1 (optimal average cost, two decimals) where we quote it
 PUBLISHED = {(1, 4): 4.04, (2, 9): 6.09, (3, 19): 8.36, (4, 39): 10.79}
 TARGET_RATIO = 0.33
+#: timed runs of the L <= 4 solves and of the C reference (the best is quoted)
+REPEATS = 3
 
 
 def problem(L: int, p: float, bound: int | None = None):
@@ -70,13 +72,21 @@ def one_instance(L: int, p: float, heuristics: bool) -> dict:
     row["bound"] = prob.bound
     row["morton_bound"] = s_bar
     tol = 1e-9 if exact else 1e-7
-    t0 = time.perf_counter()
-    r = solve_matrix_free(prob, tol=tol)
-    row["matrix_free"] = {"seconds": round(time.perf_counter() - t0, 3), "states": r.space.n_states,
+    times = []
+    for _ in range(REPEATS if exact else 1):  # the shared machine is noisy: best of three
+        t0 = time.perf_counter()
+        r = solve_matrix_free(prob, tol=tol)
+        times.append(time.perf_counter() - t0)
+    row["matrix_free"] = {"seconds": round(min(times), 3), "all_seconds": [round(t, 3) for t in times],
+                          "states": r.space.n_states,
                           "sweeps": r.iterations, "gain_bounds": list(r.best_bounds),
                           "relative_bracket": (r.best_bounds[1] - r.best_bounds[0]) / r.gain,
                           "converged": r.converged, "memory_estimate_gib": r.memory.bytes / 2**30}
     row["optimum"] = round(r.gain, 9)
+    # the process's peak resident set so far: interpreter, libraries, warm-up and this solve
+    # (measured before the explicit DP and the heuristics, which need more)
+    row["matrix_free"]["peak_rss_megabytes"] = round(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     if exact:
         t0 = time.perf_counter()
         mdp = build_mdp(prob)
@@ -106,19 +116,22 @@ def one_instance(L: int, p: float, heuristics: bool) -> dict:
                 row[name] = {"average_cost": round(h.average_cost, 6), "params": h.params,
                              "gap_to_optimum": round(h.average_cost / r.gain - 1, 6),
                              "seconds": round(time.perf_counter() - t0, 1)}
-            except Exception as exc:  # noqa: BLE001 - recorded in the JSON, the run goes on
+            except Exception as exc:  # recorded in the JSON, the run goes on
                 row[name] = {"error": str(exc).splitlines()[0]}
     row["peak_rss_megabytes"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return row
 
 
 def run_reference(exe: Path, L: int, p: float, bound: int) -> dict:
-    t0 = time.perf_counter()
-    out = subprocess.run([str(exe), str(L), str(p), "5", str(bound), "1e-9"], check=True,
-                         capture_output=True, text=True).stdout.split()
-    wall = time.perf_counter() - t0
+    """The C RVI, best wall time of :data:`REPEATS` runs (as for replenish's matrix-free DP)."""
+    walls = []
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        out = subprocess.run([str(exe), str(L), str(p), "5", str(bound), "1e-9"], check=True,
+                             capture_output=True, text=True).stdout.split()
+        walls.append(time.perf_counter() - t0)
     return {"gain": float(out[0]), "iterations": int(out[1]), "states": int(out[2]),
-            "seconds": round(wall, 3)}
+            "seconds": round(min(walls), 3), "all_seconds": [round(t, 3) for t in walls]}
 
 
 def main() -> None:
@@ -181,9 +194,10 @@ def main() -> None:
     if long:
         out["target_long_lead_times"] = {
             "max_seconds": max(r["matrix_free"]["seconds"] for r in long),
-            "max_peak_rss_megabytes": max(r["peak_rss_megabytes"] for r in long),
+            "max_peak_rss_megabytes": max(r["matrix_free"]["peak_rss_megabytes"] for r in long),
             "max_relative_bracket": max(r["matrix_free"]["relative_bracket"] for r in long),
-            "met": all(r["matrix_free"]["seconds"] <= 1800 and r["peak_rss_megabytes"] <= 16 * 1024
+            "met": all(r["matrix_free"]["seconds"] <= 1800
+                       and r["matrix_free"]["peak_rss_megabytes"] <= 16 * 1024
                        and r["matrix_free"]["relative_bracket"] <= 1e-6 for r in long)}
     text = json.dumps(out, indent=1)
     if args.out is not None:

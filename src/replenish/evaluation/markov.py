@@ -339,7 +339,10 @@ def evaluate_exact(problem: Problem, policy: Policy, *, start: np.ndarray | None
     chain = build_chain(problem, policy, start=start, tail=tail, max_states=max_states)
     pi = limiting_distribution(chain.P, chain.start)
     resid = np.abs(pi @ chain.P - pi).sum()
-    if not resid < 1e-9:
+    # an L1 residual of rounding size grows with the number of states (1e-9 at 1,000;
+    # a base-stock chain of Zipkin's L = 5 instance, 1.1M states, solves to 1.07e-9):
+    # the check is there for failed solves, which leave residuals of order 1e-3 and more
+    if not resid < 1e-12 * max(pi.size, 1000):
         raise RuntimeError(f"stationary solve inaccurate (residual {resid:.2e})")
     comp = pi @ chain.costs
     breakdown = dict(zip(COST_COLUMNS, (float(x) for x in comp), strict=True))
