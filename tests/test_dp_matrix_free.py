@@ -73,7 +73,7 @@ def test_the_check_catches_a_broken_table():
     space = RankedSpace.of(prob)
     t = period_tables(prob)
     t.succ_net[5] += 1  # a wrong net inventory in one entry
-    with pytest.raises(RuntimeError, match="disagrees with replenish.dynamics.transition"):
+    with pytest.raises(RuntimeError, match=r"disagrees with replenish\.dynamics\.transition"):
         check_factorisation(prob, space, t, exhaustive=True)
 
 
@@ -101,7 +101,7 @@ def test_engine_auto_and_bad_engine():
     r = solve_dp(big)
     assert r.engine == "matrix-free" and r.action_bound == morton_bound(big)
     assert r.average_cost == pytest.approx(8.36, abs=0.006)  # Zipkin (2008), Table 1
-    with pytest.raises(SpecError, match="dp.engine"):
+    with pytest.raises(SpecError, match=r"dp\.engine"):
         solve_dp(big, engine="sparse")
 
 
@@ -230,3 +230,37 @@ def test_serial_and_threaded_sweeps_are_cached_apart():
             serial, threaded = getattr(mod, f"_{n}_serial"), getattr(mod, f"_{n}_parallel")
             assert serial.py_func.__qualname__ != threaded.py_func.__qualname__
             assert threaded.targetoptions.get("parallel") and not serial.targetoptions.get("parallel")
+
+
+def test_cli_refuses_a_dp_that_would_not_fit_in_one_line(capsys, tmp_path):
+    from replenish.cli import main
+
+    cfg = tmp_path / "l8.toml"
+    cfg.write_text('[problem]\nlead_time = 8\nholding_cost = 1\nstockout_cost = 9\n'
+                   '[demand]\nkind = "poisson"\nmean = 5\n')
+    code = main(["solve", str(cfg), "--method", "dp", "--out", str(tmp_path / "out")])
+    _, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("error: problem.bound = ") and "GiB" in err and "states" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_dp_reports_the_engine_and_the_memory_estimate(capsys, tmp_path):
+    import json
+
+    from replenish.cli import main
+
+    cfg = tmp_path / "l3.toml"
+    cfg.write_text('[problem]\nlead_time = 3\nholding_cost = 1\nstockout_cost = 19\n'
+                   '[demand]\nkind = "poisson"\nmean = 5\n')
+    code = main(["solve", str(cfg), "--method", "dp", "--json"])
+    out, err = capsys.readouterr()
+    res = json.loads(out)
+    assert code == 0 and res["extras"]["engine"] == "matrix-free"
+    assert res["average_cost"] == pytest.approx(8.3625103, abs=1e-6)
+    assert err == ""  # --json: no progress
+    code = main(["solve", str(cfg), "--method", "dp"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "8.3625" in out
+    # the estimate opens the progress output, before the first sweep
+    assert "dp (matrix-free, 18,424 states, about " in err and "GiB" in err and "sweep" in err

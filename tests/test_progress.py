@@ -112,9 +112,10 @@ def test_open_ended_progress_prints_every_so_often():
         bar.update(1)
     bar.close()
     lines = buf.getvalue().splitlines()
-    assert len(lines) == 4 and lines[2].startswith("dp: 3 sweep") and "gain=[1, 2]" in lines[2]
+    assert len(lines) == 5 and lines[0].startswith("dp: 0 sweep")  # a line when it starts
+    assert lines[3].startswith("dp: 3 sweep") and "gain=[1, 2]" in lines[3]
     quiet = io.StringIO()
     bar = PlainProgress(total=None, desc="dp", unit="sweep", stream=quiet)
     for _ in range(3):
         bar.update(1)
-    assert quiet.getvalue() == ""  # within every_seconds: nothing until close
+    assert len(quiet.getvalue().splitlines()) == 1  # within every_seconds: only the start line

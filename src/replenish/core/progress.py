@@ -45,6 +45,8 @@ class PlainProgress:
         self.postfix: dict[str, Any] = {}
         self._next = self._threshold(self.n)
         self.closed = False
+        if not self.total:  # open-ended work: say what starts (e.g. the DP's memory estimate)
+            self._print()
 
     #: with no known total, a line at most this often (seconds)
     every_seconds = 30.0

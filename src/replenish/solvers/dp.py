@@ -27,6 +27,12 @@ Objectives:
 Whatever the objective, the returned policy is then evaluated exactly on its
 Markov chain (:func:`replenish.markov.evaluate_exact`): ``average_cost`` is
 its long-run average cost per period.
+
+Two engines run the same algorithm: this module's stored MDP (fastest sweeps,
+best for small models) and :mod:`replenish.solvers.dp_matrix_free` (no stored
+successors, a proven action bound, reaches Zipkin's L = 6 instances);
+:func:`solve_dp` picks one by the number of states (:func:`choose_engine`) and
+reports which in ``DPResult.engine``.
 """
 
 from __future__ import annotations
