@@ -494,51 +494,72 @@ def check_factorisation(problem: Problem, space: RankedSpace, tables: PeriodTabl
 # ----------------------------------------------------------------------------
 # Sweeps (compiled)
 # ----------------------------------------------------------------------------
+def _group_py(g, P, k, m, total, G, suffixes, start):  # pragma: no cover
+    """Group ``g`` = (suffix ``r``, phase ``w``): ``(r, w, w + 1 mod P, first index, size,
+    rank of the successor suffix without its last coordinate, b = β_2)``."""
+    r = g // P
+    w = g - r * P
+    base_r = 0
+    rest = total
+    bnext = 0
+    if k >= 1:
+        bnext = suffixes[r, 0]
+        for j in range(k - 1):
+            v = suffixes[r, j + 1]
+            base_r += G[k - 1 - j, rest, v // m]
+            rest -= v
+    return r, w, (w + 1) % P, start[g], start[g + 1] - start[g], base_r, bnext
+
+
+def _target_py(a, L, k, m, P, w2, low, base_r, bnext, start):  # pragma: no cover
+    """For order ``a``: ``b`` added to the net inventory, and the successors' base index
+    (the successor ``y'`` sits at ``base + y'``; consecutive orders → consecutive suffixes)."""
+    if k >= 1:
+        r2 = base_r + a // m
+        b = bnext
+    else:
+        r2 = 0
+        b = a if L == 1 else 0
+    return b, start[r2 * P + w2] - low
+
+
+def _expect_py(w, c, b, b2, low, succ_ptr, succ_net, succ_prob, V):  # pragma: no cover
+    """``Σ_d P(d) V(successor)`` from pre-demand stock index ``c`` in phase ``w``."""
+    acc = 0.0
+    for t in range(succ_ptr[w, c], succ_ptr[w, c + 1]):
+        y2 = succ_net[t] + b
+        if y2 < low:
+            y2 = low
+        acc += succ_prob[t] * V[b2 + y2]
+    return acc
+
+
+_group = nb.njit(inline="always", cache=True)(_group_py)
+_expect = nb.njit(inline="always", cache=True)(_expect_py)
+_target = nb.njit(inline="always", cache=True)(_target_py)
+
+
 def _bellman_py(L, k, P, low, m, total, G, sums, suffixes, start, feasible, succ_ptr, succ_net,
                 succ_prob, pre_cost, order_cost, V, gamma, keep, new, pol, glo, ghi):  # pragma: no cover
     """``new = min_a c(s,a) + γ Σ P(s'|s,a) V(s')`` (ties to the smaller order), the argmin
     in ``pol``, and per group the min / max of ``new − keep·V`` in ``glo`` / ``ghi``."""
     n_groups = start.shape[0] - 1
     for g in nb.prange(n_groups):
-        r = g // P
-        w = g - r * P
-        w2 = (w + 1) % P
+        r, w, w2, i0, ny, base_r, bnext = _group(g, P, k, m, total, G, suffixes, start)
         sig = sums[r]
-        i0 = start[g]
-        ny = start[g + 1] - i0
-        base_r = 0
-        rest = total
-        bnext = 0
-        if k >= 1:
-            bnext = suffixes[r, 0]
-            for j in range(k - 1):
-                v = suffixes[r, j + 1]
-                base_r += G[k - 1 - j, rest, v // m]
-                rest -= v
         for j in range(ny):
             new[i0 + j] = np.inf
             pol[i0 + j] = 0
         amax = feasible[sig]  # at the group's lowest position, low + sig
         for a in range(0, amax + 1, m):
-            if k >= 1:
-                r2 = base_r + a // m
-                b = bnext
-            else:
-                r2 = 0
-                b = a if L == 1 else 0
-            b2 = start[r2 * P + w2] - low
+            b, b2 = _target(a, L, k, m, P, w2, low, base_r, bnext, start)
             oc = order_cost[a // m]
             for j in range(ny):
                 if a > feasible[j + sig]:
                     break
                 c = j + a if L == 0 else j  # s₀ − low
-                acc = 0.0
-                for t in range(succ_ptr[w, c], succ_ptr[w, c + 1]):
-                    y2 = succ_net[t] + b
-                    if y2 < low:
-                        y2 = low
-                    acc += succ_prob[t] * V[b2 + y2]
-                q = pre_cost[w, c] + oc + gamma * acc
+                q = pre_cost[w, c] + oc + gamma * _expect(w, c, b, b2, low, succ_ptr, succ_net,
+                                                          succ_prob, V)
                 idx = i0 + j
                 if q < new[idx] - 1e-12 * (1.0 + abs(q)):
                     new[idx] = q
@@ -559,39 +580,15 @@ def _evaluate_py(L, k, P, low, m, total, G, sums, suffixes, start, succ_ptr, suc
     ``out − V − keep·V`` (the policy's gain bracket when ``keep = 1 − τ``)."""
     n_groups = start.shape[0] - 1
     for g in nb.prange(n_groups):
-        r = g // P
-        w = g - r * P
-        w2 = (w + 1) % P
-        i0 = start[g]
-        ny = start[g + 1] - i0
-        base_r = 0
-        rest = total
-        bnext = 0
-        if k >= 1:
-            bnext = suffixes[r, 0]
-            for j in range(k - 1):
-                v = suffixes[r, j + 1]
-                base_r += G[k - 1 - j, rest, v // m]
-                rest -= v
+        _, w, w2, i0, ny, base_r, bnext = _group(g, P, k, m, total, G, suffixes, start)
         lo_d = np.inf
         hi_d = -np.inf
         for j in range(ny):
             idx = i0 + j
             a = pol[idx]
-            if k >= 1:
-                r2 = base_r + a // m
-                b = bnext
-            else:
-                r2 = 0
-                b = a if L == 1 else 0
-            b2 = start[r2 * P + w2] - low
+            b, b2 = _target(a, L, k, m, P, w2, low, base_r, bnext, start)
             c = j + a if L == 0 else j
-            acc = 0.0
-            for t in range(succ_ptr[w, c], succ_ptr[w, c + 1]):
-                y2 = succ_net[t] + b
-                if y2 < low:
-                    y2 = low
-                acc += succ_prob[t] * V[b2 + y2]
+            acc = _expect(w, c, b, b2, low, succ_ptr, succ_net, succ_prob, V)
             q = pre_cost[w, c] + order_cost[a // m] + gamma * acc + keep * V[idx]
             out[idx] = q
             dv = q - V[idx]
@@ -737,6 +734,16 @@ class MatrixFreeResult:
         return orders, q
 
 
+def _sweep_args(problem: Problem, space: RankedSpace,
+                tables: PeriodTables) -> tuple[tuple, tuple, np.ndarray, np.ndarray]:
+    """The sweeps' arguments: ranking, period tables, and per-group bracket buffers."""
+    common = (problem.lead_time, space.k, problem.period, space.low, problem.order_multiple,
+              space.total, space.G, space.sums, space.suffixes, space.start)
+    succ = (tables.succ_ptr, tables.succ_net, tables.succ_prob, tables.pre_cost, tables.order_cost)
+    n_groups = space.start.shape[0] - 1
+    return common, succ, np.empty(n_groups), np.empty(n_groups)
+
+
 def _kernels(n: int) -> tuple[Callable, Callable, Callable]:
     if n >= PARALLEL_MIN_STATES:
         return _bellman_parallel, _evaluate_parallel, _shift_parallel
@@ -782,13 +789,7 @@ def solve_matrix_free(problem: Problem, *, objective: Objective = "average", tol
         check_factorisation(problem, space, tables, samples=check_samples)
     n = space.n_states
     bellman, evaluate, shift = _kernels(n)
-    P = problem.period
-    common = (problem.lead_time, space.k, P, space.low, problem.order_multiple, space.total,
-              space.G, space.sums, space.suffixes, space.start)
-    succ = (tables.succ_ptr, tables.succ_net, tables.succ_prob, tables.pre_cost, tables.order_cost)
-    n_groups = space.start.shape[0] - 1
-    glo = np.empty(n_groups)
-    ghi = np.empty(n_groups)
+    common, succ, glo, ghi = _sweep_args(problem, space, tables)
     V = np.zeros(n)
     new = np.empty(n)
     scratch = np.empty(n)
@@ -871,13 +872,7 @@ def evaluate_matrix_free(problem: Problem, orders: np.ndarray | Callable[[np.nda
     if tau is None:
         tau = 0.5 if problem.seasonal else 0.95
     _, evaluate, shift = _kernels(n)
-    P = problem.period
-    common = (problem.lead_time, space.k, P, space.low, problem.order_multiple, space.total,
-              space.G, space.sums, space.suffixes, space.start)
-    succ = (tables.succ_ptr, tables.succ_net, tables.succ_prob, tables.pre_cost, tables.order_cost)
-    n_groups = space.start.shape[0] - 1
-    glo = np.empty(n_groups)
-    ghi = np.empty(n_groups)
+    common, succ, glo, ghi = _sweep_args(problem, space, tables)
     V = np.zeros(n)
     scratch = np.empty(n)
     best: tuple[float, float] | None = None
