@@ -69,6 +69,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("Bakery: " + header(res.comparison))
         print(res.comparison.table())
         print()
+    for d in res.decisions:
+        print(f"Decision — {d.subject}:")
+        print("\n".join("  " + line for line in d.lines()))
+    print()
     print(f"results written to {out / 'bike_shop_results.json'}"
           + (f" and {out / 'bakery_results.json'}" if res.comparison is not None else ""))
     if res.report is not None:

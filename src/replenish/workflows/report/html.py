@@ -35,6 +35,9 @@ figure{margin:10px 0 22px}figure img{max-width:100%;height:auto;border:1px solid
 figcaption{font-size:13px;color:#555;margin-top:4px}
 .params td{text-align:left}.note{font-size:13px;color:#555}
 code{background:#f0f2f5;padding:1px 4px;border-radius:3px}
+.decision{background:#eef6ee;border:1px solid #b9dbb9;border-radius:6px;padding:10px 16px;margin:12px 0 18px}
+.decision h2{border:0;margin:4px 0 6px;font-size:19px}.decision p.rec{font-size:15px;margin:4px 0}
+.decision ul{margin:4px 0 8px;font-size:14px}.decision h3{margin:10px 0 2px}
 """
 
 
@@ -216,23 +219,59 @@ def section_html(title: str, problem: Problem, comparison: Any, rows: list[dict[
     return "\n".join(parts)
 
 
+def decision_html(decisions: Sequence[tuple[str, dict[str, Any]]]) -> str:
+    """The decision block at the top of a report: per section, its recommendation (bold), the
+    runner-up and the reasons (the lines ``replenish compare``/``solve`` print)."""
+    if not decisions:
+        return ""
+    multi = len(decisions) > 1
+    out = ['<div class="decision" id="decision"><h2>Decision</h2>']
+    for title, d in decisions:
+        text = list(d.get("text") or [])
+        if not text:
+            continue
+        if multi:
+            out.append(f'<h3><a href="#{slug(title)}">{html.escape(title)}</a></h3>')
+        out.append(f'<p class="rec"><b>{html.escape(text[0])}</b></p>')
+        if len(text) > 1:
+            out.append(f"<ul>{list_items(text[1:])}</ul>")
+    out.append("</div>")
+    return "\n".join(out)
+
+
 def page_html(title: str, sections: Sequence[str], parts: Sequence[str], *, version: str,
-              generated: str) -> str:
-    """The whole page: title, meta line, a table of contents (several sections) and the sections."""
+              generated: str, decisions: Sequence[tuple[str, dict[str, Any]]] = ()) -> str:
+    """The whole page: title, meta line, the decision block, a table of contents (several
+    sections) and the sections."""
     multi = len(sections) > 1
     toc = "".join(f'<li><a href="#{slug(s)}">{html.escape(s)}</a></li>' for s in sections)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body><main>"
             f"<h1>{html.escape(title)}</h1><p class=\"meta\">replenish {version} — generated {generated} — "
             "figures also as PNG/SVG files, results in <code>results.json</code> and "
-            "<code>results.csv</code> next to this page.</p>"
+            "<code>results.csv</code> next to this page.</p>" + decision_html(decisions)
             + (f"<ul>{toc}</ul>" if multi else "") + "\n".join(parts) + "</main></body></html>\n")
 
 
-def rolling_index_html(roll: Any) -> str:
-    """``index.html`` of a rolling-origin comparison: the test cost of every method per origin
-    and in total, and a link to each origin's report (``origin-<date>/report.html``)."""
+def rolling_index_html(roll: Any, decision: Any = None) -> str:
+    """``index.html`` of a rolling-origin comparison: the decision (which policy to deploy, its
+    saving per origin, where it lost; :func:`~replenish.workflows.decision.decide_rolling` unless
+    given), the test cost of every method per origin and in total, and a link to each origin's
+    report (``origin-<date>/report.html``)."""
     import html as _html
+
+    from replenish.workflows.decision import decide_rolling
+
+    if decision is None:
+        try:
+            decision = decide_rolling(roll)
+        except Exception:  # no method ran at every origin
+            decision = None
+    dec = ""
+    if decision is not None:
+        text = decision.lines()
+        dec = (f'<div class="decision"><h2>Decision</h2><p><b>{_html.escape(text[0])}</b></p>'
+               f"<ul>{list_items(text[1:])}</ul></div>")
 
     tot = roll.totals()
     ref = roll.to_json()["reference"]
@@ -254,8 +293,10 @@ def rolling_index_html(roll: Any) -> str:
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{_html.escape(roll.name)}: rolling "
             "origins</title><style>body{font-family:sans-serif;max-width:960px;margin:2em auto}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
-            "text-align:right}td:first-child{text-align:left}</style></head><body>"
-            f"<h1>{_html.escape(roll.name)}: rolling-origin backtest</h1>"
+            "text-align:right}td:first-child{text-align:left}"
+            ".decision{background:#eef6ee;border:1px solid #b9dbb9;border-radius:6px;padding:4px 16px}"
+            "</style></head><body>"
+            f"<h1>{_html.escape(roll.name)}: rolling-origin backtest</h1>{dec}"
             "<p>Each method is fitted on all data before an origin and replayed on the actual sales "
             "after it. Test-window total cost ($), and the total relative to "
             f"{_html.escape(ref or '—')}.</p>"
