@@ -146,7 +146,7 @@ def explain(problem: Problem, policies: Mapping[str, Policy] | Sequence[Policy],
     if av is not None:
         orders, pc, q = av.at(s)
         best = float(q.min())
-        values = tuple(OrderValue(int(o), float(c), float(v), float(v - best))
+        values = tuple(OrderValue(int(o), float(c), float(v), float(v - best), float(v - av.gain))
                        for o, c, v in zip(orders, pc, q, strict=True))
         optimal_order = int(orders[int(np.argmin(q))])
         all_policies["DP optimum"] = av.policy
@@ -171,6 +171,10 @@ def explain(problem: Problem, policies: Mapping[str, Policy] | Sequence[Policy],
         out.append(PolicyExplanation(label=label, describe=pol.describe(), order=order,
                                      regret=regret_of.get(order), own_values=own,
                                      own_values_note=note, forecast=fc, neighbours=nb))
+    ref = None
+    if av is not None:
+        ref = tuple(int(x) for x in av.mdp.space.expand(av.mdp.states[:1])[0])
     return Explanation(problem=problem, state=tuple(int(x) for x in s),
                        optimal_average_cost=av.gain if av is not None else None, values=values,
-                       optimal_order=optimal_order, policies=tuple(out), notes=tuple(notes))
+                       optimal_order=optimal_order, policies=tuple(out), notes=tuple(notes),
+                       reference_state=ref)

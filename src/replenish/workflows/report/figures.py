@@ -311,39 +311,48 @@ def fig_explain(problem: Problem, explanations: list[Any], labels: Sequence[str]
 
     from replenish.workflows.explain import state_label
 
-    fig, axes = plt.subplots(1, len(exps), figsize=(max(3.2 * len(exps), 9.0), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(exps), figsize=(max(3.4 * len(exps), 9.0), 4.4), squeeze=False)
     for ax, e in zip(axes[0], exps, strict=True):
-        orders = np.array([v.order for v in e.values])
-        reg = np.array([v.regret for v in e.values])
+        shown = [r[0].order for r in e.value_rows(3) if r is not None]
+        lo, hi = min(shown), max(shown)
+        vals = [v for v in e.values if lo <= v.order <= hi]
+        orders = np.array([v.order for v in vals])
+        reg = np.array([v.regret for v in vals])
         ax.plot(orders, reg, "-", color="0.4", lw=1.2)
         ax.plot(orders, reg, ".", color="0.4", ms=4)
-        chosen = []
-        for i, p in enumerate(e.policies):
-            if p.regret is None:
-                continue
-            chosen.append(p.regret)
-            if p.label == "DP optimum":
-                ax.plot([p.order], [p.regret], "*", ms=15, color=method_style("dp")[0], label=p.label,
-                        zorder=5)
-            else:  # concentric rings: methods choosing the same order stay visible
-                ax.plot([p.order], [p.regret], "o", ms=max(5.0, 17 - 2.2 * i), mfc="none",
-                        mec=method_style(method_of.get(p.label, p.label))[0], mew=1.8, label=p.label,
-                        zorder=4)
+        # one marker per order chosen, labelled with every policy that chose it (none hidden)
+        groups: dict[int, list[Any]] = {}
+        for p in e.policies:
+            if p.regret is not None and lo <= p.order <= hi:
+                groups.setdefault(p.order, []).append(p)
+        top = max(float(reg.max()) if reg.size else 0.0, 1e-3)
+        for o, ps in sorted(groups.items()):
+            y = ps[0].regret
+            for i, p in enumerate(ps):
+                if p.label == "DP optimum":
+                    ax.plot([o], [y], "*", ms=15, color=method_style("dp")[0], zorder=5, label=p.label)
+                else:  # concentric rings in each method's colour
+                    ax.plot([o], [y], "o", ms=max(5.0, 17 - 2.2 * i), mfc="none",
+                            mec=method_style(method_of.get(p.label, p.label))[0], mew=1.8, zorder=4,
+                            label=p.label)
+            ha = "left" if o == lo and hi > lo else "right" if o == hi and hi > lo else "center"
+            ax.annotate("\n".join(p.label for p in ps), (o, y), xytext=(0, 12),
+                        textcoords="offset points", ha=ha, va="bottom", fontsize=7.5,
+                        color="0.15")
         ax.set_title(f"state {state_label(problem, np.asarray(e.state))}", loc="left")
         ax.set_xlabel("order tonight (units)")
-        near = reg[np.abs(orders - orders[np.argmin(reg)]) <= max(2, 0.2 * orders.max())]
-        lim = max([float(near.max()), *chosen, 1e-3])
-        ax.set_ylim(-0.08 * lim, lim * 1.15)
+        n_lab = max((len(ps) for ps in groups.values()), default=1)
+        ax.set_ylim(-0.06 * top, top * (1.12 + 0.09 * n_lab))  # every curve point and label inside
+        ax.set_xlim(lo - 0.6 * problem.order_multiple, hi + 0.6 * problem.order_multiple)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
         ax.grid(color="0.93")
     axes[0, 0].set_ylabel("extra long-run cost ($)")
-    h, lab = axes[0, 0].get_legend_handles_labels()
-    fig.tight_layout(rect=(0, 0.13, 1, 1))
-    fig.legend(h, lab, loc="lower center", ncol=min(len(lab), 5), frameon=False, fontsize=9)
+    fig.tight_layout()
     return finish(fig, f"{prefix}explain", "Value of each candidate order",
-                   "Regret Q*(s, a) − min Q*(s, ·) of each order a (exact DP: extra long-run cost of "
-                   "ordering a tonight and acting optimally afterwards); markers: each method's order "
-                   "(★ DP optimum).")
+                  "Regret Q*(s, a) − min Q*(s, ·) of each order a (exact DP: extra long-run cost of "
+                  "ordering a tonight and acting optimally afterwards), for the orders near the "
+                  "optimal one and those the methods chose; each chosen order is labelled with every "
+                  "method choosing it (★ DP optimum, rings in each method's colour).")
 
 
 def compare_replay_png(comparison: Any, days: int = 56) -> bytes | None:

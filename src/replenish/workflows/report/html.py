@@ -164,16 +164,45 @@ def explain_html(problem: Problem, explanations: list[Any]) -> str:
     if e.values:
         st = html.escape(describe_state(problem, np.asarray(e.state)))
         out.append(f"<h3>Candidate orders in state {st}</h3>")
-        vr = [(str(v.order), f"{v.period_cost:.4f}", f"{v.q:.4f}", f"{v.regret:.4f}",
-               "optimal" if v.order == e.optimal_order else "") for v in e.values]
-        out.append(table_html(("order", "tonight's expected cost $", "Q* $", "regret $", ""), vr, left=0))
+        pnote = e.period_cost_note()
+        notes = [e.scale_note()] + ([pnote] if pnote else [])
+        out.append('<p class="note">' + html.escape(". ".join(n[0].upper() + n[1:] for n in notes))
+                   + ". Shown: the orders near the optimal one, every method's order and ordering "
+                   "nothing (… = orders left out; <code>replenish explain --all-orders</code> "
+                   "lists all).</p>")
+        head3 = ["order"] + ([] if pnote else ["tonight's expected cost $"]) + \
+            ["cost-to-go $", "regret $", "chosen by"]
+        vr, cls = [], []
+        for row in e.value_rows(3):
+            if row is None:
+                vr.append(["…"] + [""] * (len(head3) - 1))
+                cls.append("")
+                continue
+            v, labels = row
+            vr.append([str(v.order)] + ([] if pnote else [f"{v.period_cost:.4f}"])
+                      + [f"{v.cost_to_go:.4f}", f"{v.regret:.4f}", ", ".join(labels)])
+            cls.append("best" if v.order == e.optimal_order else "")
+        out.append(table_html(head3, vr, left=0, row_classes=cls))
     fc = [p for p in e.policies if p.forecast]
     if fc:
         days = len(fc[0].forecast)
-        head2 = ["policy", "order"] + [f"day {d}" for d in range(1, days + 1)] + [f"{days} days"]
-        rows2 = [[p.label, str(p.order)] + [f"{d.cost:.2f}" for d in p.forecast] + [f"{p.forecast_total:.2f}"]
-                 for p in fc]
+        costs = np.array([[d.cost for d in p.forecast] for p in fc])
+        same = [len(fc) > 1 and float(np.ptp(costs[:, d])) <= 1e-9 * max(1.0, abs(costs[0, d]))
+                for d in range(days)]
+        if all(same):  # every policy's forecast is the same: nothing to leave out
+            same = [False] * days
+        keep = [d for d in range(days) if not same[d]]
+        head2 = ["policy", "order"] + [f"day {d + 1}" for d in keep] + [f"{days} days"]
+        rows2 = [[p.label, str(p.order)] + [f"{p.forecast[d].cost:.2f}" for d in keep]
+                 + [f"{p.forecast_total:.2f}"] for p in fc]
         out.append(f"<h3>Expected cost of the next {days} days from that state ($, exact)</h3>")
+        dropped = [d for d in range(days) if same[d]]
+        if dropped:
+            out.append('<p class="note">The same for every policy, so left out: '
+                       + ", ".join(f"day {d + 1} {costs[0, d]:.2f} $" for d in dropped)
+                       + (" (tonight's order arrives after the first day's demand)"
+                          if dropped == list(range(min(problem.lead_time, days))) else "")
+                       + "; the total includes them.</p>")
         out.append(table_html(head2, rows2, left=1))
     return "\n".join(out)
 
