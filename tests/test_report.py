@@ -349,3 +349,37 @@ def test_fleet_figure_uses_each_methods_fixed_colour(monkeypatch):
     assert [m for m, _ in data] == ["dqn", "myopic"]
     assert [to_hex(p.get_facecolor(), keep_alpha=False) for p in boxes] == \
         [METHODS["dqn"].color, METHODS["myopic"].color]
+
+
+def test_learning_curves_on_each_runs_own_axis_with_a_robust_range(monkeypatch, bike_results):
+    """Two Q-learning runs of different lengths both span the axis (fraction of their own
+    training); the y-range stops at a high quantile of the points, never below a final value."""
+    import replenish.workflows.report.figures as figures
+    from replenish.workflows.report.figures import LEARNING_CLIP_QUANTILE, fig_learning, learning_ylim
+
+    prob = bike_results[0].policy.problem
+    runs = [solve(prob, "qlearning", options={"steps": n, "variant": "seed", "curve_points": 4}, seed=2)
+            for n in (20_000, 60_000)]
+    figs = _capture_figures(monkeypatch, figures)
+    f = fig_learning(runs, ["short", "long"], "")
+    assert f is not None
+    ax = figs[-1].axes[0]
+    lines = {ln.get_label(): ln for ln in ax.get_lines() if ln.get_label() in ("short", "long")}
+    for lab in ("short", "long"):
+        x = np.asarray(lines[lab].get_xdata(), dtype=float)
+        assert x[-1] == pytest.approx(1.0) and 0 < x[0] < 1
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "short (20k steps)" in legend and "long (60k steps)" in legend
+    # the y-range: gaps in %, from the runs' own curves
+    ys = [100 * np.array([h["gap"] for h in r.extras["curve"]]) for r in runs]
+    lo, hi = ax.get_ylim()
+    allv = np.concatenate(ys)
+    assert hi >= max(y[-1] for y in ys)
+    late = max(y[len(y) // 2:].max() for y in ys)
+    assert hi >= late  # the second half of every run is shown in full
+    assert hi <= min(allv.max(), max(np.quantile(allv, LEARNING_CLIP_QUANTILE), 1.5 * late)) * 1.2 + 1e-9
+    assert lo <= 0.0
+    # a spike far above the rest is clipped, and the caption says so
+    spiky = [np.array([440.0, 147.0, 3.0, 2.0, 1.5, 1.0, 0.8, 0.5, 0.4, 0.3, 0.3])]
+    _, hi2 = learning_ylim(spiky, floor=0.0)
+    assert 0.8 < hi2 < 147.0  # the late stage in full, the early spikes above

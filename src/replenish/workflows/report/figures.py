@@ -157,8 +157,35 @@ def _curve(r: SolveResult) -> tuple[np.ndarray, np.ndarray, str] | None:
     return None
 
 
+#: Quantile of all curve points above which a learning curve may be clipped (early spikes).
+LEARNING_CLIP_QUANTILE = 0.75
+
+
+def _fmt_steps(n: float) -> str:
+    return f"{n / 1e6:g}M" if n >= 1e6 else f"{n / 1e3:g}k" if n >= 1e3 else f"{n:g}"
+
+
+def learning_ylim(ys: Sequence[np.ndarray], *, floor: float | None = None) -> tuple[float, float]:
+    """A robust y-range for learning curves: the top is the larger of the
+    :data:`LEARNING_CLIP_QUANTILE` quantile of all points and 1.5 × the highest point of the
+    second half of any run (so the late stage is always shown in full and early spikes fall
+    above); the bottom is the lowest point (or ``floor``, e.g. 0 for a gap to the optimum)."""
+    arrs = [np.asarray(y, dtype=float) for y in ys if len(y)]
+    allv = np.concatenate(arrs)
+    allv = allv[np.isfinite(allv)]
+    late = max(float(np.nanmax(y[len(y) // 2:])) for y in arrs)
+    lo = float(allv.min()) if floor is None else min(floor, float(allv.min()))
+    base = 0.0 if floor is None else floor
+    hi = min(float(allv.max()), max(float(np.quantile(allv, LEARNING_CLIP_QUANTILE)),
+                                    base + 1.5 * (late - base)))
+    span = max(hi - lo, 1e-9)
+    return lo - 0.05 * span, hi + 0.12 * span
+
+
 def fig_learning(results: Sequence[SolveResult], labels: Sequence[str], prefix: str) -> Figure | None:
-    """Gap to the optimum (or cost) against training steps, for each learner."""
+    """Gap to the optimum (when known, else cost) against the fraction of each learner's own
+    training (each method on its own step axis, its total in the legend); a robust y-range
+    (:func:`learning_ylim`), points above it drawn on the top edge as ▲."""
     curves = []
     for lab, r in zip(labels, results, strict=True):
         c = _curve(r)
@@ -171,27 +198,50 @@ def fig_learning(results: Sequence[SolveResult], labels: Sequence[str], prefix: 
     as_gap = opt is not None and opt != 0
     fig, ax = plt.subplots(figsize=(9.5, 4.0))
     seen: dict[str, int] = {}
+    drawn = []
     for lab, r, steps, y, kind in curves:
         if as_gap and kind == "cost" and opt is not None:  # (as_gap implies opt is not None)
             y = (y - opt) / abs(opt)
         elif not as_gap and kind == "gap" and opt is not None:
             y = opt + y * abs(opt)
+        total = float(r.params.get("steps") or steps.max() or 1.0)
+        drawn.append((lab, r, steps / max(total, steps.max()), 100 * y if as_gap else y, total))
+    lo, hi = learning_ylim([d[3] for d in drawn], floor=0.0 if as_gap else None)
+    clipped = 0
+    for lab, r, x, y, _total in drawn:
         color, marker = method_style(r.method)
         k = seen[r.method] = seen.get(r.method, -1) + 1  # further runs of a method: other line styles
-        ax.plot(steps, 100 * y if as_gap else y, marker=marker, ls=("-", "--", ":", "-.")[k % 4],
+        ax.plot(x, np.minimum(y, hi), marker=marker, ls=("-", "--", ":", "-.")[k % 4],
                 ms=4, color=color, mfc=color if k == 0 else "none", label=lab)
+        over = y > hi
+        if over.any():
+            clipped += int(over.sum())
+            ax.plot(x[over], np.full(int(over.sum()), hi), "^", ms=7, color=color, clip_on=False)
     if as_gap:
         ax.axhline(0, color=method_style("dp")[0], ls="--", lw=1, label="DP optimum")
         ax.set_ylabel("gap to the optimum (%)")
     else:
         ax.set_ylabel("average cost ($ per period)")
-    ax.set_xlabel("training steps (environment transitions)")
+    ax.set_ylim(lo, hi)
+    ax.set_xlim(0, 1.02)
+    ax.set_xlabel("fraction of the method's own training (its total steps in the legend)")
     ax.grid(color="0.92")
-    ax.legend(frameon=False)
+    leg = ax.legend(frameon=False)
+    totals = {d[0]: d[4] for d in drawn}
+    for t in leg.get_texts():  # the legend names each run's own length
+        if t.get_text() in totals:
+            t.set_text(f"{t.get_text()} ({_fmt_steps(totals[t.get_text()])} steps)")
     ax.set_title("Learning curves (periodic evaluations of the greedy policy)", loc="left")
     fig.tight_layout()
+    unit = "%" if as_gap else " $/period"
+    clip = (f" The y-axis stops at {hi:.3g}{unit} (the larger of the {int(100 * LEARNING_CLIP_QUANTILE)}th "
+            "percentile of all points and 1.5 × the highest point of any run's second half); "
+            f"{clipped} early point(s) above it are drawn on the top edge (▲)." if clipped else "")
     return finish(fig, f"{prefix}learning", "Learning curves",
-                   "Greedy policy evaluated during training (simulated; DQN keeps the best one).")
+                  "Greedy policy evaluated during training (simulated; DQN keeps the best one), "
+                  "against the fraction of each method's own training so that runs of different "
+                  "lengths share the axis" + (", as the gap to the DP optimum" if as_gap else "")
+                  + "." + clip)
 
 
 def fig_replay(comparison: Any, labels_by_method: dict[str, str], prefix: str) -> list[Figure]:
