@@ -383,3 +383,62 @@ def test_learning_curves_on_each_runs_own_axis_with_a_robust_range(monkeypatch, 
     spiky = [np.array([440.0, 147.0, 3.0, 2.0, 1.5, 1.0, 0.8, 0.5, 0.4, 0.3, 0.3])]
     _, hi2 = learning_ylim(spiky, floor=0.0)
     assert 0.8 < hi2 < 147.0  # the late stage in full, the early spikes above
+
+
+def test_weekday_figures_heatmaps_ranges_and_replay(tmp_path, monkeypatch, toy_comparison):
+    """Heatmaps: seven panels only for a policy whose orders depend on the weekday; the
+    order-per-state axis ends near the largest order shown; the replay: four weeks day by day
+    and a weekly summary of the whole window."""
+    import replenish.workflows.report.figures as figures
+
+    comp = toy_comparison
+    figs = _capture_figures(monkeypatch, figures)
+    rep = write_comparison_report(comp, tmp_path, svg=False)
+    assert {"heatmaps", "orders-per-state", "replay", "replay-weekly"} <= set(rep.figures)
+    heat = next(f for f in figs if any(ax.images for ax in f.axes) and len(f.axes) >= 8)
+    problem = comp.problem
+    kinds = set()
+    for r in comp.results:
+        lab = r.method
+        panels = [ax for ax in heat.axes if ax.images and ax.get_title(loc="left").startswith(lab)]
+        # the row of this policy: the panel titled with it and the six to its right
+        states = np.array([[a, b, w] for w in range(7) for a in range(0, 8) for b in range(0, 6, 2)])
+        orders = r.policy.act(states).reshape(7, -1)
+        depends = any(not np.array_equal(orders[0], orders[w]) for w in range(1, 7))
+        kinds.add(depends)
+        assert len(panels) == 1
+        y0 = panels[0].get_position().y0
+        row = [ax for ax in heat.axes if ax.images and abs(ax.get_position().y0 - y0) < 1e-6]
+        texts = [t.get_text() for ax in heat.axes for t in ax.texts
+                 if abs(ax.get_position().y0 - y0) < 1e-6]
+        if depends:
+            assert len(row) == 7
+        else:
+            assert len(row) == 1 and "same for every weekday" in texts
+    assert kinds == {True, False}  # order-up-to is the same every weekday, the DP is not
+    # orders per state: the y-axis ends close to the largest order shown
+    ops = next(f for f in figs
+               if any("differs from the optimum" in ax.get_title(loc="left") for ax in f.axes))
+    shown = [ln for ax in ops.axes for ln in ax.get_lines()]
+    top = max(float(np.max(ln.get_ydata())) for ln in shown)
+    for ax in ops.axes:
+        if ax.get_lines():
+            assert top <= ax.get_ylim()[1] <= 1.05 * top + 0.5 + 1e-9
+    assert ops.axes[0].get_ylim()[1] < problem.max_order_units  # not the largest feasible order
+    # replay: 28 days day by day; weekly summary: one point per full week and method
+    import matplotlib.dates as mdates
+
+    zoom = next(f for f in figs if any("in these 28 days" in ax.get_title(loc="left") for ax in f.axes))
+    for ax in zoom.axes:
+        xs = [x for ln in ax.get_lines() for x in np.atleast_1d(ln.get_xdata())]
+        if xs:
+            days = mdates.date2num(xs)
+            assert days.max() - days.min() <= 27
+    weekly = next(f for f in figs if any(ax.get_ylabel() == "cost ($/week)" for ax in f.axes))
+    cost_ax = next(ax for ax in weekly.axes if ax.get_ylabel() == "cost ($/week)")
+    n_weeks = len(comp.history.test) // 7
+    lines = {ln.get_label(): ln for ln in cost_ax.get_lines()}
+    for r in comp.results:
+        y = np.asarray(lines[r.method].get_ydata(), dtype=float)
+        assert len(y) == n_weeks
+        assert y.sum() == pytest.approx(r.test.trajectory["cost"][: 7 * n_weeks].sum())

@@ -244,6 +244,10 @@ def fig_learning(results: Sequence[SolveResult], labels: Sequence[str], prefix: 
                   + "." + clip)
 
 
+#: Days of the test window shown day by day in the replay figure (the rest: weekly summary).
+REPLAY_ZOOM_DAYS = 28
+
+
 def fig_replay(comparison: Any, labels_by_method: dict[str, str], prefix: str) -> list[Figure]:
     """The test window replayed: demand, stock, orders and stockout days per method; cumulative cost."""
     plt = pyplot()
@@ -251,32 +255,74 @@ def fig_replay(comparison: Any, labels_by_method: dict[str, str], prefix: str) -
     if not runs:
         return []
     figs = []
-    fig, axes = plt.subplots(len(runs), 1, figsize=(13, 2.25 * len(runs) + 0.9), sharex=True,
+    # 1. a month zoom: the first four weeks, day by day
+    n = min(REPLAY_ZOOM_DAYS, min(r.test.days for r in runs))
+    fig, axes = plt.subplots(len(runs), 1, figsize=(11, 1.9 * len(runs) + 1.0), sharex=True,
                              squeeze=False)
+    ymax = max(max(float(r.test.trajectory["demand"][:n].max()),
+                   float(r.test.trajectory["states"][1: n + 1, 0].max()),
+                   float(r.test.trajectory["orders"][:n].max())) for r in runs)
+    ymax = max(ymax, 1.0)
     for ax, r in zip(axes[:, 0], runs, strict=True):
         t = r.test.trajectory
-        x = r.test.dates.astype("datetime64[D]").astype(object)
-        ax.fill_between(x, t["demand"], step="mid", color="0.80", lw=0, label="demand (units/day)")
-        ax.plot(x, t["states"][1:, 0], "-", color="#1f77b4", lw=1.0, label="on hand at close")
-        pos = t["orders"] > 0
-        ax.plot(np.asarray(x)[pos], t["orders"][pos], ".", ms=3, color="#ff7f0e", label="order placed")
-        out = t["short"] > 0
+        x = r.test.dates[:n].astype("datetime64[D]").astype(object)
+        color, marker = method_style(r.method)
+        ax.bar(x, t["demand"][:n], width=0.8, color="0.85", label="demand")
+        ax.step(x, t["states"][1: n + 1, 0], where="mid", color="0.25", lw=1.2, label="on hand at close")
+        pos = t["orders"][:n] > 0
+        ax.plot(np.asarray(x)[pos], t["orders"][:n][pos], marker, ls="none", ms=5, color=color,
+                label="order placed")
+        out = t["short"][:n] > 0
         if out.any():
-            ymax = max(float(t["demand"].max()), 1.0)
-            ax.plot(np.asarray(x)[out], np.full(int(out.sum()), -0.06 * ymax), "|", ms=7, color="#d62728",
-                    mew=1.5, label="stockout day")
+            ax.plot(np.asarray(x)[out], np.full(int(out.sum()), -0.07 * ymax), "|", ms=8,
+                    color="#d62728", mew=2, label="stockout day", clip_on=False)
         lab = labels_by_method.get(r.method, r.method)
-        ax.set_title(f"{lab}: {r.test.average_cost:.2f} $/day, fill rate {r.test.fill_rate:.3f}, "
-                     f"{r.test.stockout_days} stockout days", loc="left")
+        ax.set_title(f"{lab}: {t['cost'][:n].sum() / n:.2f} $/day in these {n} days "
+                     f"({r.test.average_cost:.2f} over the window), {int(out.sum())} stockout days",
+                     loc="left", fontsize=9)
         ax.set_ylabel("units")
+        ax.set_ylim(-0.1 * ymax, 1.08 * ymax)
         ax.grid(axis="y", color="0.93")
-    axes[0, 0].legend(loc="upper left", ncol=4, frameon=False, bbox_to_anchor=(0, 1.32))
-    axes[-1, 0].set_xlabel("test window (date)")
+    axes[0, 0].legend(loc="lower left", ncol=4, frameon=False, bbox_to_anchor=(0, 1.18), fontsize=8)
+    axes[-1, 0].set_xlabel("date")
+    fig.autofmt_xdate()
     fig.tight_layout()
-    figs.append(finish(fig, f"{prefix}replay", "Test window replayed",
-                        "Each policy replayed on the actual demand of the held-out test window: daily "
-                        "demand (grey), stock on hand at closing (blue), orders placed (orange dots), "
-                        "days with unmet demand (red ticks)."))
+    first, last = runs[0].test.dates[0], runs[0].test.dates[n - 1]
+    figs.append(finish(fig, f"{prefix}replay", "Test window replayed: the first four weeks",
+                        f"Each policy replayed on the actual demand of {first} … {last} (the first "
+                        f"{n} days of the held-out test window), day by day: demand (grey bars), stock "
+                        "on hand at closing (line), orders placed (markers in the method's colour), "
+                        "days with unmet demand (red ticks). The weekly summary below covers the "
+                        "whole window."))
+    # 2. a weekly summary of the whole window
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(11, 5.4), sharex=True,
+                                 gridspec_kw={"height_ratios": [1, 2]})
+    weeks = None
+    for r in runs:
+        t = r.test.trajectory
+        k = r.test.days // 7
+        if k < 1:
+            continue
+        wk = r.test.dates[: 7 * k: 7].astype("datetime64[D]").astype(object)
+        cost = t["cost"][: 7 * k].reshape(k, 7).sum(axis=1)
+        color, marker = method_style(r.method)
+        a2.plot(wk, cost, "-", marker=marker, ms=3.5, lw=1.1, color=color,
+                label=labels_by_method.get(r.method, r.method))
+        if weeks is None:
+            weeks = (wk, t["demand"][: 7 * k].reshape(k, 7).sum(axis=1))
+    if weeks is not None:
+        a1.bar(weeks[0], weeks[1], width=5.5, color="0.75")
+    a1.set_ylabel("demand\n(units/week)")
+    a1.grid(axis="y", color="0.93")
+    a2.set_ylabel("cost ($/week)")
+    a2.grid(axis="y", color="0.93")
+    a2.legend(frameon=False, ncol=min(4, len(runs)), fontsize=8, loc="upper left")
+    a2.set_xlabel("week starting")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    figs.append(finish(fig, f"{prefix}replay-weekly", "Test window replayed: weekly summary",
+                        "Every full week of the held-out test window: total demand (top) and each "
+                        "policy's cost in that week (bottom, in the method's colour)."))
     fig, ax = plt.subplots(figsize=(11, 3.8))
     for r in runs:
         x = r.test.dates.astype("datetime64[D]").astype(object)
