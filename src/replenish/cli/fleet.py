@@ -34,7 +34,9 @@ def add_fleet(p: argparse.ArgumentParser) -> None:
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
     p.add_argument("--workers", type=int, help="worker processes / local Ray CPUs (default 2)")
     p.add_argument("--out", type=Path, default=Path("fleet-output"),
-                   help="results folder (default fleet-output); rerunning resumes")
+                   help="results folder (default fleet-output): fleet.csv (one row per series), "
+                        "summary.json/.txt and the report (report.html with the decision at the "
+                        "top, fleet_ratios.png); every file is written atomically; rerunning resumes")
     p.add_argument("--seed", type=int, help="run seed (default 0); series seeds derive from it")
     p.add_argument("--limit", type=int, help="only the first N series (key order)")
     p.add_argument("--retry-failed", action="store_true", help="rerun series recorded as failed")

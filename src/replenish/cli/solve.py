@@ -14,9 +14,13 @@ from replenish.core.validate import SpecError
 
 def add_solve(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="TOML problem file")
+    from replenish.solvers.catalogue import METHODS
+
     p.add_argument("--method", required=True,
-                   help="dp, order-up-to, sS, sQ, capped-base-stock, constant-order, myopic, "
-                        "weekday-base-stock, qlearning, dqn")
+                   help=", ".join(m for m, spec in METHODS.items() if not spec.contextual)
+                        + " (the forecasting methods "
+                        + ", ".join(m for m, spec in METHODS.items() if spec.contextual)
+                        + " run in replenish compare, with a [features] table)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--out", type=Path, help="folder for the policy file and result JSON")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
