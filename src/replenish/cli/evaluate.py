@@ -44,7 +44,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         from replenish.workflows.report import write_report
 
         res = SolveResult(method=policy.kind, policy=policy, evaluation=ev, optimal_average_cost=opt,
-                          gap=obj["gap"], params=obj["params"], extras={}, seconds=0.0)
+                          gap=relative_gap(ev.average_cost, opt),
+                          params={k: v for k, v in policy.params().items()
+                                  if k not in ("states", "orders")}, extras={}, seconds=0.0)
         report = write_report([res], args.report, labels=[args.policy.name],
                               title=f"{cfg.problem.name}: {args.policy.name}")
     if args.json:
