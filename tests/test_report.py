@@ -114,7 +114,7 @@ def test_report_valid_self_contained_and_numbers_match_json(tmp_path, bike_resul
         assert cells[col["avg cost $/period"]] == fmt_cost(r["average_cost"])
         assert float(cells[col["avg cost $/period"]]) == pytest.approx(r["average_cost"], abs=5e-5)
         assert cells[col["gap to optimum"]] == fmt_pct(r["gap"])
-        assert cells[col["vs best static"]] == fmt_pct(r["relative_to_best_static"])
+        assert cells[col["vs reference"]] == fmt_pct(r["relative_to_reference"])
         if r["exact"]:
             assert cells[col["95% CI / exact"]] == "exact"
         else:
@@ -125,6 +125,9 @@ def test_report_valid_self_contained_and_numbers_match_json(tmp_path, bike_resul
     assert rows[1]["average_cost"] == pytest.approx(23.6072, abs=1e-3)
     assert rows[2]["policy"] == "order-up-to(level=7)"
     assert rows[1]["relative_to_best_static"] == pytest.approx(23.6072 / 16.8230 - 1, abs=1e-4)
+    # no (s, S) among the results: the reference is the cheapest static rule, the best order-up-to
+    assert rows[1]["reference"] == "best order-up-to"
+    assert rows[1]["relative_to_reference"] == pytest.approx(23.6072 / 16.8230 - 1, abs=1e-4)
     # CSV mirrors the JSON
     with rep.csv.open() as fh:
         lines = list(csv.DictReader(fh))

@@ -77,8 +77,15 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         print_json(run.to_json())
     else:
         print(f"{run.ran} series run, {run.skipped} already done, {run.failed} failed, "
-              f"{run.crashed} lost to crashed workers; {run.seconds:.1f} s ({engine}, {workers} workers)")
+              f"{run.crashed} lost to crashed workers; {run.seconds:.1f} s ({engine}"
+              + (")" if engine == "serial" else f", {workers} workers)"))
         print(run.summary.text())
+        from replenish.workflows.decision import decide_fleet
+
+        decision = decide_fleet(run.summary)
+        if decision is not None:
+            print()
+            print("\n".join(decision.lines()))
         print(f"table: {run.out / TABLE_PARQUET} and {run.out / TABLE_CSV}; "
               f"report: {run.out / 'report.html'}")
     return 1 if run.crashed else 0

@@ -146,7 +146,11 @@ def explain(problem: Problem, policies: Mapping[str, Policy] | Sequence[Policy],
     if av is not None:
         orders, pc, q = av.at(s)
         best = float(q.min())
-        values = tuple(OrderValue(int(o), float(c), float(v), float(v - best), float(v - av.gain))
+        def to_go(v: float) -> float:  # Q* − g*, rounding-level noise at the reference shown as 0
+            x = float(v - av.gain)
+            return 0.0 if abs(x) < 1e-9 * max(1.0, abs(av.gain)) else x
+
+        values = tuple(OrderValue(int(o), float(c), float(v), float(v - best), to_go(v))
                        for o, c, v in zip(orders, pc, q, strict=True))
         optimal_order = int(orders[int(np.argmin(q))])
         all_policies["DP optimum"] = av.policy

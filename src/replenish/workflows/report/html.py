@@ -120,17 +120,18 @@ def problem_table(problem: Problem) -> str:
     return table_html(("parameter", "value"), rows, cls="params", left=2)
 
 
-def summary_html(rows: list[dict[str, Any]], historical: bool) -> str:
-    """The summary table of a section (the cheapest method's row highlighted)."""
+def summary_html(rows: list[dict[str, Any]], historical: bool, recommended: str | None = None) -> str:
+    """The summary table of a section; the recommended method's row (the decision's) is
+    highlighted, else the cheapest one."""
     head = ["method", "policy", "avg cost $/period", "95% CI / exact", "gap to optimum",
-            "vs best static", "training s", "fill rate", "days with stockout", "avg on hand"]
+            "vs reference", "training s", "fill rate", "days with stockout", "avg on hand"]
     if historical:
         head += ["test $/day", "test total $", "test vs ref", "test stockout days"]
     body, classes = [], []
     best = min((r["average_cost"] for r in rows), default=None)
     for r in rows:
         line = [r["label"], r["policy"], fmt_cost(r["average_cost"]), ci_text(r), fmt_pct(r.get("gap")),
-                fmt_pct(r.get("relative_to_best_static")), f"{r.get('seconds', 0.0):.2f}",
+                fmt_pct(r.get("relative_to_reference")), f"{r.get('seconds', 0.0):.2f}",
                 f"{r['fill_rate']:.4f}", f"{100 * r['stockout_rate']:.2f}%", f"{r['average_on_hand']:.2f}"]
         if historical:
             if r.get("test_average_cost") is not None:
@@ -140,7 +141,8 @@ def summary_html(rows: list[dict[str, Any]], historical: bool) -> str:
             else:
                 line += ["—"] * 4
         body.append(line)
-        classes.append("best" if r["average_cost"] == best else "")
+        hit = r["label"] == recommended if recommended is not None else r["average_cost"] == best
+        classes.append("best" if hit else "")
     return table_html(head, body, left=2, row_classes=classes)
 
 
@@ -208,7 +210,7 @@ def explain_html(problem: Problem, explanations: list[Any]) -> str:
 
 
 def section_html(title: str, problem: Problem, comparison: Any, rows: list[dict[str, Any]],
-                 figs: Sequence[Figure], exps: list[Any]) -> str:
+                 figs: Sequence[Figure], exps: list[Any], recommended: str | None = None) -> str:
     """One ``<section>`` of the report: problem, summary table, figures and explanations."""
     historical = comparison is not None
     parts = [f'<section id="{slug(title)}"><h2>{html.escape(title)}</h2>', problem_table(problem)]
@@ -221,13 +223,14 @@ def section_html(title: str, problem: Problem, comparison: Any, rows: list[dict[
                      "“avg cost” is the long-run cost under the weekday model fitted on the "
                      "training window.</p>")
     parts.append("<h3>Summary</h3>")
-    parts.append(summary_html(rows, historical))
-    ref = rows[0].get("best_static") if rows else None
+    parts.append(summary_html(rows, historical, recommended))
+    ref = rows[0].get("reference") if rows else None
     parts.append('<p class="note">Average cost: long-run $ per period, exact (stationary distribution '
                  "of the policy's Markov chain) or simulated with a 95% confidence interval. Gap: "
                  "(g − g*)/|g*| to the DP optimum g*. "
-                 + (f"“vs best static”: relative to <b>{html.escape(ref)}</b>, the cheapest static "
-                    "classic policy. " if ref else "")
+                 + (f"“vs reference”: relative to <b>{html.escape(ref)}</b>, the reference of the "
+                    "decision (static (s, S) unless another is named; else the cheapest static "
+                    "rule); highlighted: the recommended policy. " if ref else "")
                  + "Training s: wall time of the method, excluding evaluation.</p>")
     for fg in figs:
         if fg.name.endswith("explain"):

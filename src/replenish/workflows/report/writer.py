@@ -113,8 +113,8 @@ def _build_section(sec: ReportSection, multi: bool, explain_days: int
     labels = unique_labels(results, sec.labels)
     title = sec.title or problem.name
     prefix = f"{slug(title)}-" if multi else ""
-    rows = summary_rows(results, labels, sec.comparison)
     decision = section_decision(sec, labels)
+    rows = summary_rows(results, labels, sec.comparison, reference=decision.reference)
     historical = sec.comparison is not None
     optimum = optimum_policy(problem, results)
     figs: list[Figure] = [fig_costs(rows, prefix, historical)]
@@ -160,7 +160,8 @@ def _build_section(sec: ReportSection, multi: bool, explain_days: int
             "figures": [fg.name for fg in figs]}
     if historical:
         data["comparison"] = sec.comparison.to_json()
-    return data, figs, section_html(title, problem, sec.comparison, rows, figs, exps), replay
+    return data, figs, section_html(title, problem, sec.comparison, rows, figs, exps,
+                                                 recommended=decision.recommended), replay
 
 
 def write_report(results: Sequence[SolveResult] | Sequence[ReportSection], folder: str | Path, *,
