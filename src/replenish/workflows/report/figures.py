@@ -360,19 +360,33 @@ def fig_forecast(comparison: Any, prefix: str) -> list[Figure]:
     lo, hi = pmf_quantile(pm, 0.1), pmf_quantile(pm, 0.9)
     actual = ctx.demand[first: first + dates.size]
     x = dates.astype("datetime64[D]").astype(object)
-    fig, ax = plt.subplots(figsize=(13, 3.6))
-    ax.fill_between(x, lo, hi, step="mid", color="#aec7e8", lw=0, label="forecast 10–90%")
-    ax.plot(x, mean, "-", color="#1f77b4", lw=1.0, label="forecast mean")
-    ax.plot(x, actual, ".", ms=3, color="black", label="actual sales")
+    n = min(2 * REPLAY_ZOOM_DAYS, dates.size)  # eight weeks day by day, then weekly sums
+    fig, (ax, aw) = plt.subplots(2, 1, figsize=(11, 6.2), gridspec_kw={"height_ratios": [1.2, 1]})
+    ax.fill_between(x[:n], lo[:n], hi[:n], step="mid", color="#aec7e8", lw=0, label="forecast 10–90%")
+    ax.plot(x[:n], mean[:n], "-", color="#1f77b4", lw=1.2, drawstyle="steps-mid", label="forecast mean")
+    ax.plot(x[:n], actual[:n], "o", ms=3.5, color="black", label="actual sales")
     cover = float(np.mean((actual >= lo) & (actual <= hi)))
     sc = fc.scores(ctx, first, first + dates.size - 1)
-    ax.set_title(f"one day ahead, as known each evening ({fc.choice}): pinball at "
+    ax.set_title(f"one day ahead, as known each evening ({fc.choice}), whole window: pinball at "
                  f"{fc.critical_ratio:.2f} = {sc['pinball_ratio']:.3f} of the weekday model's, CRPS "
-                 f"{sc['crps_ratio']:.3f}; {100 * cover:.0f}% of days inside 10–90%", loc="left",
-                 fontsize=9)
+                 f"{sc['crps_ratio']:.3f}; {100 * cover:.0f}% of days inside 10–90%\n"
+                 f"the first {n} days:", loc="left", fontsize=9)
     ax.set_ylabel("units/day")
     ax.grid(axis="y", color="0.93")
     ax.legend(frameon=False, ncol=3, fontsize=8.5)
+    k7 = dates.size // 7
+    if k7 >= 1:
+        wk = x[: 7 * k7: 7]
+        aw.bar(wk, actual[: 7 * k7].reshape(k7, 7).sum(axis=1), width=5.5, color="0.75",
+               label="actual sales")
+        aw.plot(wk, mean[: 7 * k7].reshape(k7, 7).sum(axis=1), "-", marker=".", color="#1f77b4",
+                label="sum of the daily forecast means")
+        aw.legend(frameon=False, ncol=2, fontsize=8.5)
+    aw.set_title("every full week of the test window", loc="left", fontsize=9)
+    aw.set_ylabel("units/week")
+    aw.grid(axis="y", color="0.93")
+    for a in (ax, aw):  # two date axes of different spans: both keep their labels
+        plt.setp(a.get_xticklabels(), rotation=30, ha="right")
     fig.tight_layout()
     weather = [c for c in fc.spec.forecast]
     note = (f" The forecast columns ({', '.join(weather)}) are actual values standing in for "
@@ -380,7 +394,8 @@ def fig_forecast(comparison: Any, prefix: str) -> list[Figure]:
     figs = [finish(fig, f"{prefix}forecast", "Forecast vs actual (test window)",
                    "The forecaster's predictive distribution of each test day, issued the evening "
                    "before from the sales up to then and the plan of the coming days, against the "
-                   "actual sales." + note)]
+                   "actual sales: eight weeks day by day (top), every week of the window (bottom)."
+                   + note)]
     if fc.importances:
         imp = sorted(fc.importances.items(), key=lambda kv: kv[1])[-12:]
         fig, ax = plt.subplots(figsize=(7, 0.3 * len(imp) + 1.0))
