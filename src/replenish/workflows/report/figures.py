@@ -454,7 +454,8 @@ def fig_explain(problem: Problem, explanations: list[Any], labels: Sequence[str]
         ax.set_xlabel("order tonight (units)")
         n_lab = max((len(ps) for ps in groups.values()), default=1)
         ax.set_ylim(-0.06 * top, top * (1.12 + 0.09 * n_lab))  # every curve point and label inside
-        ax.set_xlim(lo - 0.6 * problem.order_multiple, hi + 0.6 * problem.order_multiple)
+        pad = max(0.6 * problem.order_multiple, 0.05 * (hi - lo))  # room for the rings at the ends
+        ax.set_xlim(lo - pad, hi + pad)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
         ax.grid(color="0.93")
     axes[0, 0].set_ylabel("extra long-run cost ($)")
