@@ -150,6 +150,13 @@ def test_rolling_decision_deploys_the_cheapest_in_total(weekday_comparison):
         [o.comparison.get("sS").test.total_cost - o.comparison.get(d.deploy).test.total_cost
          for o in roll.origins])
     assert "Deploy: " + d.deploy in d.lines()[0]
+    # the runner-up's interval is that of the paired daily costs over every test day
+    days = {m: np.concatenate([o.comparison.get(m).test.trajectory["cost"] for o in roll.origins])
+            for m in roll.methods}
+    assert d.runner_up is not None and d.runner_up_ci95 is not None
+    diff = float(np.mean(days[d.runner_up] - days[d.deploy]))
+    assert d.runner_up_ci95[0] <= diff <= d.runner_up_ci95[1]
+    assert d.runner_up_within_noise == (d.runner_up_ci95[0] <= 0)
 
 
 def test_solve_and_compare_print_the_decision(capsys, bike_config):

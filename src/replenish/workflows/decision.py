@@ -489,6 +489,13 @@ class RollingDecision:
     runner_up: str | None
     runner_up_total: float | None
     origins: tuple[OriginOutcome, ...]
+    saving_ci95: tuple[float, float] | None = None
+    runner_up_ci95: tuple[float, float] | None = None
+
+    @property
+    def runner_up_within_noise(self) -> bool | None:
+        """Whether the runner-up's paired daily difference has a 95% interval containing 0."""
+        return None if self.runner_up_ci95 is None else self.runner_up_ci95[0] <= 0
 
     def lines(self) -> list[str]:
         out = [f"Deploy: {self.deploy} — total test cost {self.total:,.0f} $ over {len(self.origins)} "
@@ -496,9 +503,20 @@ class RollingDecision:
         if self.reference is not None and self.saving is not None and self.reference != self.deploy:
             pct = 100 * self.saving / abs(self.reference_total) if self.reference_total else float("nan")
             out[0] += f"; saves {self.saving:,.0f} $ ({pct:.1f}%) against {self.reference}"
+            if self.saving_ci95 is not None:
+                out[0] += (f", 95% CI of the saving {self.saving_ci95[0]:+,.2f} … "
+                           f"{self.saving_ci95[1]:+,.2f} $/day (weekly blocks of all test days)")
         if self.runner_up is not None and self.runner_up_total is not None:
-            out.append(f"Runner-up: {self.runner_up} — {self.runner_up_total:,.0f} $ "
-                       f"(+{self.runner_up_total - self.total:,.0f} $)")
+            s = (f"Runner-up: {self.runner_up} — {self.runner_up_total:,.0f} $ "
+                 f"(+{self.runner_up_total - self.total:,.0f} $")
+            if self.runner_up_ci95 is not None:
+                s += (f"; 95% CI of the daily difference {self.runner_up_ci95[0]:+,.2f} … "
+                      f"{self.runner_up_ci95[1]:+,.2f} $/day) — "
+                      + ("within noise: either will do" if self.runner_up_within_noise
+                         else "a real difference (outside noise)"))
+            else:
+                s += ")"
+            out.append(s)
         for o in self.origins:
             s = f"Origin {o.origin}: {o.cost:,.0f} $"
             if o.saving is not None and self.reference != self.deploy:
@@ -517,6 +535,9 @@ class RollingDecision:
                 "reference": self.reference, "reference_total": self.reference_total,
                 "saving": self.saving, "runner_up": self.runner_up,
                 "runner_up_total": self.runner_up_total,
+                "saving_ci95": list(self.saving_ci95) if self.saving_ci95 else None,
+                "runner_up_ci95": list(self.runner_up_ci95) if self.runner_up_ci95 else None,
+                "runner_up_within_noise": self.runner_up_within_noise,
                 "origins": [o.to_json() for o in self.origins]}
 
 
@@ -559,12 +580,24 @@ def decide_rolling(roll: Any, *, reference: str | None = None) -> RollingDecisio
             best=best, best_cost=costs[best], worst_month=wm))
     total = float(tot[deploy])  # type: ignore[arg-type]
     rt = None if ref is None else float(tot[ref])  # type: ignore[arg-type]
+
+    def daily(m: str) -> np.ndarray:  # every test day of every origin, in order
+        return np.concatenate([np.asarray(o.comparison.get(m).test.trajectory["cost"], dtype=float)
+                               for o in roll.origins])
+
+    sci = rci = None
+    if ref is not None and ref != deploy:
+        pc = paired_ci(daily(ref), daily(deploy))
+        sci = None if pc is None else (pc[1], pc[2])
+    if len(order) > 1:
+        pc = paired_ci(daily(order[1]), daily(deploy))
+        rci = None if pc is None else (pc[1], pc[2])
     return RollingDecision(subject=roll.name, deploy=deploy, total=total, reference=ref,
                            reference_total=rt, saving=None if rt is None else rt - total,
                            runner_up=order[1] if len(order) > 1 else None,
                            runner_up_total=(float(tot[order[1]])  # type: ignore[arg-type]
                                             if len(order) > 1 else None),
-                           origins=tuple(outcomes))
+                           origins=tuple(outcomes), saving_ci95=sci, runner_up_ci95=rci)
 
 
 # ----------------------------------------------------------------------------
