@@ -154,7 +154,8 @@ def test_candidate_orders_window_scale_and_constant_column(bike, capsys, tmp_pat
     orders = [v.order for v in e.values]
     i = orders.index(e.optimal_order)
     assert set(orders[max(0, i - 3): i + 4]) <= set(shown)
-    assert pol.order([5, 10, 2]) in shown and 0 in shown and len(shown) <= 7 + 2
+    assert pol.order([5, 10, 2]) in shown and 0 in shown and len(shown) <= 7 + 3
+    assert e.base_stock is not None and e.base_stock[0] in shown
     assert None in rows  # the gaps are marked
     for r in rows:
         if r is not None:
@@ -168,6 +169,9 @@ def test_candidate_orders_window_scale_and_constant_column(bike, capsys, tmp_pat
     assert min(v.cost_to_go for v in ref.values) == pytest.approx(0.0, abs=1e-9)
     # tonight's expected cost: constant (and left out) in the bike shop, varying with K > 0
     ex = explain(bike, {}, [3, 2], days=0, neighbours=False)
+    # the critical-ratio base-stock order: the p/(p+h) quantile of Poisson(4·(L+1)) minus the position
+    level = int(stats.poisson.ppf(10 / 18, 8.0))
+    assert ex.base_stock == (min(max(0, level - 5), 5), level)
     assert ex.constant_period_cost() is not None and "left out" in ex.period_cost_note()
     k20 = dataclasses.replace(bike, fixed_order_cost=20.0)
     assert explain(k20, {}, [3, 2], days=0, neighbours=False).constant_period_cost() is None

@@ -118,6 +118,9 @@ class Explanation:
         notes: caveats (e.g. a policy trained on a different problem).
         reference_state: the state where the optimal cost-to-go is 0 (the scale's reference
             point), ``None`` without DP values.
+        base_stock: ``(order, S)`` of the critical-ratio base-stock rule in this state
+            (:func:`~replenish.workflows.explain.explanation.critical_ratio_order`), a notable
+            candidate shown beside the policies' orders, or ``None``.
     """
 
     problem: Problem
@@ -128,6 +131,7 @@ class Explanation:
     policies: tuple[PolicyExplanation, ...]
     notes: tuple[str, ...] = ()
     reference_state: tuple[int, ...] | None = None
+    base_stock: tuple[int, int] | None = None
 
     def scale_note(self) -> str:
         """What the cost-to-go column means (CLI and report say the same)."""
@@ -166,6 +170,9 @@ class Explanation:
         who: dict[int, list[str]] = {}
         for p in self.policies:
             who.setdefault(p.order, []).append(p.label)
+        if self.base_stock is not None:
+            who.setdefault(self.base_stock[0], []).append(
+                f"(critical-ratio base-stock, S = {self.base_stock[1]})")
         orders = [v.order for v in self.values]
         if k is None:
             keep = set(range(len(orders)))
@@ -202,6 +209,8 @@ class Explanation:
                 "optimal_order": self.optimal_order,
                 "reference_state": None if self.reference_state is None else list(self.reference_state),
                 "scale": self.scale_note() if self.values else None,
+                "base_stock": None if self.base_stock is None else
+                {"order": self.base_stock[0], "level": self.base_stock[1]},
                 "values": [v.__dict__ for v in self.values],
                 "policies": [pe(p) for p in self.policies], "notes": list(self.notes)}
 
