@@ -89,3 +89,21 @@ def test_sb3_dqn_on_the_registered_env_is_evaluated_exactly():
     assert abs(sim.average_cost - e.average_cost) <= 4 * sim.half_width + 1e-9
     assert e.average_cost >= rp.optimal_average_cost(problem) - 1e-9
     assert recommend(pol, 3, [2]).order == pol.order([3, 2])
+
+
+@pytest.mark.slow
+def test_readme_sb3_ppo_snippet_runs(capsys):
+    """README's Stable-Baselines3 PPO example runs as written (with 2,048 steps instead of 50,000)
+    and prints an exact evaluation no better than the optimum."""
+    import re
+    from pathlib import Path
+
+    pytest.importorskip("stable_baselines3")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "PPO(" in b)
+    assert "from_sb3(model, problem)" in code and "total_timesteps=50_000" in code
+    exec(compile(code.replace("total_timesteps=50_000", "total_timesteps=2_048"), "README", "exec"), {})
+    out = capsys.readouterr().out
+    m = re.search(r"PPO (\d+\.\d+) \$/day \(exact: True\), optimum (\d+\.\d+)", out)
+    assert m is not None, out
+    assert float(m.group(1)) >= float(m.group(2)) - 1e-9

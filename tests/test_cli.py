@@ -119,3 +119,31 @@ def test_help_on_every_command(capsys):
             main([name, "--help"])
         assert exc.value.code == 0
         assert "usage" in capsys.readouterr().out
+
+
+def test_report_flag_means_the_same_in_every_command(tmp_path, capsys, bike_config):
+    """``--report DIR`` of solve, evaluate and compare: one help text, and DIR gets report.html
+    (with the decision), figures and results.json/.csv."""
+    from replenish.cli import build_parser
+    from replenish.cli.common import REPORT_HELP
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    with_report = {name: p for name, p in sub.choices.items()
+                   if any("--report" in a.option_strings for a in p._actions)}
+    assert set(with_report) == {"solve", "evaluate", "compare"}
+    for p in with_report.values():
+        act = next(a for a in p._actions if "--report" in a.option_strings)
+        assert act.help.startswith(REPORT_HELP)
+    pol = tmp_path / "out"
+    assert main(["solve", str(bike_config), "--method", "order-up-to", "--out", str(pol),
+                 "--report", str(tmp_path / "solve"), "-q"]) == 0
+    assert main(["evaluate", str(bike_config), "--policy", str(pol / "policy-order-up-to.json"),
+                 "--report", str(tmp_path / "evaluate")]) == 0
+    capsys.readouterr()
+    for name in ("solve", "evaluate"):
+        d = tmp_path / name
+        for f in ("report.html", "results.json", "results.csv", "costs.png"):
+            assert (d / f).is_file(), (name, f)
+        assert 'id="decision"' in (d / "report.html").read_text()
+        assert not list(d.glob(".*.tmp"))

@@ -369,6 +369,15 @@ def test_compare_origins_report_index(tmp_path, capsys):
                  "-q"]) == 0
     index = (out / "index.html").read_text()
     assert "2020-12-01" in index and "forecast-base-stock" in index
+    # report.html is the same overview (--report means a folder with report.html everywhere),
+    # with the decision: the method of the lowest total, what it saved at the origin
+    assert (out / "report.html").read_text() == index
+    totals = {t["method"]: t["test_total_cost"]
+              for t in json.loads((out / "compare.json").read_text())["total"]}
+    deploy = min(totals, key=lambda m: totals[m])
+    assert f"Deploy: {deploy} — " in index and "Origin 2020-12-01: " in index
+    out_txt = capsys.readouterr().out
+    assert f"Deploy: {deploy} — " in out_txt
     assert (out / "origin-2020-12-01" / "report.html").is_file()
     assert (out / "origin-2020-12-01" / "forecast.png").is_file()
     assert json.loads((out / "compare.json").read_text())["origins"][0]["origin"] == "2020-12-01"

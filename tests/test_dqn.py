@@ -474,3 +474,23 @@ def test_malformed_pt_files_give_one_line(tmp_path, changes, expected):
     assert str(exc.value).startswith(expected) and "\n" not in str(exc.value), str(exc.value)
     if "nan" in changes:
         assert str(exc.value).endswith("weights hold NaN or infinite values")
+
+
+def test_tensorboard_scalars_documented_units(tmp_path):
+    """The scalars the monitor documents are written; ``train/cost`` ($/period, the collected
+    transitions) is a bike-shop cost: above the optimum on average, as they explore."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    prob = rp.load_config(BIKE).problem
+    rp.solve(prob, "dqn", options={"steps": 3000, "learning_starts": 500, "eval_every": 1000,
+                                   "logdir": str(tmp_path / "tb")})
+    tags: set[str] = set()
+    costs: list[float] = []
+    for ev in (tmp_path / "tb").rglob("events.out.tfevents.*"):
+        ea = EventAccumulator(str(ev.parent))
+        ea.Reload()
+        tags |= set(ea.Tags()["scalars"])
+        if "train/cost" in ea.Tags()["scalars"]:
+            costs += [e.value for e in ea.Scalars("train/cost")]
+    assert {"train/gain", "train/cost", "train/loss", "train/mean_q", "eval/average_cost"} <= tags
+    assert costs and float(np.mean(costs)) > BIKE_OPT

@@ -131,3 +131,70 @@ def test_dqn_q_values_are_shown_and_agree_with_act(bike):
     best = max(x.own_values, key=lambda t: t[1])[0]
     assert best == x.order == pol.order([3, 2])
     assert max(o for o, _ in x.own_values) == 5  # only feasible orders
+
+
+def test_candidate_orders_window_scale_and_constant_column(bike, capsys, tmp_path):
+    """A window around the optimal order plus each policy's order; one cost-to-go scale (0 at the
+    reference state's optimal order) in the CLI and the report; tonight's cost left out when it
+    cannot depend on the order (L = 1, K = c = 0) and shown when it can (K > 0)."""
+    import dataclasses
+    import html as _html
+    import re
+
+    from replenish.policies.base import save_policy
+    from replenish.workflows.report import write_report
+
+    big = dataclasses.replace(bike, demand=WeekdayPoisson(means=(20.0,) * 6 + (40.0,)), capacity=90,
+                              name="big")
+    pol = OrderUpTo(problem=big, level=80)
+    e = explain(big, {"up to 80": pol}, [5, 10, 2], days=0, neighbours=False)
+    assert len(e.values) > 60
+    rows = e.value_rows(3)
+    shown = [r[0].order for r in rows if r is not None]
+    orders = [v.order for v in e.values]
+    i = orders.index(e.optimal_order)
+    assert set(orders[max(0, i - 3): i + 4]) <= set(shown)
+    assert pol.order([5, 10, 2]) in shown and 0 in shown and len(shown) <= 7 + 3
+    assert e.base_stock is not None and e.base_stock[0] in shown
+    assert None in rows  # the gaps are marked
+    for r in rows:
+        if r is not None:
+            v, who = r
+            assert ("up to 80" in who) == (v.order == pol.order([5, 10, 2]))
+    # the scale: cost-to-go − its minimum is the regret, and at the reference state it is 0
+    ctg = np.array([v.cost_to_go for v in e.values])
+    np.testing.assert_allclose(ctg - ctg.min(), [v.regret for v in e.values], atol=1e-9)
+    ref = explain(bike, {}, [0, 0], days=0, neighbours=False)
+    assert ref.reference_state == (0, 0)
+    assert min(v.cost_to_go for v in ref.values) == pytest.approx(0.0, abs=1e-9)
+    # tonight's expected cost: constant (and left out) in the bike shop, varying with K > 0
+    ex = explain(bike, {}, [3, 2], days=0, neighbours=False)
+    # the critical-ratio base-stock order: the p/(p+h) quantile of Poisson(4·(L+1)) minus the position
+    level = int(stats.poisson.ppf(10 / 18, 8.0))
+    assert ex.base_stock == (min(max(0, level - 5), 5), level)
+    assert ex.constant_period_cost() is not None and "left out" in ex.period_cost_note()
+    k20 = dataclasses.replace(bike, fixed_order_cost=20.0)
+    assert explain(k20, {}, [3, 2], days=0, neighbours=False).constant_period_cost() is None
+    # the CLI and the report print the same cost-to-go for the same state
+    base = OrderUpTo(problem=bike, level=7)
+    path = save_policy(base, tmp_path / "base.json")
+    assert main(["explain", "configs/bike_shop.toml", "--policy", str(path), "--state", "3,2",
+                 "--days", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "tonight $" not in out and "cost-to-go $" in out
+    cli = {int(m.group(1)): m.group(2) for m in re.finditer(r"^\s+(\d+)\s+(-?\d+\.\d{4})\s", out, re.M)}
+    from replenish.solvers.catalogue import solve
+
+    rep = write_report([solve(bike, "order-up-to")], tmp_path / "rep", svg=False)
+    text = _html.unescape(rep.html.read_text())
+    first = rep.data["sections"][0]["explanations"][0]
+    assert "Candidate orders in state" in text
+    e32 = explain(bike, {}, [3, 2], days=0, neighbours=False)
+    assert set(cli) == {v.order for v in e32.values}  # 0..5: all inside the window
+    for v in e32.values:
+        assert cli[v.order] == f"{v.cost_to_go:.4f}"
+    # the report's table shows the first explained state's cost-to-go on the same scale
+    e0 = explain(bike, {}, first["state"], days=0, neighbours=False)
+    for v in e0.values:
+        if v.order == e0.optimal_order:
+            assert f"<td>{v.cost_to_go:.4f}</td>" in rep.html.read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 import warnings
 from html.parser import HTMLParser
@@ -214,6 +215,13 @@ def _check_summary_files(out: Path, methods: tuple[str, ...]) -> None:
         assert " ".join(cells) in " ".join(text.split())
         assert cells in page.rows
     assert (out / "fleet_ratios.png").read_bytes().startswith(b"\x89PNG")
+    # the decision at the top names the method with the lowest total test cost over every series
+    n = max(by_method[m]["series"] for m in methods)
+    cheapest = min(by_method[m]["total_test_cost"] for m in methods if by_method[m]["series"] == n)
+    html_text = (out / "report.html").read_text()
+    rec = re.search(r"Recommended: ([\w-]+) — ", html_text)
+    assert rec is not None and html_text.index("Decision") < html_text.index("<table>")
+    assert by_method[rec.group(1)]["total_test_cost"] == pytest.approx(cheapest)
 
 
 def test_crashed_worker_goes_to_log_not_stdout(config: dict, data_file: Path, tmp_path: Path,

@@ -114,7 +114,7 @@ def test_report_valid_self_contained_and_numbers_match_json(tmp_path, bike_resul
         assert cells[col["avg cost $/period"]] == fmt_cost(r["average_cost"])
         assert float(cells[col["avg cost $/period"]]) == pytest.approx(r["average_cost"], abs=5e-5)
         assert cells[col["gap to optimum"]] == fmt_pct(r["gap"])
-        assert cells[col["vs best static"]] == fmt_pct(r["relative_to_best_static"])
+        assert cells[col["vs reference"]] == fmt_pct(r["relative_to_reference"])
         if r["exact"]:
             assert cells[col["95% CI / exact"]] == "exact"
         else:
@@ -125,6 +125,9 @@ def test_report_valid_self_contained_and_numbers_match_json(tmp_path, bike_resul
     assert rows[1]["average_cost"] == pytest.approx(23.6072, abs=1e-3)
     assert rows[2]["policy"] == "order-up-to(level=7)"
     assert rows[1]["relative_to_best_static"] == pytest.approx(23.6072 / 16.8230 - 1, abs=1e-4)
+    # no (s, S) among the results: the reference is the cheapest static rule, the best order-up-to
+    assert rows[1]["reference"] == "best order-up-to"
+    assert rows[1]["relative_to_reference"] == pytest.approx(23.6072 / 16.8230 - 1, abs=1e-4)
     # CSV mirrors the JSON
     with rep.csv.open() as fh:
         lines = list(csv.DictReader(fh))
@@ -349,3 +352,96 @@ def test_fleet_figure_uses_each_methods_fixed_colour(monkeypatch):
     assert [m for m, _ in data] == ["dqn", "myopic"]
     assert [to_hex(p.get_facecolor(), keep_alpha=False) for p in boxes] == \
         [METHODS["dqn"].color, METHODS["myopic"].color]
+
+
+def test_learning_curves_on_each_runs_own_axis_with_a_robust_range(monkeypatch, bike_results):
+    """Two Q-learning runs of different lengths both span the axis (fraction of their own
+    training); the y-range stops at a high quantile of the points, never below a final value."""
+    import replenish.workflows.report.figures as figures
+    from replenish.workflows.report.figures import LEARNING_CLIP_QUANTILE, fig_learning, learning_ylim
+
+    prob = bike_results[0].policy.problem
+    runs = [solve(prob, "qlearning", options={"steps": n, "variant": "seed", "curve_points": 4}, seed=2)
+            for n in (20_000, 60_000)]
+    figs = _capture_figures(monkeypatch, figures)
+    f = fig_learning(runs, ["short", "long"], "")
+    assert f is not None
+    ax = figs[-1].axes[0]
+    lines = {ln.get_label(): ln for ln in ax.get_lines() if ln.get_label() in ("short", "long")}
+    for lab in ("short", "long"):
+        x = np.asarray(lines[lab].get_xdata(), dtype=float)
+        assert x[-1] == pytest.approx(1.0) and 0 < x[0] < 1
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "short (20k steps)" in legend and "long (60k steps)" in legend
+    # the y-range: gaps in %, from the runs' own curves
+    ys = [100 * np.array([h["gap"] for h in r.extras["curve"]]) for r in runs]
+    lo, hi = ax.get_ylim()
+    allv = np.concatenate(ys)
+    assert hi >= max(y[-1] for y in ys)
+    late = max(y[len(y) // 2:].max() for y in ys)
+    assert hi >= late  # the second half of every run is shown in full
+    assert hi <= min(allv.max(), max(np.quantile(allv, LEARNING_CLIP_QUANTILE), 1.5 * late)) * 1.2 + 1e-9
+    assert lo <= 0.0
+    # a spike far above the rest is clipped, and the caption says so
+    spiky = [np.array([440.0, 147.0, 3.0, 2.0, 1.5, 1.0, 0.8, 0.5, 0.4, 0.3, 0.3])]
+    _, hi2 = learning_ylim(spiky, floor=0.0)
+    assert 0.8 < hi2 < 147.0  # the late stage in full, the early spikes above
+
+
+def test_weekday_figures_heatmaps_ranges_and_replay(tmp_path, monkeypatch, toy_comparison):
+    """Heatmaps: seven panels only for a policy whose orders depend on the weekday; the
+    order-per-state axis ends near the largest order shown; the replay: four weeks day by day
+    and a weekly summary of the whole window."""
+    import replenish.workflows.report.figures as figures
+
+    comp = toy_comparison
+    figs = _capture_figures(monkeypatch, figures)
+    rep = write_comparison_report(comp, tmp_path, svg=False)
+    assert {"heatmaps", "orders-per-state", "replay", "replay-weekly"} <= set(rep.figures)
+    heat = next(f for f in figs if any(ax.images for ax in f.axes) and len(f.axes) >= 8)
+    problem = comp.problem
+    kinds = set()
+    for r in comp.results:
+        lab = r.method
+        panels = [ax for ax in heat.axes if ax.images and ax.get_title(loc="left").startswith(lab)]
+        # the row of this policy: the panel titled with it and the six to its right
+        states = np.array([[a, b, w] for w in range(7) for a in range(0, 8) for b in range(0, 6, 2)])
+        orders = r.policy.act(states).reshape(7, -1)
+        depends = any(not np.array_equal(orders[0], orders[w]) for w in range(1, 7))
+        kinds.add(depends)
+        assert len(panels) == 1
+        y0 = panels[0].get_position().y0
+        row = [ax for ax in heat.axes if ax.images and abs(ax.get_position().y0 - y0) < 1e-6]
+        texts = [t.get_text() for ax in heat.axes for t in ax.texts
+                 if abs(ax.get_position().y0 - y0) < 1e-6]
+        if depends:
+            assert len(row) == 7
+        else:
+            assert len(row) == 1 and "same for every weekday" in texts
+    assert kinds == {True, False}  # order-up-to is the same every weekday, the DP is not
+    # orders per state: the y-axis ends close to the largest order shown
+    ops = next(f for f in figs
+               if any("differs from the optimum" in ax.get_title(loc="left") for ax in f.axes))
+    shown = [ln for ax in ops.axes for ln in ax.get_lines()]
+    top = max(float(np.max(ln.get_ydata())) for ln in shown)
+    for ax in ops.axes:
+        if ax.get_lines():
+            assert top <= ax.get_ylim()[1] <= 1.05 * top + 0.5 + 1e-9
+    assert ops.axes[0].get_ylim()[1] < problem.max_order_units  # not the largest feasible order
+    # replay: 28 days day by day; weekly summary: one point per full week and method
+    import matplotlib.dates as mdates
+
+    zoom = next(f for f in figs if any("in these 28 days" in ax.get_title(loc="left") for ax in f.axes))
+    for ax in zoom.axes:
+        xs = [x for ln in ax.get_lines() for x in np.atleast_1d(ln.get_xdata())]
+        if xs:
+            days = mdates.date2num(xs)
+            assert days.max() - days.min() <= 27
+    weekly = next(f for f in figs if any(ax.get_ylabel() == "cost ($/week)" for ax in f.axes))
+    cost_ax = next(ax for ax in weekly.axes if ax.get_ylabel() == "cost ($/week)")
+    n_weeks = len(comp.history.test) // 7
+    lines = {ln.get_label(): ln for ln in cost_ax.get_lines()}
+    for r in comp.results:
+        y = np.asarray(lines[r.method].get_ydata(), dtype=float)
+        assert len(y) == n_weeks
+        assert y.sum() == pytest.approx(r.test.trajectory["cost"][: 7 * n_weeks].sum())

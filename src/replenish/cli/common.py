@@ -16,6 +16,11 @@ from replenish.core.io import dumps_json
 QUIET_HELP = ("no progress output (a bar on a terminal, a line every 10%% of the work otherwise); "
               "--no-progress is the same")
 
+#: Help of ``--report`` (``solve``, ``compare``): the same meaning in every command.
+REPORT_HELP = ("folder for the HTML report: report.html (self-contained, opens offline; the decision "
+               "at the top), its figures as PNG/SVG, results.json and results.csv; every file is "
+               "written atomically")
+
 
 def add_quiet(p: argparse.ArgumentParser) -> None:
     """``-q/--quiet`` (alias ``--no-progress``): hide progress bars and progress lines."""

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from replenish.cli.common import add_quiet, print_json
+from replenish.cli.common import REPORT_HELP, add_quiet, print_json
 from replenish.core.validate import SpecError, require
 from replenish.solvers.catalogue import METHODS
 from replenish.workflows.compare import DEFAULT_METHODS, MethodComparison, compare, header
@@ -18,8 +18,13 @@ def add_compare(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", help="comma-separated methods (default: [compare] methods, else "
                                      + ",".join(DEFAULT_METHODS) + ")")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("--report", type=Path, help="folder for compare.json/.txt, the replay CSV, "
-                                               "policies and a plot")
+    p.add_argument("--report", type=Path,
+                   help=REPORT_HELP + "; compare adds compare.json/.txt, the policy files and the "
+                        "test-window replay (test_replay.csv/.png); with [compare] origins, "
+                        "report.html (also index.html) sums up the origins and origin-DATE/ holds "
+                        "each origin's report")
+    p.add_argument("--reference", help="method the decision's saving is measured against "
+                                       "(default sS, else order-up-to)")
     p.add_argument("--seed", type=int, default=0, help="random seed of every method (default 0)")
     p.add_argument("--steps", type=int, help="training steps of the learners")
     add_quiet(p)
@@ -70,21 +75,34 @@ def cmd_compare(args: argparse.Namespace) -> int:
     rolling = origins_from(cfg.section("compare"))
     if rolling is not None:
         roll = compare_origins(cfg, methods, origins=rolling[0], test_days=rolling[1],
-                               options=options, seed=args.seed, progress=not quiet, on_result=note)
+                               options=options, seed=args.seed, progress=not quiet, on_result=note,
+                               reference=args.reference)
+        from replenish.workflows.decision import decide_rolling
+
+        try:
+            rdec = decide_rolling(roll, reference=args.reference)
+        except SpecError as exc:
+            print(f"note: no decision: {exc}", file=sys.stderr)
+            rdec = None
         if args.report is not None:
             from replenish.workflows.report import write_comparison_report
 
             for o in roll.origins:
-                write_comparison_report(o.comparison, args.report / f"origin-{o.origin}")
+                write_comparison_report(o.comparison, args.report / f"origin-{o.origin}",
+                                        reference=o.comparison.reference)
             from replenish.core.io import atomic_write, dumps_json
 
             atomic_write(args.report / "compare.json", dumps_json(roll.to_json()))
             atomic_write(args.report / "compare.txt", roll.table() + "\n")
             from replenish.workflows.report.html import rolling_index_html
 
-            atomic_write(args.report / "index.html", rolling_index_html(roll))
+            index = rolling_index_html(roll, rdec)
+            atomic_write(args.report / "report.html", index)
+            atomic_write(args.report / "index.html", index)
         if args.json:
-            print_json(roll.to_json())
+            obj = roll.to_json()
+            obj["decision"] = rdec.to_json() if rdec is not None else None
+            print_json(obj)
         else:
             for o in roll.origins:
                 print(header(o.comparison))
@@ -92,20 +110,33 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 print()
             print(f"total over {len(roll.origins)} origins")
             print(roll.table())
+            if rdec is not None:
+                print()
+                print("\n".join(rdec.lines()))
             if args.report is not None:
                 print(f"report written to {args.report}")
         return 0 if any(r.error is None for o in roll.origins for r in o.comparison.results) else 2
     comp = compare(cfg.problem, cfg.history, methods, options=options, seed=args.seed,
-                   progress=not quiet, on_result=note, context=cfg.context)
+                   progress=not quiet, on_result=note, context=cfg.context,
+                   reference=args.reference)
+    from replenish.workflows.decision import decide_comparison
+
+    dec = (decide_comparison(comp, reference=comp.reference)
+           if any(r.error is None for r in comp.results) else None)
     if args.report is not None:
         from replenish.workflows.report import write_comparison_report
 
-        write_comparison_report(comp, args.report)
+        write_comparison_report(comp, args.report, reference=comp.reference)
     if args.json:
-        print_json(comp.to_json())
+        obj = comp.to_json()
+        obj["decision"] = dec.to_json() if dec is not None else None
+        print_json(obj)
     else:
         print(header(comp))
         print(comp.table())
+        if dec is not None:
+            print()
+            print("\n".join(dec.lines()))
         if args.report is not None:
             print(f"report written to {args.report}")
     return 0 if any(r.error is None for r in comp.results) else 2

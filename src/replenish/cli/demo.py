@@ -29,7 +29,10 @@ def add_demo(p: argparse.ArgumentParser) -> None:
         f"--quick ({_about(True)}) trims Q-learning, leaves DQN out and runs two bakery methods.")
     p.add_argument("--quick", action="store_true",
                    help=f"smaller budgets ({_about(True)}; the full demo: {_about(False)})")
-    p.add_argument("--out", type=Path, default=Path("demo-output"), help="output folder")
+    p.add_argument("--out", type=Path, default=Path("demo-output"),
+                   help="output folder (default demo-output): the report (report.html with the "
+                        "decision at the top, its figures as PNG/SVG, results.json/.csv), the "
+                        "results JSON and policies/; every file is written atomically")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     add_quiet(p)
 
@@ -69,6 +72,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("Bakery: " + header(res.comparison))
         print(res.comparison.table())
         print()
+    for d in res.decisions:
+        print(f"Decision — {d.subject}:")
+        print("\n".join("  " + line for line in d.lines()))
+    print()
     print(f"results written to {out / 'bike_shop_results.json'}"
           + (f" and {out / 'bakery_results.json'}" if res.comparison is not None else ""))
     if res.report is not None:

@@ -23,6 +23,9 @@ def add_explain(p: argparse.ArgumentParser) -> None:
                                      "for weekday-seasonal demand")
     p.add_argument("--date", help="today's date YYYY-MM-DD (order placed this evening); sets the weekday")
     p.add_argument("--days", type=int, default=7, help="days of expected-cost forecast (default 7)")
+    p.add_argument("--all-orders", action="store_true",
+                   help="list every candidate order (default: 3 either side of the optimal one, "
+                        "each policy's order and ordering nothing)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
@@ -47,7 +50,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.json:
         print_json(exp.to_json())
     else:
-        print(exp.text())
+        print(exp.text(window=None if args.all_orders else 3))
     return 0
 
 

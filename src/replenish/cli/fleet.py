@@ -34,7 +34,9 @@ def add_fleet(p: argparse.ArgumentParser) -> None:
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
     p.add_argument("--workers", type=int, help="worker processes / local Ray CPUs (default 2)")
     p.add_argument("--out", type=Path, default=Path("fleet-output"),
-                   help="results folder (default fleet-output); rerunning resumes")
+                   help="results folder (default fleet-output): fleet.csv (one row per series), "
+                        "summary.json/.txt and the report (report.html with the decision at the "
+                        "top, fleet_ratios.png); every file is written atomically; rerunning resumes")
     p.add_argument("--seed", type=int, help="run seed (default 0); series seeds derive from it")
     p.add_argument("--limit", type=int, help="only the first N series (key order)")
     p.add_argument("--retry-failed", action="store_true", help="rerun series recorded as failed")
@@ -75,8 +77,15 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         print_json(run.to_json())
     else:
         print(f"{run.ran} series run, {run.skipped} already done, {run.failed} failed, "
-              f"{run.crashed} lost to crashed workers; {run.seconds:.1f} s ({engine}, {workers} workers)")
+              f"{run.crashed} lost to crashed workers; {run.seconds:.1f} s ({engine}"
+              + (")" if engine == "serial" else f", {workers} workers)"))
         print(run.summary.text())
+        from replenish.workflows.decision import decide_fleet
+
+        decision = decide_fleet(run.summary)
+        if decision is not None:
+            print()
+            print("\n".join(decision.lines()))
         print(f"table: {run.out / TABLE_PARQUET} and {run.out / TABLE_CSV}; "
               f"report: {run.out / 'report.html'}")
     return 1 if run.crashed else 0

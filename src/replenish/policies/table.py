@@ -93,4 +93,10 @@ class TablePolicy(Policy):
                 "states": self.states.tolist(), "orders": self.orders.tolist()}
 
     def describe(self) -> str:
+        """``"dp table (11 reduced states: α+β₁)"`` for reduced states (the order depends on
+        on-hand plus arriving stock only), ``"qlearning table (66 states)"`` for full ones."""
+        if self.space.reduced and self.problem.lead_time >= 1:
+            what = "α+β₁" + ("" if self.problem.lead_time == 1 else ", β₂..") \
+                + (", weekday" if self.problem.seasonal else "")
+            return f"{self.label} table ({len(self.orders)} reduced states: {what})"
         return f"{self.label} table ({len(self.orders)} states)"

@@ -144,7 +144,7 @@ class Comparison:
 def compare(problem: Problem, history: HistoricalDemand, methods: tuple[str, ...] | list[str], *,
             options: dict[str, dict[str, Any]] | None = None, seed: int = 0, progress: bool = False,
             with_optimum: bool = True, start_state: np.ndarray | None = None,
-            on_result: Any = None, context: Any = None) -> Comparison:
+            on_result: Any = None, context: Any = None, reference: str | None = None) -> Comparison:
     """Run ``methods`` on the fitted ``problem`` and replay their policies on ``history``.
 
     Args:
@@ -163,11 +163,15 @@ def compare(problem: Problem, history: HistoricalDemand, methods: tuple[str, ...
         context: future demand information for the contextual methods
             (:class:`~replenish.solvers.contextual.ContextData`, from ``[features]``);
             without it they give a result with ``error``.
+        reference: the method test costs are relative to (one of ``methods``; default the
+            first of :data:`REFERENCES` that ran).
     """
     require(len(methods) >= 1, "methods", list(methods), "give at least one method")
     for m in methods:
         require(m in METHODS, "methods", m, f"unknown method; expected some of {', '.join(METHODS)}")
     require(len(set(methods)) == len(methods), "methods", list(methods), "a method is listed twice")
+    require(reference is None or reference in methods, "reference", reference,
+            f"must be one of the methods compared ({', '.join(methods)})")
     options = options or {}
     rows: list[MethodComparison] = []
     for m in methods:
@@ -187,7 +191,8 @@ def compare(problem: Problem, history: HistoricalDemand, methods: tuple[str, ...
         if on_result is not None:
             on_result(row)
     ok = {r.method for r in rows if r.error is None}
-    reference = next((m for m in REFERENCES if m in ok), None)
+    if reference is None or reference not in ok:
+        reference = next((m for m in REFERENCES if m in ok), None)
     return Comparison(problem=problem, history=history, results=tuple(rows), reference=reference,
                       seed=seed)
 
@@ -243,6 +248,15 @@ class RollingComparison:
     origins: tuple[OriginComparison, ...]
     methods: tuple[str, ...]
     seed: int
+    reference: str | None = None
+
+    def reference_method(self) -> str | None:
+        """The method totals are relative to: the one asked for, else the first of
+        :data:`REFERENCES` that ran at every origin."""
+        tot = self.totals()
+        if self.reference is not None and tot.get(self.reference) is not None:
+            return self.reference
+        return next((m for m in REFERENCES if tot.get(m) is not None), None)
 
     def totals(self) -> dict[str, float | None]:
         """Method → total test cost over the origins (``None`` if it failed at any origin)."""
@@ -257,7 +271,7 @@ class RollingComparison:
 
     def to_json(self) -> dict[str, Any]:
         tot = self.totals()
-        ref = next((m for m in REFERENCES if tot.get(m) is not None), None)
+        ref = self.reference_method()
         base = tot[ref] if ref is not None else None
 
         def rel(x: float | None) -> float | None:
@@ -271,7 +285,7 @@ class RollingComparison:
     def table(self) -> str:
         """Test total cost per origin and method, and the total."""
         tot = self.totals()
-        ref = next((m for m in REFERENCES if tot.get(m) is not None), None)
+        ref = self.reference_method()
         head = f"{'method':<20} " + " ".join(f"{o.origin:>12}" for o in self.origins) + \
             f" {'total':>12} {'vs ' + (ref or '-'):>9}"
         lines = [head, "-" * len(head)]
@@ -313,14 +327,14 @@ def origins_from(section: dict[str, Any]) -> tuple[list[str], int] | None:
 def compare_origins(config: Any, methods: tuple[str, ...] | list[str], *, origins: list[str],
                     test_days: int = TEST_DAYS, options: dict[str, dict[str, Any]] | None = None,
                     seed: int = 0, progress: bool = False, with_optimum: bool = True,
-                    on_result: Any = None) -> RollingComparison:
+                    on_result: Any = None, reference: str | None = None) -> RollingComparison:
     """Rolling-origin backtest: for each origin every method is fitted on **all data before it**
     and replayed on the ``test_days`` days from it (clipped to the data).
 
     Args:
         config: a :class:`~replenish.workflows.config.Config` of a history (its ``train``/``test``
             windows are replaced per origin; ``[features]`` gives the contextual methods).
-        methods, options, seed, progress, with_optimum, on_result: as in :func:`compare`.
+        methods, options, seed, progress, with_optimum, on_result, reference: as in :func:`compare`.
         origins: first test days (``"YYYY-MM-DD"``), increasing.
         test_days: length of each test window.
     """
@@ -351,10 +365,11 @@ def compare_origins(config: Any, methods: tuple[str, ...] | list[str], *, origin
         if "features" in raw:
             context = read_context(tab, raw["features"], history, base_dir=base_dir)
         comp = compare(problem, history, methods, options=options, seed=seed, progress=progress,
-                       with_optimum=with_optimum, on_result=on_result, context=context)
+                       with_optimum=with_optimum, on_result=on_result, context=context,
+                       reference=reference)
         out.append(OriginComparison(o, comp))
     return RollingComparison(name=out[0].comparison.problem.name, origins=tuple(out),
-                             methods=tuple(methods), seed=seed)
+                             methods=tuple(methods), seed=seed, reference=reference)
 
 
 def header(comp: Comparison) -> str:

@@ -47,7 +47,7 @@ def _bike_runs(quick: bool) -> list[tuple[str, str, dict[str, Any]]]:
         ("best capped base-stock", "capped-base-stock", {}),
     ]
     if quick:  # DQN needs tens of thousands of steps to be worth showing
-        return [r for r in runs if r[1] != "dqn"]
+        return [*(r for r in runs if r[1] != "dqn"), ("myopic", "myopic", {})]
     return [*runs, ("best (s, Q)", "sQ", {}), ("best constant order", "constant-order", {}),
             ("myopic", "myopic", {})]
 
@@ -76,6 +76,8 @@ class DemoResult:
         out: the output folder (results JSON, ``policies/``, the report).
         report: path of ``report.html`` (``None`` without a report).
         seconds: wall time of the whole demo.
+        decisions: the decision of each part (:mod:`replenish.workflows.decision`): the bike
+            shop on long-run costs, the bakery on its test-window replay.
     """
 
     problem: Any
@@ -85,12 +87,14 @@ class DemoResult:
     out: Path
     report: Path | None
     seconds: float
+    decisions: tuple[Any, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The object ``replenish demo --json`` prints."""
         return {"bike_shop": self.rows,
                 "bakery": self.comparison.to_json() if self.comparison is not None else None,
-                "report": str(self.report) if self.report else None, "seconds": self.seconds}
+                "report": str(self.report) if self.report else None, "seconds": self.seconds,
+                "decisions": [d.to_json() for d in self.decisions]}
 
 
 def run_demo(*, quick: bool = False, out: Path = Path("demo-output"), progress: bool = True,
@@ -136,6 +140,11 @@ def run_demo(*, quick: bool = False, out: Path = Path("demo-output"), progress: 
     atomic_write(out / "bike_shop_results.json", dumps_json(rows))
 
     comp = _run_bakery(quick, out, progress, note) if bakery else None
+    from replenish.workflows.decision import decide, decide_comparison
+
+    decisions = [decide(results, labels, subject="Bike shop")]
+    if comp is not None and any(r.solve is not None for r in comp.results):
+        decisions.append(decide_comparison(comp))
     rep = None
     if report:
         from replenish.workflows.report import ReportSection, write_report
@@ -150,7 +159,7 @@ def run_demo(*, quick: bool = False, out: Path = Path("demo-output"), progress: 
                                               comparison=comp))
         rep = write_report(sections, out, title="replenish demo: bike shop and bakery", svg=not quick).html
     return DemoResult(problem=problem, rows=rows, results=results, comparison=comp, out=out,
-                      report=rep, seconds=time.perf_counter() - t_start)
+                      report=rep, seconds=time.perf_counter() - t_start, decisions=tuple(decisions))
 
 
 def _run_bakery(quick: bool, out: Path, progress: bool, note: Callable[[str], None]) -> Any:

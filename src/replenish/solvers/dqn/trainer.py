@@ -164,6 +164,7 @@ class DQNTrainer:
         self.warm_costs: list[float] = []
         self.warm_demands: list[int] = []
         self.gain: float | None = None
+        self.last_cost: float | None = None  # mean cost of the last vector step ($/period)
         self.global_step = 0
         self.updates = 0
         self.best_cost: float | None = None
@@ -211,6 +212,7 @@ class DQNTrainer:
         demand = problem.demand.sample(self.rng_demand, phases)
         res = step(problem, self.states, orders, demand)
         cost = res.total_cost
+        self.last_cost = float(cost.mean())
         if self.cost_scale is None:
             self._warm_up_scale(cost, demand)
         self.window.append((self.states, actions, -cost, demand))
@@ -459,7 +461,8 @@ class DQNTrainer:
                     monitor.evaluation(self.global_step, cost=cost, best=best, gap=self.history[-1]["gap"])
                 monitor.training(self.global_step, stats=stats, n_transitions=N, epsilon=eps,
                                  gain=-self.gain if self.average and self.gain is not None else None,
-                                 learning_rate=cfg.learning_rate(self.global_step))
+                                 learning_rate=cfg.learning_rate(self.global_step),
+                                 cost=self.last_cost)
                 if self.ckpt_path is not None and self._crossed(cfg.checkpoint_every):
                     self.checkpoint()
                 if self.callback is not None and self.callback(

@@ -85,6 +85,29 @@ def policy_action_values(policy: Policy, state: np.ndarray) -> tuple[tuple[tuple
     return tuple(sorted(best.items())), note
 
 
+def critical_ratio_order(problem: Problem, state: np.ndarray) -> tuple[int, int] | None:
+    """``(order, S)``: the order up to ``S``, the ``(p + r)/(p + r + h)`` quantile of the demand of
+    the ``L + 1`` days tonight's order must cover (the newsvendor base-stock rule), from the
+    position ``α + Σβ``; rounded to the pack size and clipped to the feasible range.  A
+    reference for reading the candidate orders (``None`` when the ratio is undefined)."""
+    from replenish.model.dynamics import clip_orders
+
+    p, r, h = problem.stockout_cost, problem.price, problem.holding_cost
+    if p + r + h <= 0:
+        return None
+    ratio = (p + r) / (p + r + h)
+    phase = int(state[-1]) if problem.seasonal else 0
+    pmf = np.ones(1)
+    for k in range(problem.lead_time + 1):
+        pmf = np.convolve(pmf, problem.demand.pmf((phase + k) % problem.period))
+    level = int(np.searchsorted(np.cumsum(pmf), ratio - 1e-12))
+    position = int(state[0]) + int(np.sum(state[1: problem.lead_time + 1]))
+    m = problem.order_multiple
+    want = max(0, level - position)
+    order = int(clip_orders(problem, np.asarray(state)[None, :], np.array([-(-want // m) * m]))[0])
+    return order, level
+
+
 def forecast(problem: Problem, policy: Policy, state: np.ndarray, days: int) -> tuple[DayForecast, ...]:
     """Expected figures of the next ``days`` periods under ``policy`` from ``state`` (exact).
 
@@ -146,7 +169,11 @@ def explain(problem: Problem, policies: Mapping[str, Policy] | Sequence[Policy],
     if av is not None:
         orders, pc, q = av.at(s)
         best = float(q.min())
-        values = tuple(OrderValue(int(o), float(c), float(v), float(v - best))
+        def to_go(v: float) -> float:  # Q* − g*, rounding-level noise at the reference shown as 0
+            x = float(v - av.gain)
+            return 0.0 if abs(x) < 1e-9 * max(1.0, abs(av.gain)) else x
+
+        values = tuple(OrderValue(int(o), float(c), float(v), float(v - best), to_go(v))
                        for o, c, v in zip(orders, pc, q, strict=True))
         optimal_order = int(orders[int(np.argmin(q))])
         all_policies["DP optimum"] = av.policy
@@ -171,6 +198,14 @@ def explain(problem: Problem, policies: Mapping[str, Policy] | Sequence[Policy],
         out.append(PolicyExplanation(label=label, describe=pol.describe(), order=order,
                                      regret=regret_of.get(order), own_values=own,
                                      own_values_note=note, forecast=fc, neighbours=nb))
+    ref = None
+    if av is not None:
+        ref = tuple(int(x) for x in av.mdp.space.expand(av.mdp.states[:1])[0])
+    try:
+        base = critical_ratio_order(problem, s)
+    except (SpecError, ValueError):  # a demand without a pmf in this phase
+        base = None
     return Explanation(problem=problem, state=tuple(int(x) for x in s),
                        optimal_average_cost=av.gain if av is not None else None, values=values,
-                       optimal_order=optimal_order, policies=tuple(out), notes=tuple(notes))
+                       optimal_order=optimal_order, policies=tuple(out), notes=tuple(notes),
+                       reference_state=ref, base_stock=base)

@@ -25,12 +25,17 @@ class OrderValue:
         period_cost: ``c(s, a)`` ($), expected cost of tonight's period.
         q: ``Q*(s, a)`` ($), tonight's period plus the optimal relative value after it.
         regret: ``Q*(s, a) − min_a Q*(s, a)`` ($), extra long-run cost of ordering ``a``.
+        cost_to_go: ``Q*(s, a) − g*`` ($): the expected cost of ordering ``a`` tonight and
+            acting optimally afterwards, relative to starting from the reference state
+            (:attr:`Explanation.reference_state`, where the optimal cost-to-go is 0) —
+            the one Q scale of ``replenish explain`` and the report.
     """
 
     order: int
     period_cost: float
     q: float
     regret: float
+    cost_to_go: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,11 @@ class Explanation:
         optimal_order: ``argmin_a Q*(s, a)`` (ties: smaller order) or ``None``.
         policies: one :class:`PolicyExplanation` per policy (DP optimum first).
         notes: caveats (e.g. a policy trained on a different problem).
+        reference_state: the state where the optimal cost-to-go is 0 (the scale's reference
+            point), ``None`` without DP values.
+        base_stock: ``(order, S)`` of the critical-ratio base-stock rule in this state
+            (:func:`~replenish.workflows.explain.explanation.critical_ratio_order`), a notable
+            candidate shown beside the policies' orders, or ``None``.
     """
 
     problem: Problem
@@ -120,6 +130,66 @@ class Explanation:
     optimal_order: int | None
     policies: tuple[PolicyExplanation, ...]
     notes: tuple[str, ...] = ()
+    reference_state: tuple[int, ...] | None = None
+    base_stock: tuple[int, int] | None = None
+
+    def scale_note(self) -> str:
+        """What the cost-to-go column means (CLI and report say the same)."""
+        ref = ("" if self.reference_state is None else
+               describe_state(self.problem, np.asarray(self.reference_state)))
+        return ("cost-to-go $ = Q*(s, a) − g*: expected cost of ordering a tonight and acting "
+                f"optimally afterwards, relative to starting from the state {ref} with the optimal "
+                "policy (0 there; negative = cheaper than that start); regret $ = its excess over "
+                "the best order")
+
+    def constant_period_cost(self) -> float | None:
+        """Tonight's expected cost when it is the same for every candidate order, else ``None``."""
+        if not self.values:
+            return None
+        pc = np.array([v.period_cost for v in self.values])
+        return float(pc[0]) if float(np.ptp(pc)) <= 1e-9 * max(1.0, abs(float(pc[0]))) else None
+
+    def period_cost_note(self) -> str | None:
+        """Why the "tonight's expected cost" column is left out, when it is constant."""
+        c = self.constant_period_cost()
+        if c is None:
+            return None
+        pr = self.problem
+        why = ""
+        if pr.lead_time >= 1 and pr.fixed_order_cost == 0 and pr.unit_cost == 0:
+            why = (f" (with lead time L = {pr.lead_time} tonight's order arrives after today's "
+                   "demand, and placing it costs nothing: K = 0, c = 0)")
+        return f"tonight's expected cost is {c:.4f} $ whatever the order{why}; it is left out"
+
+    def value_rows(self, k: int | None = 3) -> list[tuple[OrderValue, tuple[str, ...]] | None]:
+        """The candidate orders to show: ``k`` orders either side of the optimal order, every
+        policy's order and ordering nothing; ``None`` marks skipped orders (``k=None``: all).
+        Each row carries the labels of the policies choosing that order."""
+        if not self.values:
+            return []
+        who: dict[int, list[str]] = {}
+        for p in self.policies:
+            who.setdefault(p.order, []).append(p.label)
+        if self.base_stock is not None:
+            who.setdefault(self.base_stock[0], []).append(
+                f"(critical-ratio base-stock, S = {self.base_stock[1]})")
+        orders = [v.order for v in self.values]
+        if k is None:
+            keep = set(range(len(orders)))
+        else:
+            centre = orders.index(self.optimal_order) if self.optimal_order in orders else 0
+            keep = set(range(max(0, centre - k), min(len(orders), centre + k + 1)))
+            keep |= {i for i, o in enumerate(orders) if o in who or o == 0}
+        rows: list[tuple[OrderValue, tuple[str, ...]] | None] = []
+        prev = -1
+        for i in sorted(keep):
+            if i > prev + 1:
+                rows.append(None)
+            rows.append((self.values[i], tuple(who.get(orders[i], ()))))
+            prev = i
+        if prev < len(orders) - 1:
+            rows.append(None)
+        return rows
 
     def to_json(self) -> dict[str, Any]:
         """JSON object printed by ``replenish explain --json``."""
@@ -137,11 +207,16 @@ class Explanation:
                 "state_text": describe_state(self.problem, np.asarray(self.state)),
                 "optimal_average_cost": self.optimal_average_cost,
                 "optimal_order": self.optimal_order,
+                "reference_state": None if self.reference_state is None else list(self.reference_state),
+                "scale": self.scale_note() if self.values else None,
+                "base_stock": None if self.base_stock is None else
+                {"order": self.base_stock[0], "level": self.base_stock[1]},
                 "values": [v.__dict__ for v in self.values],
                 "policies": [pe(p) for p in self.policies], "notes": list(self.notes)}
 
-    def text(self) -> str:
-        """Plain-text rendering (what ``replenish explain`` prints)."""
+    def text(self, *, window: int | None = 3) -> str:
+        """Plain-text rendering (what ``replenish explain`` prints); ``window``: candidate orders
+        shown either side of the optimal one (``None``: all)."""
         pr = self.problem
         out = [f"{pr.name}: state {describe_state(pr, np.asarray(self.state))}"]
         out += [f"note: {n}" for n in self.notes]
@@ -153,12 +228,22 @@ class Explanation:
             out.append(f"{p.label[:28]:<28} {p.order:>6} {reg:>12} {fc:>12}")
         if self.values:
             out.append("")
-            out.append("value of each candidate order (exact DP; regret = extra long-run cost of "
-                       "ordering a tonight, then acting optimally):")
-            out.append(f"{'order':>6} {'tonight $':>10} {'Q* $':>12} {'regret $':>10}")
-            for v in self.values:
-                mark = "  <- optimal" if v.order == self.optimal_order else ""
-                out.append(f"{v.order:>6} {v.period_cost:>10.4f} {v.q:>12.4f} {v.regret:>10.4f}{mark}")
+            out.append("value of each candidate order (exact DP):")
+            out.append(self.scale_note())
+            note = self.period_cost_note()
+            if note:
+                out.append(note)
+            tonight = note is None
+            out.append(f"{'order':>6} " + (f"{'tonight $':>10} " if tonight else "")
+                       + f"{'cost-to-go $':>12} {'regret $':>10}  chosen by")
+            for row in self.value_rows(window):
+                if row is None:
+                    out.append(f"{'…':>6}")
+                    continue
+                v, labels = row
+                mark = ", ".join(labels)
+                out.append(f"{v.order:>6} " + (f"{v.period_cost:>10.4f} " if tonight else "")
+                           + f"{v.cost_to_go:>12.4f} {v.regret:>10.4f}  {mark}")
         for p in self.policies:
             if p.own_values is not None:
                 out.append("")

@@ -75,8 +75,16 @@ def ratio_figure(summary: FleetSummary, data: list[tuple[str, np.ndarray]]) -> b
 
 def page_html(summary: FleetSummary, img: str) -> str:
     """``report.html``: the summary table, the figure, the losing and the failed series."""
+    from replenish.workflows.decision import decide_fleet
+
     esc = html.escape
     ref = summary.reference
+    decision = decide_fleet(summary)
+    dec = ""
+    if decision is not None:
+        text = decision.lines()
+        dec = (f'<div class="decision"><h2>Decision</h2><p><b>{esc(text[0])}</b></p>'
+               f"<ul>{list_items(text[1:])}</ul></div>")
     rows = "".join(row_html(m.cells()) for m in summary.methods)
     losing = "".join(
         f"<h3>{esc(m.method)} loses to {esc(str(ref))} on {m.losses} series</h3>"
@@ -85,8 +93,9 @@ def page_html(summary: FleetSummary, img: str) -> str:
     fails = list_items(f"{s}: {e}" for s, e in summary.failed)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>replenish fleet</title>
 <style>body{{font-family:sans-serif;max-width:980px;margin:2em auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}td:first-child{{text-align:left}}</style>
-</head><body><h1>Fleet: {summary.n_series} series</h1>
+td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}td:first-child{{text-align:left}}
+.decision{{background:#eef6ee;border:1px solid #b9dbb9;border-radius:6px;padding:4px 16px}}</style>
+</head><body><h1>Fleet: {summary.n_series} series</h1>{dec}
 <p>{summary.n_ok} ok, {summary.n_failed} failed. Every method is tuned or trained on each series'
 training window and replayed on its held-out test window; costs are relative to the best static
 policy <b>{esc(str(ref))}</b> of the same series (ratio &lt; 1: cheaper). <i>saved</i> is

@@ -17,17 +17,20 @@ test-window replays it plots.  It writes into a folder:
 --report``: ``compare.json``, ``compare.txt``, the policy files,
 ``test_replay.csv`` and ``test_replay.png``, then the report above.
 
+The page starts with the decision of each section (:mod:`replenish.workflows.decision`:
+the recommended policy, its saving against the reference, confidence, runner-up, reasons).
 Contents of each section: the summary table (average cost per period with its
-95% CI or "exact", gap to the DP optimum, cost relative to the best static
-policy — the cheapest of order-up-to, (s, S), (s, Q), capped base-stock and
-constant order among the results —, training time, fill rate); cost bars with
+95% CI or "exact", gap to the DP optimum, cost relative to the decision's reference
+— static (s, S) unless another is named, else the cheapest static rule —, training
+time, fill rate; the recommended row highlighted); cost bars with
 error bars and the cost breakdown; the order in each state for every method
 against the optimum; heatmaps of the order over on-hand × in-transit (per
 weekday when demand is seasonal); learning curves of learners
 (``extras["learning_curve"] = {"steps", "gap"|"cost"}``, or DQN's
-``extras["history"]`` / Q-learning's ``extras["curve"]`` lists of points);
-the test window replayed (demand, stock, orders, stockout days) for
-historical data; and explanations at a few representative states
+``extras["history"]`` / Q-learning's ``extras["curve"]`` lists of points), each
+on its own training axis with a robust y-range;
+the test window replayed for historical data (four weeks day by day, a weekly
+summary, the cumulative cost); and explanations at a few representative states
 (:mod:`replenish.workflows.explain`).
 
 Modules: :mod:`.writer` (the entry points), :mod:`.tables` (rows, CSV),

@@ -35,6 +35,9 @@ figure{margin:10px 0 22px}figure img{max-width:100%;height:auto;border:1px solid
 figcaption{font-size:13px;color:#555;margin-top:4px}
 .params td{text-align:left}.note{font-size:13px;color:#555}
 code{background:#f0f2f5;padding:1px 4px;border-radius:3px}
+.decision{background:#eef6ee;border:1px solid #b9dbb9;border-radius:6px;padding:10px 16px;margin:12px 0 18px}
+.decision h2{border:0;margin:4px 0 6px;font-size:19px}.decision p.rec{font-size:15px;margin:4px 0}
+.decision ul{margin:4px 0 8px;font-size:14px}.decision h3{margin:10px 0 2px}
 """
 
 
@@ -117,17 +120,18 @@ def problem_table(problem: Problem) -> str:
     return table_html(("parameter", "value"), rows, cls="params", left=2)
 
 
-def summary_html(rows: list[dict[str, Any]], historical: bool) -> str:
-    """The summary table of a section (the cheapest method's row highlighted)."""
+def summary_html(rows: list[dict[str, Any]], historical: bool, recommended: str | None = None) -> str:
+    """The summary table of a section; the recommended method's row (the decision's) is
+    highlighted, else the cheapest one."""
     head = ["method", "policy", "avg cost $/period", "95% CI / exact", "gap to optimum",
-            "vs best static", "training s", "fill rate", "days with stockout", "avg on hand"]
+            "vs reference", "training s", "fill rate", "days with stockout", "avg on hand"]
     if historical:
         head += ["test $/day", "test total $", "test vs ref", "test stockout days"]
     body, classes = [], []
     best = min((r["average_cost"] for r in rows), default=None)
     for r in rows:
         line = [r["label"], r["policy"], fmt_cost(r["average_cost"]), ci_text(r), fmt_pct(r.get("gap")),
-                fmt_pct(r.get("relative_to_best_static")), f"{r.get('seconds', 0.0):.2f}",
+                fmt_pct(r.get("relative_to_reference")), f"{r.get('seconds', 0.0):.2f}",
                 f"{r['fill_rate']:.4f}", f"{100 * r['stockout_rate']:.2f}%", f"{r['average_on_hand']:.2f}"]
         if historical:
             if r.get("test_average_cost") is not None:
@@ -137,7 +141,8 @@ def summary_html(rows: list[dict[str, Any]], historical: bool) -> str:
             else:
                 line += ["—"] * 4
         body.append(line)
-        classes.append("best" if r["average_cost"] == best else "")
+        hit = r["label"] == recommended if recommended is not None else r["average_cost"] == best
+        classes.append("best" if hit else "")
     return table_html(head, body, left=2, row_classes=classes)
 
 
@@ -161,22 +166,51 @@ def explain_html(problem: Problem, explanations: list[Any]) -> str:
     if e.values:
         st = html.escape(describe_state(problem, np.asarray(e.state)))
         out.append(f"<h3>Candidate orders in state {st}</h3>")
-        vr = [(str(v.order), f"{v.period_cost:.4f}", f"{v.q:.4f}", f"{v.regret:.4f}",
-               "optimal" if v.order == e.optimal_order else "") for v in e.values]
-        out.append(table_html(("order", "tonight's expected cost $", "Q* $", "regret $", ""), vr, left=0))
+        pnote = e.period_cost_note()
+        notes = [e.scale_note()] + ([pnote] if pnote else [])
+        out.append('<p class="note">' + html.escape(". ".join(n[0].upper() + n[1:] for n in notes))
+                   + ". Shown: the orders near the optimal one, every method's order and ordering "
+                   "nothing (… = orders left out; <code>replenish explain --all-orders</code> "
+                   "lists all).</p>")
+        head3 = ["order"] + ([] if pnote else ["tonight's expected cost $"]) + \
+            ["cost-to-go $", "regret $", "chosen by"]
+        vr, cls = [], []
+        for row in e.value_rows(3):
+            if row is None:
+                vr.append(["…"] + [""] * (len(head3) - 1))
+                cls.append("")
+                continue
+            v, labels = row
+            vr.append([str(v.order)] + ([] if pnote else [f"{v.period_cost:.4f}"])
+                      + [f"{v.cost_to_go:.4f}", f"{v.regret:.4f}", ", ".join(labels)])
+            cls.append("best" if v.order == e.optimal_order else "")
+        out.append(table_html(head3, vr, left=0, row_classes=cls))
     fc = [p for p in e.policies if p.forecast]
     if fc:
         days = len(fc[0].forecast)
-        head2 = ["policy", "order"] + [f"day {d}" for d in range(1, days + 1)] + [f"{days} days"]
-        rows2 = [[p.label, str(p.order)] + [f"{d.cost:.2f}" for d in p.forecast] + [f"{p.forecast_total:.2f}"]
-                 for p in fc]
+        costs = np.array([[d.cost for d in p.forecast] for p in fc])
+        same = [len(fc) > 1 and float(np.ptp(costs[:, d])) <= 1e-9 * max(1.0, abs(costs[0, d]))
+                for d in range(days)]
+        if all(same):  # every policy's forecast is the same: nothing to leave out
+            same = [False] * days
+        keep = [d for d in range(days) if not same[d]]
+        head2 = ["policy", "order"] + [f"day {d + 1}" for d in keep] + [f"{days} days"]
+        rows2 = [[p.label, str(p.order)] + [f"{p.forecast[d].cost:.2f}" for d in keep]
+                 + [f"{p.forecast_total:.2f}"] for p in fc]
         out.append(f"<h3>Expected cost of the next {days} days from that state ($, exact)</h3>")
+        dropped = [d for d in range(days) if same[d]]
+        if dropped:
+            out.append('<p class="note">The same for every policy, so left out: '
+                       + ", ".join(f"day {d + 1} {costs[0, d]:.2f} $" for d in dropped)
+                       + (" (tonight's order arrives after the first day's demand)"
+                          if dropped == list(range(min(problem.lead_time, days))) else "")
+                       + "; the total includes them.</p>")
         out.append(table_html(head2, rows2, left=1))
     return "\n".join(out)
 
 
 def section_html(title: str, problem: Problem, comparison: Any, rows: list[dict[str, Any]],
-                 figs: Sequence[Figure], exps: list[Any]) -> str:
+                 figs: Sequence[Figure], exps: list[Any], recommended: str | None = None) -> str:
     """One ``<section>`` of the report: problem, summary table, figures and explanations."""
     historical = comparison is not None
     parts = [f'<section id="{slug(title)}"><h2>{html.escape(title)}</h2>', problem_table(problem)]
@@ -189,13 +223,14 @@ def section_html(title: str, problem: Problem, comparison: Any, rows: list[dict[
                      "“avg cost” is the long-run cost under the weekday model fitted on the "
                      "training window.</p>")
     parts.append("<h3>Summary</h3>")
-    parts.append(summary_html(rows, historical))
-    ref = rows[0].get("best_static") if rows else None
+    parts.append(summary_html(rows, historical, recommended))
+    ref = rows[0].get("reference") if rows else None
     parts.append('<p class="note">Average cost: long-run $ per period, exact (stationary distribution '
                  "of the policy's Markov chain) or simulated with a 95% confidence interval. Gap: "
                  "(g − g*)/|g*| to the DP optimum g*. "
-                 + (f"“vs best static”: relative to <b>{html.escape(ref)}</b>, the cheapest static "
-                    "classic policy. " if ref else "")
+                 + (f"“vs reference”: relative to <b>{html.escape(ref)}</b>, the reference of the "
+                    "decision (static (s, S) unless another is named; else the cheapest static "
+                    "rule); highlighted: the recommended policy. " if ref else "")
                  + "Training s: wall time of the method, excluding evaluation.</p>")
     for fg in figs:
         if fg.name.endswith("explain"):
@@ -216,23 +251,59 @@ def section_html(title: str, problem: Problem, comparison: Any, rows: list[dict[
     return "\n".join(parts)
 
 
+def decision_html(decisions: Sequence[tuple[str, dict[str, Any]]]) -> str:
+    """The decision block at the top of a report: per section, its recommendation (bold), the
+    runner-up and the reasons (the lines ``replenish compare``/``solve`` print)."""
+    if not decisions:
+        return ""
+    multi = len(decisions) > 1
+    out = ['<div class="decision" id="decision"><h2>Decision</h2>']
+    for title, d in decisions:
+        text = list(d.get("text") or [])
+        if not text:
+            continue
+        if multi:
+            out.append(f'<h3><a href="#{slug(title)}">{html.escape(title)}</a></h3>')
+        out.append(f'<p class="rec"><b>{html.escape(text[0])}</b></p>')
+        if len(text) > 1:
+            out.append(f"<ul>{list_items(text[1:])}</ul>")
+    out.append("</div>")
+    return "\n".join(out)
+
+
 def page_html(title: str, sections: Sequence[str], parts: Sequence[str], *, version: str,
-              generated: str) -> str:
-    """The whole page: title, meta line, a table of contents (several sections) and the sections."""
+              generated: str, decisions: Sequence[tuple[str, dict[str, Any]]] = ()) -> str:
+    """The whole page: title, meta line, the decision block, a table of contents (several
+    sections) and the sections."""
     multi = len(sections) > 1
     toc = "".join(f'<li><a href="#{slug(s)}">{html.escape(s)}</a></li>' for s in sections)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body><main>"
             f"<h1>{html.escape(title)}</h1><p class=\"meta\">replenish {version} — generated {generated} — "
             "figures also as PNG/SVG files, results in <code>results.json</code> and "
-            "<code>results.csv</code> next to this page.</p>"
+            "<code>results.csv</code> next to this page.</p>" + decision_html(decisions)
             + (f"<ul>{toc}</ul>" if multi else "") + "\n".join(parts) + "</main></body></html>\n")
 
 
-def rolling_index_html(roll: Any) -> str:
-    """``index.html`` of a rolling-origin comparison: the test cost of every method per origin
-    and in total, and a link to each origin's report (``origin-<date>/report.html``)."""
+def rolling_index_html(roll: Any, decision: Any = None) -> str:
+    """``index.html`` of a rolling-origin comparison: the decision (which policy to deploy, its
+    saving per origin, where it lost; :func:`~replenish.workflows.decision.decide_rolling` unless
+    given), the test cost of every method per origin and in total, and a link to each origin's
+    report (``origin-<date>/report.html``)."""
     import html as _html
+
+    from replenish.workflows.decision import decide_rolling
+
+    if decision is None:
+        try:
+            decision = decide_rolling(roll)
+        except Exception:  # no method ran at every origin
+            decision = None
+    dec = ""
+    if decision is not None:
+        text = decision.lines()
+        dec = (f'<div class="decision"><h2>Decision</h2><p><b>{_html.escape(text[0])}</b></p>'
+               f"<ul>{list_items(text[1:])}</ul></div>")
 
     tot = roll.totals()
     ref = roll.to_json()["reference"]
@@ -254,8 +325,10 @@ def rolling_index_html(roll: Any) -> str:
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{_html.escape(roll.name)}: rolling "
             "origins</title><style>body{font-family:sans-serif;max-width:960px;margin:2em auto}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
-            "text-align:right}td:first-child{text-align:left}</style></head><body>"
-            f"<h1>{_html.escape(roll.name)}: rolling-origin backtest</h1>"
+            "text-align:right}td:first-child{text-align:left}"
+            ".decision{background:#eef6ee;border:1px solid #b9dbb9;border-radius:6px;padding:4px 16px}"
+            "</style></head><body>"
+            f"<h1>{_html.escape(roll.name)}: rolling-origin backtest</h1>{dec}"
             "<p>Each method is fitted on all data before an origin and replayed on the actual sales "
             "after it. Test-window total cost ($), and the total relative to "
             f"{_html.escape(ref or '—')}.</p>"

@@ -91,7 +91,10 @@ def fig_orders_per_state(problem: Problem, results: Sequence[SolveResult], label
                              squeeze=False)
     fig.subplots_adjust(left=0.07, right=0.99, top=1 - 0.35 / height, bottom=1.35 / height,
                         hspace=0.45)
-    ymax = max(1, int(problem.max_order_units))
+    acts = {lab: r.policy.act(states) for lab, r in shown if r is not None}
+    # the y-axis from the orders shown (not the largest feasible order)
+    highs = [int(np.max(a)) for a in acts.values()] + ([int(np.max(opt))] if opt is not None else [])
+    ymax = max([1, *highs])
     for i, (ax, (lab, r)) in enumerate(zip(axes[:, 0], shown, strict=True)):
         if problem.seasonal:
             for w in range(1, problem.period):
@@ -101,7 +104,7 @@ def fig_orders_per_state(problem: Problem, results: Sequence[SolveResult], label
             ax.plot(x, opt, "-", color=method_style("dp")[0], lw=1.2, drawstyle="steps-mid",
                     label="DP optimum", zorder=2)
         if r is not None:
-            orders = r.policy.act(states)
+            orders = acts[lab]
             color, marker = method_style(r.method)
             ax.plot(x, orders, marker, ls="none", ms=4.5, color=color, label=lab, zorder=3, alpha=0.9)
             diff = "" if opt is None else \
@@ -112,7 +115,7 @@ def fig_orders_per_state(problem: Problem, results: Sequence[SolveResult], label
         ax.set_ylabel("order (units)")
         ax.set_ylim(-0.05 * ymax - 0.5, ymax * 1.05 + 0.5)
         ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
-        ax.legend(loc="upper right", frameon=False, ncol=2)
+        ax.legend(loc="lower right", frameon=False, ncol=2, bbox_to_anchor=(1.0, 0.98), fontsize=8.5)
         ax.grid(axis="y", color="0.92")
         ax.set_xlim(-0.8, n - 0.2)
         if i < len(shown) - 1:
@@ -217,9 +220,19 @@ def fig_heatmaps(problem: Problem, policies: Sequence[tuple[str, Policy]], prefi
             grids[k, w] = (alphas, betas, z.reshape(len(betas), len(alphas)))
     vmax = max(1.0, float(np.nanmax([np.nanmax(g[2]) if np.isfinite(g[2]).any() else 0.0
                                      for g in grids.values()])))
+    # a policy whose orders do not depend on the weekday gets one panel, not seven equal ones
+    same = {k: problem.seasonal and all(np.array_equal(grids[k, w][2], grids[k, phases[0]][2],
+                                                       equal_nan=True) for w in phases)
+            for k in range(len(policies))}
     for k, (lab, _pol) in enumerate(policies):
         for j, w in enumerate(phases):
             ax = axes[k, j] if problem.seasonal else axes[k // ncol, k % ncol]
+            if same[k] and j > 0:
+                ax.axis("off")
+                if j == 1:
+                    ax.text(0.02, 0.5, "same for every weekday", transform=ax.transAxes,
+                            ha="left", va="center", fontsize=10, color="0.3")
+                continue
             alphas, betas, Z = grids[k, w]
             ext = (alphas[0] - 0.5, alphas[-1] + 0.5, betas[0] - 0.5 * problem.order_multiple,
                    betas[-1] + 0.5 * problem.order_multiple)
@@ -230,7 +243,8 @@ def fig_heatmaps(problem: Problem, policies: Sequence[tuple[str, Policy]], prefi
                     if not np.isnan(v):
                         ax.text(alphas[ai], betas[bi], f"{int(v)}", ha="center", va="center",
                                 fontsize=7, color="white" if v < 0.6 * vmax else "black")
-            title = lab if not problem.seasonal else (f"{lab}\n{WEEKDAYS[w]}" if j == 0 else WEEKDAYS[w])
+            title = lab if not problem.seasonal else (
+                f"{lab}\nevery weekday" if same[k] else f"{lab}\n{WEEKDAYS[w]}" if j == 0 else WEEKDAYS[w])
             ax.set_title(title, loc="left", fontsize=9)
             bottom = k == len(policies) - 1 if problem.seasonal else k // ncol == nrow - 1
             if bottom:
@@ -244,7 +258,8 @@ def fig_heatmaps(problem: Problem, policies: Sequence[tuple[str, Policy]], prefi
     if im is not None:
         fig.colorbar(im, cax=cax, label="order (units)")
     extra = " Other pipeline slots are 0." if problem.lead_time > 1 else ""
-    per = " Columns: tomorrow's weekday." if problem.seasonal else ""
+    per = (" Columns: tomorrow's weekday; a policy that orders the same whatever the weekday "
+           "has one panel (\"same for every weekday\")." if problem.seasonal else "")
     zoom = (f" Axes zoomed to the stock levels the optimum visits (up to {box[0]} on hand, "
             f"{box[1]} in transit)." if box != (problem.bound, problem.bound) else "")
     cap = ("Order (colour, units) in each state: on hand after today's demand (x) and units in "

@@ -52,15 +52,18 @@ def best_static(results: Sequence[SolveResult]) -> SolveResult | None:
 
 
 def summary_rows(results: Sequence[SolveResult], labels: Sequence[str] | None = None,
-                 comparison: Any = None) -> list[dict[str, Any]]:
+                 comparison: Any = None, reference: str | None = None) -> list[dict[str, Any]]:
     """One JSON-serialisable row per result (``SolveResult.to_json`` plus report fields).
 
     Added fields: ``label``, ``policy`` (description), ``relative_to_best_static``
     (``(g − g_static)/|g_static|``, ``None`` without a static method),
     ``best_static`` (its label), ``learner``; with a comparison, the ``test_*``
-    and ``train_*`` replay figures of :mod:`replenish.compare`.
+    and ``train_*`` replay figures of :mod:`replenish.compare`; ``reference`` (the label
+    of the decision's reference, :mod:`replenish.workflows.decision`) and
+    ``relative_to_reference`` (``(g − g_ref)/|g_ref|`` on the long-run cost).
     """
     labels = unique_labels(results, labels)
+    ref_row = next((r for lab, r in zip(labels, results, strict=True) if lab == reference), None)
     ref = best_static(results)
     ref_label = labels[list(results).index(ref)] if ref is not None else None
     cmp_rows: dict[int, Any] = {}
@@ -80,6 +83,9 @@ def summary_rows(results: Sequence[SolveResult], labels: Sequence[str] | None = 
         g0 = ref.average_cost if ref is not None else None
         row["relative_to_best_static"] = (None if g0 is None else
                                           (r.average_cost - g0) / abs(g0) if g0 != 0 else None)
+        g1 = ref_row.average_cost if ref_row is not None else None
+        row["reference"] = reference if ref_row is not None else None
+        row["relative_to_reference"] = (None if not g1 else (r.average_cost - g1) / abs(g1))
         mc = cmp_rows.get(id(r))
         if mc is not None and mc.test is not None:
             row.update(mc.to_json(ref_total))
@@ -89,8 +95,9 @@ def summary_rows(results: Sequence[SolveResult], labels: Sequence[str] | None = 
 
 
 CSV_FIELDS = ("label", "method", "policy", "average_cost", "exact", "ci95_low", "ci95_high",
-               "optimal_average_cost", "gap", "relative_to_best_static", "seconds", "fill_rate",
-               "stockout_rate", "average_on_hand", "holding", "stockout", "ordering", "revenue",
+               "optimal_average_cost", "gap", "relative_to_best_static", "relative_to_reference",
+               "seconds", "fill_rate", "stockout_rate", "average_on_hand", "holding", "stockout",
+               "ordering", "revenue",
                "test_average_cost", "test_total_cost", "test_fill_rate", "test_stockout_days",
                "test_relative_to_reference")
 

@@ -54,6 +54,8 @@ class ReportSection:
             replays are plotted and tabulated (its results should be
             ``results``), or ``None``.
         explain_states: full states to explain (default: a few representative ones).
+        reference: the policy savings are measured against in the decision (a label or a
+            method name; default static (s, S), see :mod:`replenish.workflows.decision`).
     """
 
     results: Sequence[SolveResult]
@@ -61,6 +63,7 @@ class ReportSection:
     title: str | None = None
     comparison: Any = None
     explain_states: Sequence[Sequence[int]] | None = None
+    reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,18 @@ class Report:
     data: dict[str, Any] = field(repr=False)
 
 
+def section_decision(sec: ReportSection, labels: Sequence[str]) -> Any:
+    """The decision of a section: on the test-window replay for a comparison, else on the
+    long-run costs (:mod:`replenish.workflows.decision`)."""
+    from replenish.workflows.decision import decide, decide_comparison
+
+    results = list(sec.results)
+    if sec.comparison is not None:
+        by_method = {r.method: lab for lab, r in zip(labels, results, strict=True)}
+        return decide_comparison(sec.comparison, by_method, reference=sec.reference)
+    return decide(results, labels, reference=sec.reference, subject=sec.title)
+
+
 def _build_section(sec: ReportSection, multi: bool, explain_days: int
                    ) -> tuple[dict[str, Any], list[Figure], str, str | None]:
     """One section: its ``results.json`` object, figures, HTML and replay CSV (``None`` if not historical)."""
@@ -98,7 +113,8 @@ def _build_section(sec: ReportSection, multi: bool, explain_days: int
     labels = unique_labels(results, sec.labels)
     title = sec.title or problem.name
     prefix = f"{slug(title)}-" if multi else ""
-    rows = summary_rows(results, labels, sec.comparison)
+    decision = section_decision(sec, labels)
+    rows = summary_rows(results, labels, sec.comparison, reference=decision.reference)
     historical = sec.comparison is not None
     optimum = optimum_policy(problem, results)
     figs: list[Figure] = [fig_costs(rows, prefix, historical)]
@@ -138,18 +154,20 @@ def _build_section(sec: ReportSection, multi: bool, explain_days: int
     f = fig_explain(problem, exps, labels, prefix, [r.method for r in results])
     if f is not None:
         figs.append(f)
-    data = {"title": title, "problem": problem.to_dict(), "rows": rows,
+    data = {"title": title, "problem": problem.to_dict(), "decision": decision.to_json(), "rows": rows,
             "best_static": rows[0].get("best_static") if rows else None,
             "explanations": [e.to_json() for e in exps],
             "figures": [fg.name for fg in figs]}
     if historical:
         data["comparison"] = sec.comparison.to_json()
-    return data, figs, section_html(title, problem, sec.comparison, rows, figs, exps), replay
+    return data, figs, section_html(title, problem, sec.comparison, rows, figs, exps,
+                                                 recommended=decision.recommended), replay
 
 
 def write_report(results: Sequence[SolveResult] | Sequence[ReportSection], folder: str | Path, *,
                  labels: Sequence[str] | None = None, title: str | None = None,
-                 comparison: Any = None, explain_days: int = 7, svg: bool = True) -> Report:
+                 comparison: Any = None, explain_days: int = 7, svg: bool = True,
+                 reference: str | None = None) -> Report:
     """Write the report of ``results`` into ``folder`` (see :mod:`replenish.workflows.report`).
 
     Args:
@@ -161,6 +179,7 @@ def write_report(results: Sequence[SolveResult] | Sequence[ReportSection], folde
         comparison: historical comparison of ``results`` (single-problem form only).
         explain_days: days of expected-cost forecast in the explanation section.
         svg: also write every figure as SVG (rendering twice; PNG is always written).
+        reference: the decision's reference (single-problem form only; see :class:`ReportSection`).
     """
     from replenish import __version__
 
@@ -170,7 +189,7 @@ def write_report(results: Sequence[SolveResult] | Sequence[ReportSection], folde
         sections = cast(list[ReportSection], items)
     else:
         sections = [ReportSection(results=cast(list[SolveResult], items), labels=labels,
-                                  comparison=comparison)]
+                                  comparison=comparison, reference=reference)]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     multi = len(sections) > 1
@@ -193,7 +212,8 @@ def write_report(results: Sequence[SolveResult] | Sequence[ReportSection], folde
 
     jpath = atomic_write(folder / "results.json", dumps_json(data))
     cpath = atomic_write(folder / "results.csv", results_csv(secs))
-    doc = page_html(title, [s["title"] for s in secs], parts, version=__version__, generated=now)
+    doc = page_html(title, [s["title"] for s in secs], parts, version=__version__, generated=now,
+                    decisions=[(s["title"], s["decision"]) for s in secs])
     hpath = atomic_write(folder / "report.html", doc)
     files += [jpath, cpath, hpath]
     return Report(folder=folder, html=hpath, json=jpath, csv=cpath,
@@ -201,7 +221,7 @@ def write_report(results: Sequence[SolveResult] | Sequence[ReportSection], folde
 
 
 def write_comparison_report(comparison: Any, folder: str | Path, *, title: str | None = None,
-                            svg: bool = True) -> Report | None:
+                            svg: bool = True, reference: str | None = None) -> Report | None:
     """Every output of a :class:`~replenish.workflows.compare.Comparison` (``replenish compare --report``).
 
     Writes ``compare.json`` (:meth:`Comparison.to_json`), ``compare.txt`` (the
@@ -240,6 +260,7 @@ def write_comparison_report(comparison: Any, folder: str | Path, *, title: str |
     if not ok:
         return None
     sec = ReportSection(results=[r.solve for r in ok], labels=[r.method for r in ok],
-                        title=title or comparison.problem.name, comparison=comparison)
+                        title=title or comparison.problem.name, comparison=comparison,
+                        reference=reference)
     rep = write_report([sec], folder, title=title, svg=svg)
     return dataclasses.replace(rep, files=(*files, *rep.files))
