@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from replenish.cli.common import add_quiet, print_json
+from replenish.core.io import check_output_folder
 from replenish.core.validate import SpecError, require
 from replenish.solvers.catalogue import METHODS
 from replenish.workflows.compare import DEFAULT_METHODS, MethodComparison, compare, header
@@ -44,6 +45,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from replenish.workflows.config import load_config
 
+    check_output_folder(args.report, "--report")
     cfg = load_config(args.config)
     if cfg.history is None:
         raise SpecError("demand.kind", cfg.problem.demand.kind,
@@ -72,17 +74,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         roll = compare_origins(cfg, methods, origins=rolling[0], test_days=rolling[1],
                                options=options, seed=args.seed, progress=not quiet, on_result=note)
         if args.report is not None:
-            from replenish.workflows.report import write_comparison_report
+            from replenish.workflows.report import write_rolling_report
 
-            for o in roll.origins:
-                write_comparison_report(o.comparison, args.report / f"origin-{o.origin}")
-            from replenish.core.io import atomic_write, dumps_json
-
-            atomic_write(args.report / "compare.json", dumps_json(roll.to_json()))
-            atomic_write(args.report / "compare.txt", roll.table() + "\n")
-            from replenish.workflows.report.html import rolling_index_html
-
-            atomic_write(args.report / "index.html", rolling_index_html(roll))
+            write_rolling_report(roll, args.report)
         if args.json:
             print_json(roll.to_json())
         else:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from replenish.cli.common import add_quiet, format_results, print_json
-from replenish.core.io import dumps_json
+from replenish.core.io import check_output_folder, dumps_json
 from replenish.core.validate import SpecError
 
 
@@ -48,6 +48,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from replenish.solvers.catalogue import solve
     from replenish.workflows.config import load_config
 
+    check_output_folder(args.out, "--out")
+    check_output_folder(args.report, "--report")
     cfg = load_config(args.config)
     if args.steps is not None and args.steps < 1:
         raise SpecError("--steps", args.steps, "must be >= 1")

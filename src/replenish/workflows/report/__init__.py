@@ -67,6 +67,7 @@ from replenish.workflows.report.writer import (
     ReportSection,
     write_comparison_report,
     write_report,
+    write_rolling_report,
 )
 
 __all__ = [
@@ -92,4 +93,5 @@ __all__ = [
     "summary_rows",
     "write_comparison_report",
     "write_report",
+    "write_rolling_report",
 ]

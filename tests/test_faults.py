@@ -1,0 +1,205 @@
+"""Faults: outputs under a file, killed report writing, leftovers of killed writers,
+SIGKILL at random moments of every long-running command, fleet workers of a killed driver.
+
+The kill tests run ``replenish`` in a subprocess, SIGKILL it at three seeded random
+moments (a fraction of an uninterrupted run's time), rerun, and check that the final
+outputs equal an uninterrupted run's (byte-identical where deterministic, else the
+result JSON without timing fields), that no partial or ``.tmp`` file is left and
+that a killed run never changed an earlier output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from replenish.cli import main
+from replenish.core.io import atomic_write, staged_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+BIKE = (ROOT / "configs" / "bike_shop.toml").read_text()
+ENV = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           OMP_NUM_THREADS="1")
+
+
+# ------------------------------------------------------------------ helpers
+def dead_pid() -> int:
+    """The id of a process that has exited."""
+    out = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                         text=True, check=True)
+    return int(out.stdout)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative path → bytes)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files, stages and old copies under ``folder`` (and beside it)."""
+    found = [str(p) for p in folder.rglob("*") if p.name.endswith((".tmp", ".stage", ".old"))]
+    found += [str(p) for p in folder.parent.glob(f".{folder.name}.*")]
+    return found
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "replenish", *args], cwd=cwd, env=ENV,
+                          capture_output=True, text=True, timeout=1800)
+
+
+def timed(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+    t0 = time.perf_counter()
+    r = cli(*args, cwd=cwd)
+    return r, time.perf_counter() - t0
+
+
+def kill_at(args: list[str], cwd: Path, after: float) -> int | None:
+    """Start ``replenish ARGS``, SIGKILL it ``after`` seconds later; its exit code if it
+    ended before (``None`` when it was killed)."""
+    p = subprocess.Popen([sys.executable, "-m", "replenish", *args], cwd=cwd, env=ENV,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        return p.wait(timeout=after)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)  # the command and any process it started
+        p.wait()
+        return None
+
+
+def moments(seed: int, total: float, n: int = 3, lo: float = 0.15, hi: float = 0.9) -> list[float]:
+    """``n`` seeded random moments between ``lo`` and ``hi`` of a run of ``total`` seconds
+    (startup included)."""
+    rng = np.random.default_rng(seed)
+    return sorted(float(x) for x in rng.uniform(lo * total, hi * total, size=n))
+
+
+def without_timing(obj: Any) -> Any:
+    """A result JSON object without wall-clock fields (seconds, timestamps, resume marks)."""
+    drop = {"seconds", "train_seconds", "generated", "resumed_from", "ran", "skipped", "elapsed"}
+    if isinstance(obj, dict):
+        return {k: without_timing(v) for k, v in obj.items() if k not in drop and "seconds" not in k}
+    if isinstance(obj, list):
+        return [without_timing(v) for v in obj]
+    return obj
+
+
+# ------------------------------------------------------------------ outputs under a file
+@pytest.mark.parametrize("flag", ["--report", "--out"])
+def test_output_under_a_regular_file_fails_before_anything_is_written(tmp_path, capsys, flag):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(BIKE)
+    out = tmp_path / "out"
+    assert main(["solve", str(cfg), "--method", "order-up-to", "--out", str(out), "--json"]) == 0
+    before = snapshot(out)
+    mtimes = {p: p.stat().st_mtime_ns for p in out.iterdir()}
+    (tmp_path / "somefile.txt").write_text("not a folder\n")
+    bad = str(tmp_path / "somefile.txt" / "sub")
+    argv = ["solve", str(cfg), "--method", "order-up-to", "--out", str(out), "--report", bad]
+    if flag == "--out":
+        argv = ["solve", str(cfg), "--method", "order-up-to", "--out", bad]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"error: {flag} = {bad!r}: lies under the file ")
+    assert snapshot(out) == before and {p: p.stat().st_mtime_ns for p in out.iterdir()} == mtimes
+    assert (tmp_path / "somefile.txt").read_text() == "not a folder\n"
+
+
+def test_compare_report_that_is_a_file_fails_at_once(tmp_path, capsys):
+    f = tmp_path / "report"
+    f.write_text("x")
+    assert main(["compare", str(tmp_path / "missing.toml"), "--report", str(f)]) == 2
+    assert capsys.readouterr().err == f"error: --report = {str(f)!r}: is a file, not a folder\n"
+
+
+# ------------------------------------------------------------------ staged folders, stale temporaries
+def test_staged_folder_keeps_the_old_folder_on_failure_and_swaps_on_success(tmp_path):
+    folder = tmp_path / "rep"
+    folder.mkdir()
+    (folder / "report.html").write_text("old")
+    (folder / "notes.txt").write_text("mine")  # not part of the report: carried over
+    with pytest.raises(RuntimeError), staged_folder(folder) as stage:
+        (stage / "report.html").write_text("new")
+        (stage / "results.json").write_text("{}")
+        raise RuntimeError("killed half-way")
+    assert snapshot(folder) == {"report.html": b"old", "notes.txt": b"mine"}
+    assert leftovers(folder) == []
+    with staged_folder(folder) as stage:
+        (stage / "report.html").write_text("new")
+        (stage / "results.json").write_text("{}")
+        assert snapshot(folder) == {"report.html": b"old", "notes.txt": b"mine"}  # not yet
+    assert snapshot(folder) == {"report.html": b"new", "results.json": b"{}", "notes.txt": b"mine"}
+    assert leftovers(folder) == []
+
+
+def test_leftovers_of_killed_writers_are_cleaned_up(tmp_path):
+    pid = dead_pid()
+    folder = tmp_path / "rep"
+    folder.mkdir()
+    (folder / "report.html").write_text("old")
+    stale_tmp = folder / f".results.json.{pid}.abcd1234.tmp"
+    stale_tmp.write_text("half")
+    live_tmp = folder / f".results.json.{os.getpid()}.abcd1234.tmp"  # a live writer's: kept
+    live_tmp.write_text("busy")
+    stage = tmp_path / f".rep.{pid}.stage"
+    stage.mkdir()
+    (stage / "report.html").write_text("half-new")
+    atomic_write(folder / "results.json", "{}")
+    assert not stale_tmp.exists() and live_tmp.exists()
+    live_tmp.unlink()
+    with staged_folder(folder) as new:
+        (new / "report.html").write_text("new")
+    assert not stage.exists() and leftovers(folder) == []
+    # a swap cut short between its two renames: the old folder is put back first
+    old = tmp_path / f".gone.{pid}.old"
+    old.mkdir()
+    (old / "report.html").write_text("old report")
+    with pytest.raises(RuntimeError), staged_folder(tmp_path / "gone"):
+        raise RuntimeError
+    assert snapshot(tmp_path / "gone") == {"report.html": b"old report"}
+
+
+@pytest.mark.slow
+def test_killed_report_writing_leaves_the_old_report_or_the_new_one(tmp_path):
+    """SIGKILL ``solve --report`` at five random moments over an earlier report: the
+    folder is the old report byte for byte or the whole new one, never a mixture and
+    never a ``.tmp`` file; the rerun cleans up the killed runs' stages."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(BIKE)
+    rep = tmp_path / "rep"
+    assert cli("solve", str(cfg), "--method", "order-up-to", "--report", str(rep), "-q",
+               cwd=tmp_path).returncode == 0
+    old = snapshot(rep)
+    args = ["solve", str(cfg), "--method", "dp", "--report", str(rep), "-q"]
+    r, total = timed("solve", str(cfg), "--method", "dp", "--report", str(tmp_path / "ref"), "-q",
+                     cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    states = []
+    for t in moments(7, total, n=5, lo=0.6, hi=1.0):  # mostly while writing
+        rc = kill_at(args, tmp_path, t)
+        assert not [p for p in rep.rglob("*") if p.name.endswith(".tmp")]
+        now = snapshot(rep)
+        data = json.loads(now["results.json"])
+        if now == old:
+            states.append("old")
+        else:
+            assert data["title"] == "bike-shop: dp", "a folder mixing old and new files"
+            assert "bike-shop: dp" in now["report.html"].decode()
+            assert all(f"{name}.png" in now for s in data["sections"] for name in s["figures"])
+            assert set(now) == set(snapshot(tmp_path / "ref")) | set(old)
+            states.append("new" if rc is None else "done")
+        if states[-1] != "old":
+            break  # the new report is in place; later kills would only rewrite it
+    assert cli(*args, cwd=tmp_path).returncode == 0
+    assert leftovers(rep) == []
+    print("states after the kills:", states)
