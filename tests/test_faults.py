@@ -10,6 +10,7 @@ that a killed run never changed an earlier output.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -203,3 +204,86 @@ def test_killed_report_writing_leaves_the_old_report_or_the_new_one(tmp_path):
     assert cli(*args, cwd=tmp_path).returncode == 0
     assert leftovers(rep) == []
     print("states after the kills:", states)
+
+
+# ------------------------------------------------------------------ fleet workers of a killed driver
+def _processes() -> dict[int, tuple[int, str, str]]:
+    """pid → (parent pid, state, command line) of every process (from /proc)."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[int(d.name)] = (int(fields[1]), fields[0], cmd)
+    return out
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    procs = _processes()
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for p, (pp, _, cmd) in procs.items():
+            if pp == parent and p not in found:
+                found[p] = cmd
+                frontier.append(p)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    st = _processes().get(pid)
+    return st is not None and st[1] not in ("Z", "X")
+
+
+def fleet_config(tmp_path: Path) -> Path:
+    sample = ROOT / "src" / "replenish" / "data" / "bakery_sample.csv.gz"
+    text = (ROOT / "configs" / "bakery.toml").read_text()
+    text = text.replace('file = "../src/replenish/data/bakery_sample.csv.gz"', f'file = "{sample}"')
+    cfg = tmp_path / "fleet.toml"
+    cfg.write_text(text)
+    return cfg
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.slow
+def test_fleet_workers_end_when_the_driver_is_killed(tmp_path):
+    cfg = fleet_config(tmp_path)
+    p = subprocess.Popen([sys.executable, "-m", "replenish", "fleet", str(cfg), "--group-by",
+                          "store,product", "--methods", "dp,sS", "--engine", "local", "--workers", "2",
+                          "--out", str(tmp_path / "out"), "-q"], cwd=tmp_path, env=ENV,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kids: dict[int, str] = {}
+    try:
+        deadline = time.time() + 120
+        workers: dict[int, str] = {}
+        while time.time() < deadline and p.poll() is None:
+            kids = _descendants(p.pid)
+            workers = {k: c for k, c in kids.items() if "spawn_main" in c}
+            if len(workers) >= 2:
+                break
+            time.sleep(0.2)
+        assert len(workers) >= 2, f"no workers seen: {kids}"
+        time.sleep(1.0)  # the workers are busy with a series
+        kids = _descendants(p.pid)
+        assert any("resource_tracker" in c for c in kids.values())
+        p.send_signal(signal.SIGKILL)  # the driver only
+        p.wait()
+        t0 = time.time()
+        while time.time() - t0 < 10 and any(_alive(k) for k in kids):
+            time.sleep(0.1)
+        survivors = {k: c for k, c in kids.items() if _alive(k)}
+        print(f"{len(kids)} processes ended {time.time() - t0:.2f} s after the driver")
+        assert not survivors, f"still running after 10 s: {survivors}"
+    finally:
+        for k in kids:  # a failed test leaves nothing running either
+            if _alive(k):
+                with contextlib.suppress(OSError):
+                    os.kill(k, signal.SIGKILL)
+        if p.poll() is None:
+            p.kill()
