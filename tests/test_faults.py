@@ -87,7 +87,8 @@ def without_timing(obj: Any) -> Any:
     """A result JSON object without wall-clock fields (seconds, timestamps, resume marks)."""
     drop = {"seconds", "train_seconds", "generated", "resumed_from", "ran", "skipped", "elapsed"}
     if isinstance(obj, dict):
-        return {k: without_timing(v) for k, v in obj.items() if k not in drop and "seconds" not in k}
+        return {k: without_timing(v) for k, v in obj.items()
+                if k not in drop and "seconds" not in k and "per_second" not in k}
     if isinstance(obj, list):
         return [without_timing(v) for v in obj]
     return obj
@@ -287,3 +288,105 @@ def test_fleet_workers_end_when_the_driver_is_killed(tmp_path):
                     os.kill(k, signal.SIGKILL)
         if p.poll() is None:
             p.kill()
+
+
+# ------------------------------------------------------------------ SIGKILL at random moments, rerun
+DQN_TABLE = """
+[dqn]
+steps = 4000
+num_envs = 8
+learning_starts = 500
+batch_size = 64
+eval_every = 1000
+eval_paths = 8
+eval_horizon = 60
+eval_warmup = 10
+checkpoint_every = 500
+eps_decay_steps = 2000
+target_update = 50
+"""
+SAMPLE = ROOT / "src" / "replenish" / "data" / "bakery_sample.csv.gz"
+
+
+def bakery_text(compare: str | None = None) -> str:
+    text = (ROOT / "configs" / "bakery.toml").read_text()
+    text = text.replace('file = "../src/replenish/data/bakery_sample.csv.gz"', f'file = "{SAMPLE}"')
+    if compare is not None:
+        head, _, rest = text.partition("[compare]\n")
+        rest = rest.split("\n", 1)[1]  # drop the methods line
+        text = f"{head}[compare]\n{compare}\n{rest}"
+    return text
+
+
+def _json(path: Path) -> Any:
+    return without_timing(json.loads(path.read_text()))
+
+
+def _fleet_table(out: Path) -> Any:
+    from replenish.workflows.fleet import VOLATILE_FIELDS, read_table
+
+    t = read_table(out)
+    keep = [c for c in t.columns if c not in VOLATILE_FIELDS and not c.endswith(".seconds")]
+    return t[keep].sort_values("series").reset_index(drop=True)
+
+
+#: name → (config text, argv (relative to the run's folder), output folder, files compared by bytes,
+#: files compared as JSON without timing fields)
+KILL_CASES: dict[str, tuple[str, list[str], str, list[str], list[str]]] = {
+    "solve-dqn": (BIKE + DQN_TABLE, ["solve", "c.toml", "--method", "dqn", "--out", "out", "-q"], "out",
+                  ["policy-dqn.pt"], ["result-dqn.json"]),
+    "solve-qlearning": (BIKE, ["solve", "c.toml", "--method", "qlearning", "--steps", "4000000", "--out",
+                               "out", "-q"], "out", ["policy-qlearning.json"], ["result-qlearning.json"]),
+    "compare-learners": (bakery_text('methods = ["sS", "dqn"]'),
+                         ["compare", "c.toml", "--steps", "4000", "--report", "out", "-q"], "out",
+                         ["policy-dqn.pt", "policy-sS.json", "test_replay.csv"], ["compare.json"]),
+    "compare-origins": (bakery_text('methods = ["sS", "forecast-base-stock"]\n'
+                                    'origins = ["2017-04-01", "2017-07-01"]\ntest_days = 60'),
+                        ["compare", "c.toml", "--report", "out", "-q"], "out",
+                        ["compare.txt", "origin-2017-07-01/test_replay.csv"], ["compare.json"]),
+    "fleet": (bakery_text(), ["fleet", "c.toml", "--group-by", "store,product", "--methods",
+                              "sS,order-up-to,dp", "--out", "out", "-q"], "out", [], ["summary.json"]),
+}
+
+
+def _attempt(name: str, argv: list[str], folder: Path) -> list[str]:
+    """The command a rerun gives: DQN resumes from its checkpoint when there is one."""
+    if name == "solve-dqn" and (folder / "out" / "checkpoints" / "last.pt").is_file():
+        return [*argv, "--resume"]
+    return argv
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(KILL_CASES))
+def test_sigkill_at_three_moments_then_rerun_equals_an_uninterrupted_run(tmp_path, name):
+    text, argv, out_name, same_bytes, same_json = KILL_CASES[name]
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    for d in (ref, run):
+        d.mkdir()
+        (d / "c.toml").write_text(text)
+    r, total = timed(*argv, cwd=ref)
+    assert r.returncode == 0, r.stderr
+    out = run / out_name
+    out.mkdir()
+    (out / "earlier.txt").write_bytes(b"an earlier output\n")  # must survive every kill untouched
+    outcomes = []
+    for t in moments(sum(map(ord, name)), total):
+        rc = kill_at(_attempt(name, argv, run), run, t)
+        outcomes.append("killed" if rc is None else f"ended {rc}")
+        assert (out / "earlier.txt").read_bytes() == b"an earlier output\n"
+        for f in out.rglob("*.json"):  # whatever is visible is whole
+            json.loads(f.read_text())
+    final = cli(*_attempt(name, argv, run), cwd=run)
+    assert final.returncode == 0, final.stderr
+    assert (out / "earlier.txt").read_bytes() == b"an earlier output\n"
+    assert leftovers(out) == [], "temporary files left"
+    for f in same_bytes:
+        assert (out / f).read_bytes() == (ref / out_name / f).read_bytes(), f
+    for f in same_json:
+        assert _json(out / f) == _json(ref / out_name / f), f
+    if name == "fleet":
+        import pandas as pd
+
+        pd.testing.assert_frame_equal(_fleet_table(out), _fleet_table(ref / out_name))
+    print(f"{name}: uninterrupted {total:.1f} s; kills at "
+          f"{[round(t, 1) for t in moments(sum(map(ord, name)), total)]} s: {outcomes}")
