@@ -346,7 +346,21 @@ KILL_CASES: dict[str, tuple[str, list[str], str, list[str], list[str]]] = {
                         ["compare.txt", "origin-2017-07-01/test_replay.csv"], ["compare.json"]),
     "fleet": (bakery_text(), ["fleet", "c.toml", "--group-by", "store,product", "--methods",
                               "sS,order-up-to,dp", "--out", "out", "-q"], "out", [], ["summary.json"]),
+    "tune": (BIKE, ["tune", "c.toml", "--method", "qlearning", "--trials", "10", "--steps", "2000000",
+                    "--out", "out", "-q"], "out", [], []),
 }
+
+
+def _tune_result(out: Path) -> Any:
+    """The study as an uninterrupted run leaves it: summary, and the finished trials in
+    order (numbers, failed trials of killed runs and paths aside)."""
+    d = without_timing(json.loads((out / "tune-qlearning.json").read_text()))
+    finished = [{k: v for k, v in t.items() if k != "number"} for t in d.pop("trials")
+                if t["state"] in ("COMPLETE", "PRUNED")]
+    for k in ("storage", "n_failed"):
+        d.pop(k)
+    snippet = [ln for ln in (out / "best-qlearning.toml").read_text().splitlines() if not ln.startswith("#")]
+    return d, finished, snippet
 
 
 def _attempt(name: str, argv: list[str], folder: Path) -> list[str]:
@@ -384,6 +398,8 @@ def test_sigkill_at_three_moments_then_rerun_equals_an_uninterrupted_run(tmp_pat
         assert (out / f).read_bytes() == (ref / out_name / f).read_bytes(), f
     for f in same_json:
         assert _json(out / f) == _json(ref / out_name / f), f
+    if name == "tune":
+        assert _tune_result(out) == _tune_result(ref / out_name)
     if name == "fleet":
         import pandas as pd
 

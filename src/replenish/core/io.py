@@ -23,11 +23,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "check_output_folder", "dumps_json", "json_default", "staged_folder",
-           "umask_mode"]
+__all__ = ["atomic_write", "check_output_folder", "dumps_json", "json_default", "pid_alive",
+           "staged_folder", "umask_mode"]
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether the process ``pid`` (on this machine) is still running."""
     if pid == os.getpid():
         return True
     try:
@@ -50,7 +51,7 @@ def _leftovers(folder: Path, prefix: str, suffix: str) -> Iterator[Path]:
         if not (name.startswith(prefix) and name.endswith(suffix)):
             continue
         pid = name[len(prefix):].split(".", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             yield p
 
 
@@ -66,7 +67,7 @@ def _remove_stale_temporaries(folder: Path) -> None:
         return
     for name in names:
         m = _TMP_NAME.match(name)
-        if m and not _pid_alive(int(m.group(1))):
+        if m and not pid_alive(int(m.group(1))):
             with contextlib.suppress(OSError):
                 os.unlink(folder / name)
 
