@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from replenish.cli.common import add_quiet, format_results, print_json
+from replenish.cli.common import add_quiet, bound_note, format_results, print_json
 from replenish.core.io import check_output_folder, dumps_json
 from replenish.core.validate import SpecError
 
@@ -69,6 +70,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
         from replenish.workflows.report import write_report
 
         report = write_report([res], args.report, title=f"{cfg.problem.name}: {args.method}")
+    note = bound_note(cfg.problem)  # after the work: an error stays the one line printed
+    if note is not None and not args.quiet:
+        print(note, file=sys.stderr)
     if args.json:
         print_json(obj)
     else:
