@@ -157,3 +157,40 @@ def test_capacity_of_a_million_weekday_base_stock_refuses_at_once(tmp_path, caps
     assert time.perf_counter() - t0 < 5
     assert capsys.readouterr().err == ("error: method = 'weekday-base-stock': needs seasonal (weekday) "
                                        "demand; use order-up-to for stationary demand\n")
+
+
+WIDE = dict(demand=NegativeBinomial(mean=2000, variance=4e7), lead_time=1, holding_cost=1,
+            stockout_cost=9)  # 450,732 demand values a day, bound 207,053
+
+
+def test_exact_classic_search_estimates_its_time_and_refuses_an_absurd_one():
+    from replenish.solvers.catalogue import solve
+    from replenish.solvers.classic.common import EXACT_SEARCH_SECONDS
+    from replenish.solvers.classic.search import estimate_exact_search
+
+    bike = Problem(demand=Poisson(4), lead_time=1, capacity=10)
+    seconds, evaluations, states, support = estimate_exact_search(bike, "sS")
+    assert evaluations == (2 * math.ceil(math.log2(bike.bound + 2)) + 6) ** 2 // 2
+    assert seconds < 0.1 and states == math.comb(12, 2) and support == len(bike.demand.pmf(0, tail=1e-12))
+    wide = Problem(**WIDE)
+    t0 = time.perf_counter()
+    with pytest.raises(SpecError) as exc:
+        solve(wide, "sS", options={"search": "exact"})
+    assert time.perf_counter() - t0 < 10  # refused before any chain is built
+    msg = str(exc.value)
+    assert msg.startswith(f"problem.bound = {wide.bound}: the exact sS search would take about ")
+    assert f"limit {EXACT_SEARCH_SECONDS:g} s" in msg and 'search = "simulation"' in msg
+    assert "\n" not in msg
+
+
+def test_exact_evaluation_refuses_a_chain_past_its_transition_limit_before_allocating():
+    from replenish.evaluation.markov import CHAIN_TRANSITION_LIMIT, evaluate_exact
+    from replenish.policies.classic import OrderUpTo
+
+    wide = Problem(**WIDE)
+    t0 = time.perf_counter()
+    with pytest.raises(SpecError) as exc:  # was: numpy tried to allocate 27.1 GiB
+        evaluate_exact(wide, OrderUpTo(problem=wide, level=5000), max_states=10**7)
+    assert time.perf_counter() - t0 < 30
+    assert exc.value.field == "problem.bound"
+    assert f"more than {CHAIN_TRANSITION_LIMIT:,} transitions" in exc.value.reason
