@@ -336,6 +336,25 @@ def test_sigint_mid_step_then_resume_is_bit_identical(tmp_path, monkeypatch, whe
         np.testing.assert_array_equal(x, y)
 
 
+def test_checkpoints_are_also_written_on_a_timer(tmp_path, monkeypatch):
+    import replenish.solvers.dqn.trainer as trainer
+
+    seen = []
+
+    def look(status):
+        seen.append((tmp_path / "last.pt").exists())
+        return status["step"] < 16
+
+    cfg = tiny_config(steps=800, checkpoint_every=10**6)
+    train_dqn(bike(), config=cfg, seed=0, checkpoint_dir=tmp_path, callback=look)
+    assert seen == [False, False]  # default: every 120 s, and the run is shorter
+    (tmp_path / "last.pt").unlink()
+    seen.clear()
+    monkeypatch.setattr(trainer, "CHECKPOINT_SECONDS", 0.0)
+    train_dqn(bike(), config=cfg, seed=0, checkpoint_dir=tmp_path, callback=look)
+    assert seen == [True, True]
+
+
 def test_resume_refuses_changed_hyperparameters_and_missing_checkpoint(tmp_path):
     pr = bike()
     train_dqn(pr, config=tiny_config(steps=800), seed=0, checkpoint_dir=tmp_path)

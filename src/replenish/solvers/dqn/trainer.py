@@ -31,13 +31,15 @@ numbers).
 Checkpoints (``checkpoint_dir/last.pt``) hold everything needed to continue
 exactly where training stopped: networks, optimizer, replay buffer, the
 ``n``-step windows and states of the parallel paths, RNG states, counters and
-the evaluation history; they are saved every ``checkpoint_every`` steps, at the
-end, and when training is interrupted (Ctrl-C).  Ctrl-C (SIGINT, in the main
-thread) is deferred to the end of the vector step it arrives in, so the
-checkpoint holds a consistent state (no half-done gradient step or collect) and
-a resumed run is bit-identical to an uninterrupted one; a second Ctrl-C aborts at
-once without writing a checkpoint (the last periodic one stays).  Like policy files they contain
-only tensors and JSON text and are read with ``torch.load(weights_only=True)``.
+the evaluation history; they are saved every ``checkpoint_every`` steps (and at
+least every :data:`CHECKPOINT_SECONDS`, so a SIGKILL loses little), at the end,
+and when training is interrupted (Ctrl-C).  Ctrl-C (SIGINT, in the main thread)
+is deferred to the end of the vector step it arrives in, so the checkpoint holds
+a consistent state (no half-done gradient step or collect) and a resumed run is
+bit-identical to an uninterrupted one; a second Ctrl-C aborts at once without
+writing a checkpoint (the last periodic one stays).  Like policy files they
+contain only tensors and JSON text and are read with
+``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -71,6 +73,9 @@ from replenish.solvers.dqn.monitor import Monitor
 
 CHECKPOINT_FORMAT = "replenish.dqn-checkpoint/2"  # /2: demands stored with the transitions
 CHECKPOINT_NAME = "last.pt"
+#: Most seconds between two checkpoints (besides every ``checkpoint_every`` transitions), so a
+#: SIGKILL loses at most this much of a long run; checkpoints never change the training.
+CHECKPOINT_SECONDS = 120.0
 
 #: (loss, mean Q, ρ in reward units) of one gradient step
 StepStats = tuple[float, float, float]
@@ -177,6 +182,7 @@ class DQNTrainer:
         self.history: list[dict[str, Any]] = []
         self.resumed_from: int | None = None
         self._stopped_by_time = False
+        self._last_checkpoint = time.perf_counter()
         self.ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
 
     def _new_net(self) -> nn.Module:
@@ -406,6 +412,7 @@ class DQNTrainer:
                            for w in self.window],
                 "best": self.best_state or {}}
         atomic_write(self.ckpt_path, lambda fh: torch.save(blob, fh))
+        self._last_checkpoint = time.perf_counter()
         return str(self.ckpt_path)
 
     def restore(self) -> None:
@@ -502,7 +509,9 @@ class DQNTrainer:
             monitor.training(self.global_step, stats=stats, n_transitions=N, epsilon=eps,
                              gain=-self.gain if self.average and self.gain is not None else None,
                              learning_rate=cfg.learning_rate(self.global_step))
-            if self.ckpt_path is not None and self._crossed(cfg.checkpoint_every):
+            if self.ckpt_path is not None and (
+                    self._crossed(cfg.checkpoint_every)
+                    or time.perf_counter() - self._last_checkpoint > CHECKPOINT_SECONDS):
                 self.checkpoint()
             if self.callback is not None and self.callback(
                     {"step": self.global_step, "updates": self.updates, "epsilon": eps,
