@@ -144,6 +144,18 @@ def test_staged_folder_keeps_the_old_folder_on_failure_and_swaps_on_success(tmp_
     assert leftovers(folder) == []
 
 
+def test_a_folder_that_is_not_an_earlier_report_is_written_in_place(tmp_path):
+    folder = tmp_path / "home"
+    (folder / "projects").mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine")
+    inode = folder.stat().st_ino
+    with staged_folder(folder) as stage:
+        assert stage == folder  # never moved or copied as a whole
+        (stage / "report.html").write_text("new")
+    assert folder.stat().st_ino == inode and leftovers(folder) == []
+    assert snapshot(folder) == {"notes.txt": b"mine", "report.html": b"new"}
+
+
 def test_leftovers_of_killed_writers_are_cleaned_up(tmp_path):
     pid = dead_pid()
     folder = tmp_path / "rep"
