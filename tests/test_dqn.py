@@ -322,10 +322,14 @@ def test_sigint_mid_step_then_resume_is_bit_identical(tmp_path, monkeypatch, whe
         return out
 
     monkeypatch.setattr(DQNTrainer, where, with_signal)
-    with pytest.raises(KeyboardInterrupt):
-        train_dqn(pr, config=cfg, seed=3, checkpoint_dir=tmp_path)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (not nohup)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train_dqn(pr, config=cfg, seed=3, checkpoint_dir=tmp_path)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
+    finally:
+        signal.signal(signal.SIGINT, before)
     monkeypatch.setattr(DQNTrainer, where, original)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
     meta = json.loads(safe_torch_load(tmp_path / "last.pt")["meta"])
     assert 500 < meta["step"] < 3000
     resumed = train_dqn(pr, config=cfg, seed=3, checkpoint_dir=tmp_path, resume=True)

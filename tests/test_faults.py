@@ -420,6 +420,11 @@ def test_sigkill_at_three_moments_then_rerun_equals_an_uninterrupted_run(tmp_pat
           f"{[round(t, 1) for t in moments(sum(map(ord, name)), total)]} s: {outcomes}")
 
 
+def _hear_ctrl_c() -> None:
+    """In the child: SIGINT at its default (a test run in the background ignores it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_dqn_ctrl_c_at_three_moments_then_resume_is_bit_identical(tmp_path):
     """``solve --method dqn`` interrupted with SIGINT (Ctrl-C) at three seeded random
@@ -437,7 +442,8 @@ def test_dqn_ctrl_c_at_three_moments_then_resume_is_bit_identical(tmp_path):
     for t in moments(20, total, lo=0.35, hi=0.95):
         resume = ["--resume"] if (run / "out" / "checkpoints" / "last.pt").is_file() else []
         p = subprocess.Popen([sys.executable, "-m", "replenish", *argv, *resume], cwd=run, env=ENV,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=_hear_ctrl_c)
         try:
             p.wait(timeout=t)
         except subprocess.TimeoutExpired:

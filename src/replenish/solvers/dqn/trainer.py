@@ -545,7 +545,9 @@ class _DeferredInterrupt:
         self.pending = True
 
     def __enter__(self) -> _DeferredInterrupt:
-        if threading.current_thread() is threading.main_thread():
+        # the main thread only, and not where SIGINT is ignored (a background job stays deaf to it)
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
             self._old = signal.signal(signal.SIGINT, self._handler)
             self._active = True
         return self
