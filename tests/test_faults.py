@@ -375,6 +375,18 @@ def _tune_result(out: Path) -> Any:
     return d, finished, snippet
 
 
+def reference_run(tmp_path: Path, text: str, argv: list[str]) -> tuple[Path, Path, float]:
+    """Folders ``ref`` and ``run`` with the config ``c.toml``; runs ``argv`` uninterrupted in
+    ``ref``; returns both folders and its seconds."""
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    for d in (ref, run):
+        d.mkdir()
+        (d / "c.toml").write_text(text)
+    r, total = timed(*argv, cwd=ref)
+    assert r.returncode == 0, r.stderr
+    return ref, run, total
+
+
 def _attempt(name: str, argv: list[str], folder: Path) -> list[str]:
     """The command a rerun gives: DQN resumes from its checkpoint when there is one."""
     if name == "solve-dqn" and (folder / "out" / "checkpoints" / "last.pt").is_file():
@@ -386,12 +398,7 @@ def _attempt(name: str, argv: list[str], folder: Path) -> list[str]:
 @pytest.mark.parametrize("name", list(KILL_CASES))
 def test_sigkill_at_three_moments_then_rerun_equals_an_uninterrupted_run(tmp_path, name):
     text, argv, out_name, same_bytes, same_json = KILL_CASES[name]
-    ref, run = tmp_path / "ref", tmp_path / "run"
-    for d in (ref, run):
-        d.mkdir()
-        (d / "c.toml").write_text(text)
-    r, total = timed(*argv, cwd=ref)
-    assert r.returncode == 0, r.stderr
+    ref, run, total = reference_run(tmp_path, text, argv)
     out = run / out_name
     out.mkdir()
     (out / "earlier.txt").write_bytes(b"an earlier output\n")  # must survive every kill untouched
@@ -432,12 +439,7 @@ def test_dqn_ctrl_c_at_three_moments_then_resume_is_bit_identical(tmp_path):
     to an uninterrupted run's and the result JSON equal apart from timing."""
     text, argv = BIKE + DQN_TABLE.replace("checkpoint_every = 500", "checkpoint_every = 100000"), \
         ["solve", "c.toml", "--method", "dqn", "--out", "out", "-q"]
-    ref, run = tmp_path / "ref", tmp_path / "run"
-    for d in (ref, run):
-        d.mkdir()
-        (d / "c.toml").write_text(text)
-    r, total = timed(*argv, cwd=ref)
-    assert r.returncode == 0, r.stderr
+    ref, run, total = reference_run(tmp_path, text, argv)
     steps = []
     for t in moments(20, total, lo=0.35, hi=0.95):
         resume = ["--resume"] if (run / "out" / "checkpoints" / "last.pt").is_file() else []
