@@ -90,7 +90,8 @@ def check_output_folder(path: str | Path | None, field: str) -> None:
 
 
 #: Files that mark a folder as an earlier output of :func:`staged_folder` (a report): only
-#: such a folder, an empty or a new one is swapped; any other folder is written in place.
+#: such a folder, a new one or one of plain files is swapped; a folder with subfolders and
+#: none of these files is written in place.
 STAGED_MARKERS = ("report.html", "results.json", "compare.json", "index.html")
 
 
@@ -102,15 +103,15 @@ def staged_folder(folder: str | Path) -> Iterator[Path]:
     the new one does not have (as hard links).  On an error the stage is removed and
     ``folder`` is untouched; stages and old copies of killed runs are cleaned up
     first (an old copy is put back when the swap was cut short).  The current
-    folder or one of its parents, and a folder with other contents that holds none
-    of :data:`STAGED_MARKERS` (not an earlier report), are written in place."""
+    folder or one of its parents, and a folder with subfolders that holds none of
+    :data:`STAGED_MARKERS` (not an earlier report), are written in place."""
     folder = Path(folder)
     check_output_folder(folder, "folder")
     parent, name = folder.parent, folder.name
     try:
         here = Path.cwd().resolve()
         in_place = folder.is_symlink() or folder.resolve() in (here, *here.parents) or (
-            folder.is_dir() and any(folder.iterdir())
+            folder.is_dir() and any(e.is_dir() for e in folder.iterdir())
             and not any((folder / m).is_file() for m in STAGED_MARKERS))
     except OSError:
         in_place = True

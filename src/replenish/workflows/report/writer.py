@@ -259,7 +259,7 @@ def write_rolling_report(rolling: Any, folder: str | Path, *, svg: bool = True) 
     with staged_folder(folder) as stage:
         for o in rolling.origins:
             sub = stage / f"origin-{o.origin}"
-            sub.mkdir()
+            sub.mkdir(exist_ok=True)  # exists when the folder is written in place
             _write_comparison(o.comparison, sub, title=None, svg=svg)
         atomic_write(stage / "compare.json", dumps_json(rolling.to_json()))
         atomic_write(stage / "compare.txt", rolling.table() + "\n")
