@@ -463,12 +463,17 @@ def test_the_classifier_sees_tracebacks_and_hangs(monkeypatch):
     assert run_case(["x"], limit=1)[0] == "hang"
 
     def greedy(argv: list[str]) -> int:
+        import mmap
         import time
 
-        block = np.ones(40 * 2**20 // 8)  # 40 MiB, touched
+        size = 64 * 2**20  # fresh pages (a malloc could reuse resident free heap), all touched
+        block = mmap.mmap(-1, size)
+        for i in range(0, size, PAGE):
+            block[i] = 1
         time.sleep(0.5)
-        return int(block[0]) - 1
+        block.close()
+        return 0
 
     monkeypatch.setitem(globals(), "main", greedy)
-    assert run_case(["x"], rss_limit=10 * 2**20)[0] == "blow-up"
+    assert run_case(["x"], rss_limit=16 * 2**20)[0] == "blow-up"
     assert run_case(["x"])[0] == "ok"
