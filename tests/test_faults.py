@@ -460,7 +460,9 @@ def test_dqn_ctrl_c_at_three_moments_then_resume_is_bit_identical(tmp_path):
         if p.poll() is None:
             p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=600)
-        assert p.returncode in (0, 130), (p.returncode, err[-3000:])
+        # -SIGINT without a word: the signal came while Python itself shut down (the run had ended)
+        assert p.returncode in (0, 130) or (p.returncode == -signal.SIGINT and not err), \
+            (p.returncode, err[-3000:])
         if p.returncode == 130:
             assert err.strip().splitlines()[-1] == "interrupted"
             from replenish.policies.dqn import safe_torch_load
