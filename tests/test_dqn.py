@@ -295,6 +295,70 @@ def test_interrupt_then_resume_equals_uninterrupted_run(tmp_path):
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.parametrize("where, nth", [("_gradient_step", 150), ("evaluate", 2), ("collect", 222)])
+def test_sigint_mid_step_then_resume_is_bit_identical(tmp_path, monkeypatch, where, nth):
+    """A real SIGINT delivered in the middle of a gradient step, an evaluation or a
+    collect: the checkpoint is written at the end of that vector step, so the resumed
+    run makes the same number of updates, the same evaluations and identical weights
+    (before, the interrupt cut the step short: one update fewer, a missing evaluation)."""
+    import os
+    import signal
+
+    from replenish.solvers.dqn.trainer import DQNTrainer
+
+    pr = bike()
+    cfg = tiny_config(steps=3000, checkpoint_every=10**6)  # no periodic checkpoint: the signal's only
+    full = train_dqn(pr, config=cfg, seed=3)
+    original = getattr(DQNTrainer, where)
+    calls = [0]
+
+    def with_signal(self, *a, **kw):
+        calls[0] += 1
+        if calls[0] == nth and where == "evaluate":  # the signal arrives before the history row
+            os.kill(os.getpid(), signal.SIGINT)
+        out = original(self, *a, **kw)
+        if calls[0] == nth and where != "evaluate":  # after the optimizer step / the paths moved
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(DQNTrainer, where, with_signal)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (not nohup)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train_dqn(pr, config=cfg, seed=3, checkpoint_dir=tmp_path)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
+    finally:
+        signal.signal(signal.SIGINT, before)
+    monkeypatch.setattr(DQNTrainer, where, original)
+    meta = json.loads(safe_torch_load(tmp_path / "last.pt")["meta"])
+    assert 500 < meta["step"] < 3000
+    resumed = train_dqn(pr, config=cfg, seed=3, checkpoint_dir=tmp_path, resume=True)
+    assert resumed.resumed_from == meta["step"]
+    assert resumed.updates == full.updates
+    assert [h["average_cost"] for h in resumed.history] == [h["average_cost"] for h in full.history]
+    for x, y in zip(_weights(full.policy), _weights(resumed.policy), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_checkpoints_are_also_written_on_a_timer(tmp_path, monkeypatch):
+    import replenish.solvers.dqn.trainer as trainer
+
+    seen = []
+
+    def look(status):
+        seen.append((tmp_path / "last.pt").exists())
+        return status["step"] < 16
+
+    cfg = tiny_config(steps=800, checkpoint_every=10**6)
+    train_dqn(bike(), config=cfg, seed=0, checkpoint_dir=tmp_path, callback=look)
+    assert seen == [False, False]  # default: every 120 s, and the run is shorter
+    (tmp_path / "last.pt").unlink()
+    seen.clear()
+    monkeypatch.setattr(trainer, "CHECKPOINT_SECONDS", 0.0)
+    train_dqn(bike(), config=cfg, seed=0, checkpoint_dir=tmp_path, callback=look)
+    assert seen == [True, True]
+
+
 def test_resume_refuses_changed_hyperparameters_and_missing_checkpoint(tmp_path):
     pr = bike()
     train_dqn(pr, config=tiny_config(steps=800), seed=0, checkpoint_dir=tmp_path)

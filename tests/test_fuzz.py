@@ -1,18 +1,23 @@
-"""Fuzzing the input paths: mutated configs and sales files through ``replenish solve``.
+"""Fuzzing the input paths: mutated configs and sales files through every command.
 
 A seeded generator (``numpy.random.Generator``) mutates the bike-shop config
 (values of every key, whole tables, the raw bytes) and a small sales CSV (cells,
 rows, delimiters, encodings, compression suffixes).  Each case runs in-process
 through :func:`replenish.cli.main` under a per-case time limit (``SIGALRM``) and
-is classified:
+a resident-set limit (a thread samples ``/proc/self/statm``; past the limit it
+interrupts the case) and is classified:
 
 * ``ok``: exit code 0;
 * ``clean``: exit code 2 with exactly one stderr line starting ``error: ``;
 * anything else fails the test: an exception escaping ``main`` (a traceback), a
-  case past the time limit (a hang), another exit code or a multi-line error.
-  The failure message prints the reproducer (the file's text and the command).
+  case past the time limit (a hang), a resident set past :data:`RSS_LIMIT` (a
+  blow-up), another exit code or a multi-line error.  The failure message prints
+  the reproducer (the file's text and the command).
 
-The fast tier runs ~40 config and ~20 sales cases; the slow tier 500 and 200.
+Config cases rotate over ``solve`` (order-up-to, dp, qlearning), ``evaluate`` (a
+saved bike-shop policy) and ``explain``; sales cases over ``solve``, ``compare``
+and ``recommend`` (a saved forecasting policy reading the mutated file).  The
+fast tier runs 40 config and 21 sales cases; the slow tier 500 and 210.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import os
 import signal
+import threading
 import tomllib
 from collections import Counter
 from collections.abc import Callable
@@ -38,33 +45,87 @@ BIKE_TEXT = (ROOT / "configs" / "bike_shop.toml").read_text()
 BIKE = tomllib.loads(BIKE_TEXT)
 #: seconds a case may take (the first run of a method compiles its kernels; warmed up first)
 TIME_LIMIT = 30
+#: resident set a case may reach (bytes)
+RSS_LIMIT = 2 * 2**30
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 class Hang(Exception):
     """Raised by the alarm when a case runs past :data:`TIME_LIMIT`."""
 
 
-def run_case(argv: list[str], limit: int = TIME_LIMIT) -> tuple[str, str]:
+class BlowUp(Exception):
+    """Raised by the memory watch when a case's resident set passes :data:`RSS_LIMIT`."""
+
+
+def rss() -> int:
+    """Resident set of this process (bytes)."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * PAGE
+
+
+class MemoryWatch:
+    """While active, a thread samples the resident set every 20 ms; when it has grown by
+    more than ``limit`` since the start (what the case added to the test process), it
+    sends SIGUSR1 to this process, whose handler raises :class:`BlowUp` in the case.
+    ``peak``: the largest growth seen."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.peak, self.start = limit, 0, 0
+        self._stop = threading.Event()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.02):
+            grown = rss() - self.start
+            self.peak = max(self.peak, grown)
+            if grown > self.limit:
+                os.kill(os.getpid(), signal.SIGUSR1)
+                return
+
+    def __enter__(self) -> MemoryWatch:
+        self.start, self.peak = rss(), 0
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_case(argv: list[str], limit: int = TIME_LIMIT, rss_limit: int = RSS_LIMIT) -> tuple[str, str]:
     """Run ``replenish ARGV`` in-process; returns (class, detail)."""
     out, err = io.StringIO(), io.StringIO()
 
     def alarm(signum: int, frame: Any) -> None:
         raise Hang()
 
+    def memory(signum: int, frame: Any) -> None:
+        raise BlowUp()
+
     old = signal.signal(signal.SIGALRM, alarm)
+    old_usr1 = signal.signal(signal.SIGUSR1, memory)
     signal.alarm(limit)
+    watch = MemoryWatch(rss_limit)
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with watch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             rc = main(argv)
     except Hang:
         return "hang", f"past {limit} s"
+    except BlowUp:
+        return "blow-up", f"resident set grew past {rss_limit / 2**30:g} GiB"
     except BaseException as exc:
         import traceback
 
+        if isinstance(exc, MemoryError) or watch.peak > rss_limit:
+            return "blow-up", "".join(traceback.format_exception(exc))[-3000:]
         return "traceback", "".join(traceback.format_exception(exc))[-3000:]
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+        signal.signal(signal.SIGUSR1, old_usr1)
+    if watch.peak > rss_limit:
+        return "blow-up", f"resident set grew by {watch.peak / 2**30:.2f} GiB"
     text = err.getvalue()
     lines = [ln for ln in text.splitlines() if not ln.startswith(("warning", "Warning")) and
              "UserWarning" not in ln and "warnings.warn" not in ln]
@@ -195,16 +256,19 @@ def mutate_config(rng: np.random.Generator) -> bytes:
 
 
 # ------------------------------------------------------------------ sales files
+SALES_DAYS = 120
+
+
 def sales_frame(rng: np.random.Generator) -> list[list[str]]:
     import datetime as dt
 
     start = dt.date(2018, 1, 1)
     base = [3, 3, 3, 3, 4, 5, 9]
     return [[(start + dt.timedelta(days=i)).isoformat(), str(int(rng.poisson(base[i % 7])))]
-            for i in range(70)]
+            for i in range(SALES_DAYS)]
 
 
-SALES_CONFIG = history_config("{file}", ('"2018-01-01"', '"2018-02-11"'), ('"2018-02-12"', '"2018-03-11"'),
+SALES_CONFIG = history_config("{file}", ('"2018-01-01"', '"2018-03-04"'), ('"2018-03-05"', '"2018-04-30"'),
                               name="sales", problem="discount = 0.9\n")
 
 EXTREMES = ["1e12", str(2**62), "1e308", str(-(2**63)), "nan", "", "abc", "1,5", "-1", "2.5",
@@ -254,31 +318,79 @@ def _report(counts: Counter, failures: list[str]) -> str:
     return f"counts {dict(counts)}; " + "\n\n".join(failures[:5])
 
 
+def _table(counts: Counter) -> str:
+    """Counts per path and class, one line per path."""
+    paths = sorted({p for p, _ in counts})
+    classes = ["ok", "clean", "traceback", "hang", "blow-up", "bad-exit"]
+    return "\n".join(f"  {p:<24} " + " ".join(f"{c}={counts[p, c]}" for c in classes) for p in paths)
+
+
+#: the command paths of the config cases (rotating): name → argv after the config
+CONFIG_PATHS: list[tuple[str, list[str]]] = [
+    ("solve order-up-to", ["--method", "order-up-to", "--json"]),
+    ("solve dp", ["--method", "dp", "--json"]),
+    ("solve qlearning", ["--method", "qlearning", "--steps", "20000", "--json"]),
+    ("evaluate", ["--policy", "{policy}", "--json"]),
+    ("explain", ["--state", "3,2", "--days", "3", "--json"]),
+]
+
+
+def _classify(counts: Counter, failures: list[str], path: str, argv: list[str], what: str,
+              content: bytes, seed: list[int]) -> None:
+    cls, detail = run_case(argv)
+    counts[path, cls] += 1
+    if cls not in ("ok", "clean"):
+        failures.append(f"{path} case (seed {seed}): {cls}\n$ replenish {' '.join(argv)}\n"
+                        f"--- {what} ---\n{content[:3000]!r}\n--- detail ---\n{detail}")
+
+
 def fuzz_configs(tmp_path: Path, n: int, seed: int) -> Counter:
     counts: Counter = Counter()
     failures: list[str] = []
     cfg = tmp_path / "bike.toml"
     cfg.write_text(BIKE_TEXT)
-    assert run_case(["solve", str(cfg), "--method", "dp", "--json"], limit=600)[0] == "ok"  # warm-up
+    policy = tmp_path / "pol"
+    # warm-up (compiles the kernels) and the saved policy evaluate and explain read
+    for warm in (["--method", "order-up-to", "--out", str(policy)], ["--method", "dp"],
+                 ["--method", "qlearning", "--steps", "20000"]):
+        assert run_case(["solve", str(cfg), *warm], limit=600)[0] == "ok"
+    saved = str(policy / "policy-order-up-to.json")
     for i in range(n):
         rng = np.random.default_rng([seed, i])
         content = mutate_config(rng)
         cfg.write_bytes(content)
-        method = "dp" if i % 5 == 4 else "order-up-to"
-        argv = ["solve", str(cfg), "--method", method, "--json"]
-        cls, detail = run_case(argv)
-        counts[cls] += 1
-        if cls not in ("ok", "clean"):
-            failures.append(f"case {i} (seed [{seed}, {i}]): {cls}\n$ replenish {' '.join(argv)}\n"
-                            f"--- config ---\n{content[:3000]!r}\n--- detail ---\n{detail}")
-    print(f"config fuzz: {dict(counts)}")
+        path, rest = CONFIG_PATHS[i % len(CONFIG_PATHS)]
+        argv = [*path.split()[:1], str(cfg), *[a.format(policy=saved) for a in rest]]
+        if path == "explain" and i % 2:
+            argv += ["--policy", saved]
+        _classify(counts, failures, path, argv, "config", content, [seed, i])
+    print(f"config fuzz ({n} cases):\n{_table(counts)}")
     assert not failures, _report(counts, failures)
     return counts
+
+
+FORECAST_CONFIG = history_config("sales.csv", ('"2018-01-01"', '"2018-03-04"'),
+                                 ('"2018-03-05"', '"2018-04-30"'), name="sales",
+                                 extra="[features]\nlevel = true\n")
+
+
+def forecast_policy(folder: Path) -> str:
+    """A saved forecast-base-stock policy on a clean sales file (recommend reads the mutated
+    files with it)."""
+    folder.mkdir()
+    rows = sales_frame(np.random.default_rng(0))
+    (folder / "sales.csv").write_text("\n".join(",".join(r) for r in [["date", "demand"], *rows]) + "\n")
+    (folder / "c.toml").write_text(FORECAST_CONFIG)
+    argv = ["compare", str(folder / "c.toml"), "--methods", "forecast-base-stock", "--report",
+            str(folder / "r"), "-q"]
+    assert run_case(argv, limit=600)[0] == "ok"
+    return str(folder / "r" / "policy-forecast-base-stock.json")
 
 
 def fuzz_sales(tmp_path: Path, n: int, seed: int) -> Counter:
     counts: Counter = Counter()
     failures: list[str] = []
+    fbs = forecast_policy(tmp_path / "fbs")
     for i in range(n):
         rng = np.random.default_rng([seed, 10_000 + i])
         folder = tmp_path / f"s{i}"
@@ -287,26 +399,38 @@ def fuzz_sales(tmp_path: Path, n: int, seed: int) -> Counter:
         (folder / name).write_bytes(content)
         cfg = folder / "c.toml"
         cfg.write_text(SALES_CONFIG.format(file=name))
-        argv = ["solve", str(cfg), "--method", "order-up-to", "--json"]
-        cls, detail = run_case(argv)
-        counts[cls] += 1
-        if cls not in ("ok", "clean"):
-            failures.append(f"case {i} (seed [{seed}, {10_000 + i}]): {cls}\n"
-                            f"$ replenish {' '.join(argv)}\n--- {name} ---\n{content[:1500]!r}\n"
-                            f"--- detail ---\n{detail}")
-    print(f"sales fuzz: {dict(counts)}")
+        path = ("solve order-up-to", "compare", "recommend")[i % 3]
+        if path == "solve order-up-to":
+            argv = ["solve", str(cfg), "--method", "order-up-to", "--json"]
+        elif path == "compare":
+            argv = ["compare", str(cfg), "--methods", "sS,order-up-to", "--json"]
+        else:
+            argv = ["recommend", "--policy", fbs, "--on-hand", "3", "--in-transit", "0", "--date",
+                    "2018-04-20", "--data", str(folder / name), "--json"]
+        _classify(counts, failures, path, argv, name, content, [seed, 10_000 + i])
+    print(f"sales fuzz ({n} cases):\n{_table(counts)}")
     assert not failures, _report(counts, failures)
     return counts
 
 
+def _by_class(counts: Counter) -> Counter:
+    out: Counter = Counter()
+    for (_, cls), k in counts.items():
+        out[cls] += k
+    return out
+
+
 def test_fuzz_configs_fast(tmp_path):
     counts = fuzz_configs(tmp_path, 40, seed=1)
-    assert counts["ok"] > 0 and counts["clean"] > 0  # both classes are reached
+    total = _by_class(counts)
+    assert total["ok"] > 0 and total["clean"] > 0  # both classes are reached
+    assert {p for p, _ in counts} == {p for p, _ in CONFIG_PATHS}  # every path is reached
 
 
 def test_fuzz_sales_fast(tmp_path):
-    counts = fuzz_sales(tmp_path, 20, seed=1)
-    assert counts["clean"] > 0
+    counts = fuzz_sales(tmp_path, 21, seed=1)
+    assert _by_class(counts)["clean"] > 0
+    assert {p for p, _ in counts} == {"solve order-up-to", "compare", "recommend"}
 
 
 @pytest.mark.slow
@@ -316,7 +440,7 @@ def test_fuzz_configs_slow(tmp_path):
 
 @pytest.mark.slow
 def test_fuzz_sales_slow(tmp_path):
-    fuzz_sales(tmp_path, 200, seed=2)
+    fuzz_sales(tmp_path, 210, seed=2)
 
 
 def test_the_classifier_sees_tracebacks_and_hangs(monkeypatch):
@@ -337,3 +461,19 @@ def test_the_classifier_sees_tracebacks_and_hangs(monkeypatch):
     assert run_case(["x"])[0] == "traceback"
     monkeypatch.setitem(globals(), "main", slow)
     assert run_case(["x"], limit=1)[0] == "hang"
+
+    def greedy(argv: list[str]) -> int:
+        import mmap
+        import time
+
+        size = 64 * 2**20  # fresh pages (a malloc could reuse resident free heap), all touched
+        block = mmap.mmap(-1, size)
+        for i in range(0, size, PAGE):
+            block[i] = 1
+        time.sleep(0.5)
+        block.close()
+        return 0
+
+    monkeypatch.setitem(globals(), "main", greedy)
+    assert run_case(["x"], rss_limit=16 * 2**20)[0] == "blow-up"
+    assert run_case(["x"])[0] == "ok"

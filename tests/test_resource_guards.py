@@ -116,3 +116,81 @@ def test_dp_refuses_before_allocating_past_its_memory_limit():
     assert msg.startswith(f"problem.bound = {p.bound}: the DP needs about ") and "GiB" in msg
     assert f"limit {DP_MEMORY_LIMIT / 2**30:g} GiB" in msg and "--method dqn" in msg
     assert optimal_average_cost(p) is None  # solve's gap: null instead of an error
+
+
+CAPACITY_METHODS = [
+    ("order-up-to", []), ("sS", []), ("sQ", []), ("capped-base-stock", []), ("constant-order", []),
+    ("myopic", []), ("dp", []),
+    pytest.param("qlearning", ["--steps", "200000"], marks=pytest.mark.slow),
+    pytest.param("dqn", ["--steps", "2000"], marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("method, extra", CAPACITY_METHODS)
+def test_capacity_of_a_million_every_method_solves_with_the_demand_bound(tmp_path, capsys, method, extra):
+    """``capacity = 1000000`` on the bike shop: every method that takes the problem solves it
+    in seconds, exactly as without a capacity (the same demand-derived bound), and says
+    that the capacity is far above the bound."""
+    big, free = tmp_path / "big.toml", tmp_path / "free.toml"
+    big.write_text(BIKE.replace("capacity = 10 ", "capacity = 1000000 "))
+    free.write_text(BIKE.replace("capacity = 10 ", "# no capacity "))
+    t0 = time.perf_counter()
+    assert main(["solve", str(big), "--method", method, *extra, "--json"]) == 0
+    seconds = time.perf_counter() - t0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    bound = Problem(demand=Poisson(4), lead_time=1).bound
+    assert captured.err == (f"note: problem.capacity = 1000000 is far above what the demand can use; "
+                            f"positions are bounded at {bound} units (the demand-derived bound)\n")
+    assert seconds < 60, seconds
+    assert main(["solve", str(free), "--method", method, *extra, "--json"]) == 0
+    ref = json.loads(capsys.readouterr().out)
+    assert out["average_cost"] == ref["average_cost"] and out["params"] == ref["params"]
+    assert math.isfinite(out["average_cost"]) and out["average_cost"] >= 16.18
+
+
+def test_capacity_of_a_million_weekday_base_stock_refuses_at_once(tmp_path, capsys):
+    big = tmp_path / "big.toml"
+    big.write_text(BIKE.replace("capacity = 10 ", "capacity = 1000000 "))
+    t0 = time.perf_counter()
+    assert main(["solve", str(big), "--method", "weekday-base-stock", "--json"]) == 2
+    assert time.perf_counter() - t0 < 5
+    assert capsys.readouterr().err == ("error: method = 'weekday-base-stock': needs seasonal (weekday) "
+                                       "demand; use order-up-to for stationary demand\n")
+
+
+WIDE = dict(demand=NegativeBinomial(mean=2000, variance=4e7), lead_time=1, holding_cost=1,
+            stockout_cost=9)  # 450,732 demand values a day, bound 207,053
+
+
+def test_exact_classic_search_estimates_its_time_and_refuses_an_absurd_one():
+    from replenish.solvers.catalogue import solve
+    from replenish.solvers.classic.common import EXACT_SEARCH_SECONDS
+    from replenish.solvers.classic.search import estimate_exact_search
+
+    bike = Problem(demand=Poisson(4), lead_time=1, capacity=10)
+    seconds, evaluations, states, support = estimate_exact_search(bike, "sS")
+    assert evaluations == (2 * math.ceil(math.log2(bike.bound + 2)) + 6) ** 2 // 2
+    assert seconds < 0.1 and states == math.comb(12, 2) and support == len(bike.demand.pmf(0, tail=1e-12))
+    wide = Problem(**WIDE)
+    t0 = time.perf_counter()
+    with pytest.raises(SpecError) as exc:
+        solve(wide, "sS", options={"search": "exact"})
+    assert time.perf_counter() - t0 < 10  # refused before any chain is built
+    msg = str(exc.value)
+    assert msg.startswith(f"problem.bound = {wide.bound}: the exact sS search would take about ")
+    assert f"limit {EXACT_SEARCH_SECONDS:g} s" in msg and 'search = "simulation"' in msg
+    assert "\n" not in msg
+
+
+def test_exact_evaluation_refuses_a_chain_past_its_transition_limit_before_allocating():
+    from replenish.evaluation.markov import CHAIN_TRANSITION_LIMIT, evaluate_exact
+    from replenish.policies.classic import OrderUpTo
+
+    wide = Problem(**WIDE)
+    t0 = time.perf_counter()
+    with pytest.raises(SpecError) as exc:  # was: numpy tried to allocate 27.1 GiB
+        evaluate_exact(wide, OrderUpTo(problem=wide, level=5000), max_states=10**7)
+    assert time.perf_counter() - t0 < 30
+    assert exc.value.field == "problem.bound"
+    assert f"more than {CHAIN_TRANSITION_LIMIT:,} transitions" in exc.value.reason

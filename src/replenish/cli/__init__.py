@@ -73,15 +73,16 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
-    from replenish.core.validate import SpecError
+    try:  # Ctrl-C while the command's modules load is an interruption too, not a traceback
+        from replenish.core.validate import SpecError
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(argv).parse_args(argv)
-    try:
-        return int(args._run(args))
-    except SpecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        argv = list(sys.argv[1:] if argv is None else argv)
+        args = build_parser(argv).parse_args(argv)
+        try:
+            return int(args._run(args))
+        except SpecError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

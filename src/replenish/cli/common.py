@@ -48,3 +48,14 @@ def format_results(rows: Sequence[dict[str, Any]]) -> str:
         lines.append(f"{label:<22} {_fmt(r['average_cost']):>16} {ci:>21} {gap:>15} "
                      f"{r.get('seconds', 0.0):>8.2f}")
     return "\n".join(lines)
+
+
+def bound_note(problem: Any) -> str | None:
+    """A note when the capacity (or ``position_bound``) is far above the demand-derived
+    bound the methods use instead (``None`` otherwise)."""
+    for key in ("capacity", "position_bound"):
+        given = getattr(problem, key, None)
+        if given is not None and given > 2 * problem.bound:
+            return (f"note: problem.{key} = {given} is far above what the demand can use; "
+                    f"positions are bounded at {problem.bound} units (the demand-derived bound)")
+    return None

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from replenish.cli.common import REPORT_HELP, add_quiet, print_json
+from replenish.core.io import check_output_folder
 from replenish.core.validate import SpecError, require
 from replenish.solvers.catalogue import METHODS
 from replenish.workflows.compare import DEFAULT_METHODS, MethodComparison, compare, header
@@ -49,6 +50,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from replenish.workflows.config import load_config
 
+    check_output_folder(args.report, "--report")
     cfg = load_config(args.config)
     if cfg.history is None:
         raise SpecError("demand.kind", cfg.problem.demand.kind,
@@ -85,20 +87,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
             print(f"note: no decision: {exc}", file=sys.stderr)
             rdec = None
         if args.report is not None:
-            from replenish.workflows.report import write_comparison_report
+            from replenish.workflows.report import write_rolling_report
 
-            for o in roll.origins:
-                write_comparison_report(o.comparison, args.report / f"origin-{o.origin}",
-                                        reference=o.comparison.reference)
-            from replenish.core.io import atomic_write, dumps_json
-
-            atomic_write(args.report / "compare.json", dumps_json(roll.to_json()))
-            atomic_write(args.report / "compare.txt", roll.table() + "\n")
-            from replenish.workflows.report.html import rolling_index_html
-
-            index = rolling_index_html(roll, rdec)
-            atomic_write(args.report / "report.html", index)
-            atomic_write(args.report / "index.html", index)
+            write_rolling_report(roll, args.report, decision=rdec)
         if args.json:
             obj = roll.to_json()
             obj["decision"] = rdec.to_json() if rdec is not None else None

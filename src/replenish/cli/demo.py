@@ -38,6 +38,9 @@ def add_demo(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from replenish.core.io import check_output_folder
+
+    check_output_folder(args.out, "--out")
     from replenish.solvers.catalogue import METHODS
     from replenish.workflows.compare import header
     from replenish.workflows.config import bundled_config

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from replenish.cli.common import add_quiet, print_json
+from replenish.core.io import check_output_folder
 from replenish.core.validate import require
 from replenish.workflows.fleet import (
     DEFAULT_FLEET_METHODS,
@@ -45,6 +46,7 @@ def add_fleet(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_fleet(args: argparse.Namespace) -> int:
+    check_output_folder(args.out, "--out")
     config = validate_fleet_config(load_fleet_config(args.config))
     fleet = config.get("fleet", {})
     demand = config["demand"]

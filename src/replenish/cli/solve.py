@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from replenish.cli.common import REPORT_HELP, add_quiet, format_results, print_json
-from replenish.core.io import dumps_json
+from replenish.cli.common import REPORT_HELP, add_quiet, bound_note, format_results, print_json
+from replenish.core.io import check_output_folder, dumps_json
 from replenish.core.validate import SpecError
 
 
@@ -55,6 +55,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from replenish.solvers.catalogue import solve
     from replenish.workflows.config import load_config
 
+    check_output_folder(args.out, "--out")
+    check_output_folder(args.report, "--report")
     cfg = load_config(args.config)
     if args.steps is not None and args.steps < 1:
         raise SpecError("--steps", args.steps, "must be >= 1")
@@ -91,6 +93,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
         report = write_report(results, args.report, labels=labels,
                               title=f"{cfg.problem.name}: {args.method}",
                               reference=None if ref is None else labels[-1])
+    note = bound_note(cfg.problem)  # after the work: an error stays the one line printed
+    if note is not None and not args.quiet:
+        print(note, file=sys.stderr)
     if args.json:
         print_json(obj)
     else:

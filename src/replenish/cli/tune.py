@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from replenish.cli.common import add_quiet, print_json
+from replenish.core.io import check_output_folder
 from replenish.core.validate import require
 from replenish.workflows.tune import TUNE_KEYS, tunable, tune
 
@@ -34,6 +35,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from replenish.core.validate import check_keys
     from replenish.workflows.config import load_config
 
+    check_output_folder(args.out, "--out")
     cfg = load_config(args.config)
     table = check_keys(cfg.section("tune"), TUNE_KEYS, "tune")
 

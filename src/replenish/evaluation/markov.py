@@ -186,6 +186,11 @@ def _layer(full, orders, phase, pmf, supp, nsupp, lead_time, lost, period, cost,
     return t
 
 
+#: Most transitions (state × demand value pairs) a chain may hold: 100 million take about
+#: 2.4 GB while built; past it :func:`build_chain` refuses before allocating.
+CHAIN_TRANSITION_LIMIT = 100_000_000
+
+
 def build_chain(problem: Problem, policy: Policy, *, start: np.ndarray | None = None,
                 tail: float = TAIL, max_states: int = 5_000_000) -> PolicyChain:
     """Markov chain of ``policy`` on ``problem`` from ``start`` (default: empty)."""
@@ -198,6 +203,7 @@ def build_chain(problem: Problem, policy: Policy, *, start: np.ndarray | None = 
     parts: list[tuple] = []
     supp, nsupp = demand_support(pmf)
     reduced = space.reduced and problem.lead_time >= 1
+    total = 0  # transitions so far
     while frontier.shape[0]:
         full = np.ascontiguousarray(space.expand(frontier))
         orders = np.ascontiguousarray(clip_orders(problem, full, policy.act(full)))
@@ -205,6 +211,11 @@ def build_chain(problem: Problem, policy: Policy, *, start: np.ndarray | None = 
         src = space.encode(frontier)
         k = full.shape[0]
         cap = k * supp.shape[1]
+        if total + cap > CHAIN_TRANSITION_LIMIT:  # checked before allocating (24 bytes a transition)
+            raise SpecError("problem.bound", problem.bound,
+                            f"the chain needs more than {CHAIN_TRANSITION_LIMIT:,} transitions "
+                            f"({known.size:,}+ states x {supp.shape[1]:,} demand values); exact "
+                            "evaluation is not practical, evaluate by simulation")
         acc = np.zeros((k, 10))  # 4 costs, demand, served, short, on_hand, stockout, clipped
         rows = np.empty(cap, dtype=np.int64)
         nk = np.empty(cap, dtype=np.int64)
@@ -213,6 +224,7 @@ def build_chain(problem: Problem, policy: Policy, *, start: np.ndarray | None = 
                    problem.period, problem.cost_params(), reduced, space.offsets, space.strides,
                    rows, nk, pr, acc)
         nk, pr = nk[:t], pr[:t]
+        total += t
         parts.append((src, orders, acc, src[rows[:t]], nk, pr))
         new = np.unique(nk)
         new = new[~np.isin(new, known, assume_unique=True)]

@@ -43,7 +43,11 @@ number of finished (complete or pruned) trials the study should reach, and
 only the missing ones run.  A trial interrupted by a crash stays ``RUNNING``
 in the storage and does not count; the storage's heartbeat (every 60 s) lets
 the next start mark it failed once it is 180 s stale, and re-queue the
-defaults trial if that was the one lost.
+defaults trial if that was the one lost.  A trial of a dead process on this
+machine (its host and process id are recorded) is marked failed at once and its
+parameters are queued again; with the sampler seeded before each trial from
+the number of finished trials, a run killed and rerun ends with the same
+finished trials, best parameters and values as an uninterrupted run.
 
 Output (``--out``, default ``tune-output``): ``tune.db``, ``best-METHOD.toml``
 (the best parameters as a TOML snippet to paste into the config, with the
@@ -57,6 +61,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import socket
 import time
 import warnings
 from collections.abc import Callable
@@ -66,7 +72,7 @@ from typing import Any
 
 import numpy as np
 
-from replenish.core.io import atomic_write, json_default
+from replenish.core.io import atomic_write, json_default, pid_alive
 from replenish.core.validate import MissingDependency, SpecError, require
 from replenish.model.spec import Problem
 
@@ -346,6 +352,26 @@ def toml_snippet(method: str, options: dict[str, Any], comments: list[str]) -> s
     return "\n".join(lines) + "\n"
 
 
+def _requeue_killed(study: Any) -> None:
+    """Mark the ``RUNNING`` trials of dead processes on this machine failed and queue their
+    parameters again (the defaults trial is re-queued by :func:`tune`), so a rerun after a
+    kill evaluates the same points as an uninterrupted run."""
+    import optuna
+
+    TS = optuna.trial.TrialState
+    host = socket.gethostname()
+    for t in study.get_trials(deepcopy=False, states=(TS.RUNNING,)):
+        pid = t.user_attrs.get("pid")
+        if t.user_attrs.get("host") != host or not isinstance(pid, int) or pid_alive(pid):
+            continue
+        try:
+            study._storage.set_trial_state_values(t._trial_id, state=TS.FAIL)
+        except Exception:  # finished or failed by another process meanwhile
+            continue
+        if not t.user_attrs.get("defaults"):
+            study.enqueue_trial(t.params, user_attrs={"requeued": t.number})
+
+
 def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
          storage: str | None = None, study_name: str | None = None,
          base_options: dict[str, Any] | None = None,
@@ -401,9 +427,14 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=name, storage=rdb, pruner=pruner, direction="minimize",
                                 load_if_exists=True)
-    # the sampler's seed moves on with the study, so a resumed run does not re-propose the points
-    # a killed run already tried (TPE's first trials are random draws from this seed)
-    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
+    # the sampler is seeded afresh before each trial from the number of finished trials, so a run
+    # resumed after a kill (the killed trial re-queued) proposes what an uninterrupted run would
+    def reseed(study: Any, trial: Any = None) -> None:
+        n = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
+                                                         optuna.trial.TrialState.PRUNED)))
+        study.sampler = optuna.samplers.TPESampler(seed=seed + n)
+
+    reseed(study)
     meta = {"method": method, "problem": problem.to_dict(), "steps": steps, "repeats": repeats,
             "seed": seed, "base_options": base}
     old = study.user_attrs.get("setup")
@@ -417,6 +448,7 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         optuna.storages.fail_stale_trials(study)  # trials of a killed run, after the grace period
+    _requeue_killed(study)  # trials of a killed run on this machine, at once
     live = (TS.COMPLETE, TS.PRUNED, TS.WAITING, TS.RUNNING)
     if not any(t.user_attrs.get("defaults") for t in study.get_trials(deepcopy=False, states=live)):
         # the defaults run first (again, if a killed run lost them)
@@ -429,11 +461,13 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
     ran = 0
     if todo:
         def objective(trial: Any) -> float:
+            trial.set_user_attr("host", socket.gethostname())
+            trial.set_user_attr("pid", os.getpid())
             return _run_trial(trial, problem, method, base, steps=steps, repeats=repeats,
                               report_every=report_every, seed=seed, optimum=optimum)
 
         n_before = finished()
-        callbacks = []
+        callbacks: list[Any] = [reseed]
         bar = None
         if progress:  # a bar on a terminal, a line every 10% of the trials otherwise
             from replenish.core.progress import progress_bar

@@ -39,6 +39,9 @@ FAMILIES: dict[str, tuple[type[Policy], tuple[str, ...]]] = {
 
 #: Default largest chain evaluated per candidate in exact searches.
 SEARCH_STATE_LIMIT = 300_000
+#: Longest exact search (estimated seconds, :func:`~replenish.solvers.classic.search.estimate_exact_search`)
+#: started; past it ``search = "auto"`` optimises by simulation and ``"exact"`` refuses.
+EXACT_SEARCH_SECONDS = 600.0
 #: Stationary probability of hitting the backlog truncation above which a candidate is unstable.
 UNSTABLE_MASS = 1e-4
 _REL_TOL = 1e-12

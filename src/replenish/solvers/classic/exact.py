@@ -21,6 +21,7 @@ from replenish.policies.classic import SQ, SS, Myopic, OrderUpTo, newsvendor_cos
 from replenish.solvers.classic.common import SEARCH_STATE_LIMIT, ClassicResult, _rnq_search, _SSRenewal
 from replenish.solvers.classic.search import (
     _check_family,
+    _check_search_time,
     _context,
     _make_policy,
     _model_pmfs,
@@ -89,6 +90,7 @@ def _exact_search(problem: Problem, family: str, *, max_states: int, patience: t
                   t0: float | None = None) -> ClassicResult:
     t0 = time.perf_counter() if t0 is None else t0
     _check_family(problem, family)
+    _check_search_time(problem, family, max_states)
     obj = _Objective(problem, family, max_states=max_states)
     ctx = _context(problem, _model_pmfs(problem))
     params = _search(family, obj, ctx, None, patience)

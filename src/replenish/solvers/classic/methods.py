@@ -71,12 +71,14 @@ def _run_family(family: str, problem: Problem, options: dict[str, Any], seed: in
             return MethodOutput(policy=pol, params=pol.params(), extras={"search": "fixed"})
         return MethodOutput(policy=pol, params=pol.params(), extras={"search": "fixed"},
                             evaluation=Evaluation.from_exact(e))
+    exact_refused = None
     if search != "simulation":
         try:
             res = EXACT_OPTIMIZERS[family](problem, max_states=max_states)
         except SpecError as exc:
             if search == "exact" or exc.field != "problem.bound":
                 raise
+            exact_refused = exc.reason  # too large or too long for an exact search: simulation
         else:
             extras = {"search": res.search, "evaluations": res.evaluations,
                       "optimiser_seconds": res.seconds}
@@ -96,6 +98,8 @@ def _run_family(family: str, problem: Problem, options: dict[str, Any], seed: in
     sr = optimize_by_simulation(problem, family, demand=demand, warmup=warmup)
     extras = {"search": "simulation", "evaluations": sr.evaluations, "optimiser_seconds": sr.seconds,
               "in_sample_cost": sr.average_cost, "n_paths": n_paths, "horizon": horizon}
+    if exact_refused is not None:
+        extras["exact_search"] = exact_refused
     return MethodOutput(policy=sr.policy, params=sr.params, extras=extras)
 
 

@@ -23,6 +23,7 @@ from replenish.policies.base import Policy
 from replenish.policies.classic import effective_shortage_cost
 from replenish.solvers.classic.common import (
     _REL_TOL,
+    EXACT_SEARCH_SECONDS,
     FAMILIES,
     SEARCH_STATE_LIMIT,
     UNSTABLE_MASS,
@@ -343,6 +344,43 @@ def _search(family: str, obj: _Objective, ctx: _Context, initial: dict[str, Any]
         levels, _ = _coordinate_descent(f, levels, 0, B, 1, patience[0])
         return {"levels": list(levels)}
     raise SpecError("family", family, f"unknown policy family; expected one of {', '.join(FAMILIES)}")
+
+
+#: Seconds per (chain state × demand value) of one exact evaluation, measured on the
+#: compiled chain builder (1–9 ns on a loaded 2-core machine; the low end, so the
+#: estimate errs towards starting a search).
+SECONDS_PER_TRANSITION = 1e-9
+
+
+def estimate_exact_search(problem: Problem, family: str, *, max_states: int = SEARCH_STATE_LIMIT
+                          ) -> tuple[float, int, int, int]:
+    """A quick estimate of an exact search of ``family``: ``(seconds, evaluations, chain
+    states, demand values)``, without building a chain.  Chains hold at most the
+    ``(L + 1)``-vectors of the bound (``C(B + L + 1, L + 1)``, times the period) and at
+    most ``max_states``; each costs its states × the demand support; the walks take
+    about ``2·log2(B) + 6`` evaluations per parameter, the nested searches that squared
+    over two (the coordinate descent one walk per weekday and sweep)."""
+    B, L = problem.bound, problem.lead_time
+    states = math.comb(B + L + 1, L + 1) if L < 64 else max_states
+    if problem.seasonal:
+        states *= problem.period
+    states = min(states, max_states)
+    support = max(len(problem.demand.pmf(w, tail=TAIL)) for w in range(problem.period))
+    walk = 2 * math.ceil(math.log2(B + 2)) + 6
+    evaluations = {"sS": walk * walk // 2, "sQ": walk * walk // 2, "capped-base-stock": walk * walk // 2,
+                   "weekday-base-stock": 3 * problem.period * walk}.get(family, walk)
+    return evaluations * states * support * SECONDS_PER_TRANSITION, evaluations, states, support
+
+
+def _check_search_time(problem: Problem, family: str, max_states: int) -> None:
+    """Refuse (``problem.bound``, which ``search = "auto"`` answers with a simulation search)
+    an exact search estimated past :data:`EXACT_SEARCH_SECONDS`."""
+    seconds, evaluations, states, support = estimate_exact_search(problem, family, max_states=max_states)
+    require(seconds <= EXACT_SEARCH_SECONDS, "problem.bound", problem.bound,
+            f"the exact {family} search would take about {seconds:,.0f} s ({evaluations} evaluations of "
+            f"chains of up to {states:,} states x {support:,} demand values; limit "
+            f"{EXACT_SEARCH_SECONDS:g} s): use search = \"simulation\" or a smaller capacity or "
+            "position_bound")
 
 
 def _check_family(problem: Problem, family: str) -> None:

@@ -31,9 +31,15 @@ numbers).
 Checkpoints (``checkpoint_dir/last.pt``) hold everything needed to continue
 exactly where training stopped: networks, optimizer, replay buffer, the
 ``n``-step windows and states of the parallel paths, RNG states, counters and
-the evaluation history; they are saved every ``checkpoint_every`` steps, at the
-end, and when training is interrupted (Ctrl-C).  Like policy files they contain
-only tensors and JSON text and are read with ``torch.load(weights_only=True)``.
+the evaluation history; they are saved every ``checkpoint_every`` steps (and at
+least every :data:`CHECKPOINT_SECONDS`, so a SIGKILL loses little), at the end,
+and when training is interrupted (Ctrl-C).  Ctrl-C (SIGINT, in the main thread)
+is deferred to the end of the vector step it arrives in, so the checkpoint holds
+a consistent state (no half-done gradient step or collect) and a resumed run is
+bit-identical to an uninterrupted one; a second Ctrl-C aborts at once without
+writing a checkpoint (the last periodic one stays).  Like policy files they
+contain only tensors and JSON text and are read with
+``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ from __future__ import annotations
 import copy
 import json
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,6 +73,9 @@ from replenish.solvers.dqn.monitor import Monitor
 
 CHECKPOINT_FORMAT = "replenish.dqn-checkpoint/2"  # /2: demands stored with the transitions
 CHECKPOINT_NAME = "last.pt"
+#: Most seconds between two checkpoints (besides every ``checkpoint_every`` transitions), so a
+#: SIGKILL loses at most this much of a long run; checkpoints never change the training.
+CHECKPOINT_SECONDS = 120.0
 
 #: (loss, mean Q, ρ in reward units) of one gradient step
 StepStats = tuple[float, float, float]
@@ -171,6 +182,8 @@ class DQNTrainer:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.history: list[dict[str, Any]] = []
         self.resumed_from: int | None = None
+        self._stopped_by_time = False
+        self._last_checkpoint = time.perf_counter()
         self.ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
 
     def _new_net(self) -> nn.Module:
@@ -401,6 +414,7 @@ class DQNTrainer:
                            for w in self.window],
                 "best": self.best_state or {}}
         atomic_write(self.ckpt_path, lambda fh: torch.save(blob, fh))
+        self._last_checkpoint = time.perf_counter()
         return str(self.ckpt_path)
 
     def restore(self) -> None:
@@ -450,32 +464,16 @@ class DQNTrainer:
         monitor = Monitor(logdir=self.logdir, progress=self.progress, title=f"dqn {self.problem.name}",
                           config={"problem": self.problem.to_dict(), "dqn": cfg.to_dict(), "seed": self.seed},
                           total=n_iters * N, step=self.global_step)
-        stopped_by_time = False
+        deferred = _DeferredInterrupt()
         try:
-            while it < n_iters:
-                eps = self.collect()
-                it += 1
-                stats = self.learn()
-                if self._crossed(cfg.eval_every) and self.global_step >= cfg.learning_starts:
-                    cost, best = self.evaluate()
-                    monitor.evaluation(self.global_step, cost=cost, best=best, gap=self.history[-1]["gap"])
-                monitor.training(self.global_step, stats=stats, n_transitions=N, epsilon=eps,
-                                 gain=-self.gain if self.average and self.gain is not None else None,
-                                 learning_rate=cfg.learning_rate(self.global_step),
-                                 cost=self.last_cost)
-                if self.ckpt_path is not None and self._crossed(cfg.checkpoint_every):
-                    self.checkpoint()
-                if self.callback is not None and self.callback(
-                        {"step": self.global_step, "updates": self.updates, "epsilon": eps,
-                         "network": self.online}) is False:
-                    break
-                if cfg.time_limit is not None and time.perf_counter() - self.t_start > cfg.time_limit:
-                    stopped_by_time = True
-                    break
+            with deferred:
+                self._loop(it, n_iters, monitor, deferred)
         except KeyboardInterrupt:
-            self.checkpoint()
+            if not deferred.hard:  # at a step boundary: the state is consistent
+                self.checkpoint()
             monitor.close()
             raise
+        stopped_by_time = self._stopped_by_time
 
         if (not self.history or self.history[-1]["step"] != self.global_step) \
                 and self.global_step >= cfg.learning_starts:
@@ -498,9 +496,69 @@ class DQNTrainer:
                          best_eval_cost=best_cost, history=self.history, resumed_from=self.resumed_from,
                          checkpoint=last, stopped_by_time=stopped_by_time)
 
+    def _loop(self, it: int, n_iters: int, monitor: Monitor, deferred: _DeferredInterrupt) -> None:
+        """The training loop from vector step ``it`` to ``n_iters``; a deferred Ctrl-C
+        raises :class:`KeyboardInterrupt` at the end of the step it arrived in."""
+        cfg, N = self.cfg, self.num_envs
+        self._stopped_by_time = False
+        while it < n_iters:
+            eps = self.collect()
+            it += 1
+            stats = self.learn()
+            if self._crossed(cfg.eval_every) and self.global_step >= cfg.learning_starts:
+                cost, best = self.evaluate()
+                monitor.evaluation(self.global_step, cost=cost, best=best, gap=self.history[-1]["gap"])
+            monitor.training(self.global_step, stats=stats, n_transitions=N, epsilon=eps,
+                             gain=-self.gain if self.average and self.gain is not None else None,
+                             learning_rate=cfg.learning_rate(self.global_step),
+                             cost=self.last_cost)
+            if self.ckpt_path is not None and (
+                    self._crossed(cfg.checkpoint_every)
+                    or time.perf_counter() - self._last_checkpoint > CHECKPOINT_SECONDS):
+                self.checkpoint()
+            if self.callback is not None and self.callback(
+                    {"step": self.global_step, "updates": self.updates, "epsilon": eps,
+                     "network": self.online}) is False:
+                break
+            if cfg.time_limit is not None and time.perf_counter() - self.t_start > cfg.time_limit:
+                self._stopped_by_time = True
+                break
+            if deferred.pending:
+                raise KeyboardInterrupt
+
     def _crossed(self, every: int) -> bool:
         """Whether the last vector step crossed a multiple of ``every`` transitions."""
         return self.global_step // every > (self.global_step - self.num_envs) // every
+
+
+class _DeferredInterrupt:
+    """While active (in the main thread), the first SIGINT only sets :attr:`pending`
+    (the loop raises :class:`KeyboardInterrupt` at the end of the step); a second one
+    raises at once and sets :attr:`hard` (no checkpoint of a half-done step)."""
+
+    def __init__(self) -> None:
+        self.pending = self.hard = False
+        self._old: Any = None
+        self._active = False
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.pending:
+            self.hard = True
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def __enter__(self) -> _DeferredInterrupt:
+        # the main thread only, and not where SIGINT is ignored (a background job stays deaf to it)
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            self._old = signal.signal(signal.SIGINT, self._handler)
+            self._active = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._active:
+            signal.signal(signal.SIGINT, self._old)
+            self._active = False
 
 
 def _load_checkpoint(path: Path) -> dict[str, Any]:

@@ -7,6 +7,12 @@ process; ``local`` in a :class:`~concurrent.futures.ProcessPoolExecutor`
 (``spawn``); ``ray`` as Ray tasks on a local instance it starts (loopback,
 dashboard and usage statistics off) or on the cluster at ``address``.  The
 parallel engines keep at most ``4 × workers`` series queued.
+
+A ``local`` worker ends with its driver, even one killed with SIGKILL: it asks
+the kernel for SIGKILL when its parent dies (``PR_SET_PDEATHSIG`` on Linux) and a
+watchdog thread checks the parent every half second elsewhere (and covers a
+parent that died before the request); with the workers gone, the
+multiprocessing resource tracker ends too (its pipe closes).
 """
 
 from __future__ import annotations
@@ -42,11 +48,38 @@ def _refill(pending: dict[Any, SeriesTask], todo: Iterator[SeriesTask], window: 
         pending[submit(t)] = t
 
 
+#: Seconds between two checks of a ``local`` worker's watchdog.
+WATCHDOG_SECONDS = 0.5
+
+
+def _end_with_parent(parent: int) -> None:
+    """Initializer of a ``local`` worker: end when the driver ``parent`` ends."""
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, 9, 0, 0, 0)  # SIGKILL
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            threading.Event().wait(WATCHDOG_SECONDS)
+        os._exit(1)  # the driver is gone: nobody reads the result
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="replenish-parent-watchdog", daemon=True).start()
+
+
 def _engine_local(tasks: Sequence[SeriesTask], workers: int, address: str | None) -> EngineIter:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_end_with_parent, initargs=(os.getpid(),))
     pending: dict[Any, SeriesTask] = {}
     todo = iter(tasks)
     window = 4 * workers

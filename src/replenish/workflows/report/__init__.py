@@ -70,6 +70,7 @@ from replenish.workflows.report.writer import (
     ReportSection,
     write_comparison_report,
     write_report,
+    write_rolling_report,
 )
 
 __all__ = [
@@ -95,4 +96,5 @@ __all__ = [
     "summary_rows",
     "write_comparison_report",
     "write_report",
+    "write_rolling_report",
 ]

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from replenish.core.io import atomic_write, dumps_json
+from replenish.core.io import atomic_write, dumps_json, staged_folder
 from replenish.core.validate import require
 from replenish.policies.base import Policy
 from replenish.solvers.catalogue import SolveResult
@@ -164,11 +164,24 @@ def _build_section(sec: ReportSection, multi: bool, explain_days: int
                                                  recommended=decision.recommended), replay
 
 
+def _moved(rep: Report, stage: Path, folder: Path) -> Report:
+    """``rep`` written in ``stage``, with its paths in ``folder`` (after the swap)."""
+    def at(p: Path) -> Path:
+        return folder / p.relative_to(stage)
+
+    return dataclasses.replace(rep, folder=folder, html=at(rep.html), json=at(rep.json), csv=at(rep.csv),
+                               files=tuple(at(p) for p in rep.files))
+
+
 def write_report(results: Sequence[SolveResult] | Sequence[ReportSection], folder: str | Path, *,
                  labels: Sequence[str] | None = None, title: str | None = None,
                  comparison: Any = None, explain_days: int = 7, svg: bool = True,
                  reference: str | None = None) -> Report:
     """Write the report of ``results`` into ``folder`` (see :mod:`replenish.workflows.report`).
+
+    The folder is built beside ``folder`` and swapped in at the end
+    (:func:`~replenish.core.io.staged_folder`): a failed or killed run leaves the old
+    report whole.
 
     Args:
         results: results on one problem, or a list of :class:`ReportSection`
@@ -181,6 +194,17 @@ def write_report(results: Sequence[SolveResult] | Sequence[ReportSection], folde
         svg: also write every figure as SVG (rendering twice; PNG is always written).
         reference: the decision's reference (single-problem form only; see :class:`ReportSection`).
     """
+    folder = Path(folder)
+    with staged_folder(folder) as stage:
+        rep = _write_report(results, stage, labels=labels, title=title, comparison=comparison,
+                            explain_days=explain_days, svg=svg, reference=reference)
+    return _moved(rep, stage, folder)
+
+
+def _write_report(results: Sequence[SolveResult] | Sequence[ReportSection], folder: Path, *,
+                  labels: Sequence[str] | None, title: str | None, comparison: Any,
+                  explain_days: int, svg: bool, reference: str | None = None) -> Report:
+    """:func:`write_report` into the folder ``folder`` as it is."""
     from replenish import __version__
 
     items = list(results)
@@ -190,7 +214,6 @@ def write_report(results: Sequence[SolveResult] | Sequence[ReportSection], folde
     else:
         sections = [ReportSection(results=cast(list[SolveResult], items), labels=labels,
                                   comparison=comparison, reference=reference)]
-    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     multi = len(sections) > 1
     secs, figs, parts, files = [], [], [], []
@@ -239,9 +262,42 @@ def write_comparison_report(comparison: Any, folder: str | Path, *, title: str |
         ``None`` when no method produced a policy (only the comparison files
         are written then).
     """
-    from replenish.workflows.compare import header
+    folder = Path(folder)
+    with staged_folder(folder) as stage:
+        rep = _write_comparison(comparison, stage, title=title, svg=svg, reference=reference)
+    return None if rep is None else _moved(rep, stage, folder)
+
+
+def write_rolling_report(rolling: Any, folder: str | Path, *, svg: bool = True,
+                         decision: Any = None) -> Path:
+    """Every output of ``replenish compare --report`` with rolling origins: one
+    comparison report per origin (``origin-<date>/``), ``compare.json``
+    (:meth:`RollingComparison.to_json`), ``compare.txt`` and the overview with the
+    ``decision`` (:func:`~replenish.workflows.decision.decide_rolling`) as
+    ``report.html`` and ``index.html``.  Built beside ``folder`` and swapped in as a
+    whole at the end; returns ``folder``."""
+    from replenish.workflows.report.html import rolling_index_html
 
     folder = Path(folder)
+    with staged_folder(folder) as stage:
+        for o in rolling.origins:
+            sub = stage / f"origin-{o.origin}"
+            sub.mkdir(exist_ok=True)  # exists when the folder is written in place
+            _write_comparison(o.comparison, sub, title=None, svg=svg,
+                              reference=o.comparison.reference)
+        atomic_write(stage / "compare.json", dumps_json(rolling.to_json()))
+        atomic_write(stage / "compare.txt", rolling.table() + "\n")
+        index = rolling_index_html(rolling, decision)
+        atomic_write(stage / "report.html", index)
+        atomic_write(stage / "index.html", index)
+    return folder
+
+
+def _write_comparison(comparison: Any, folder: Path, *, title: str | None, svg: bool,
+                      reference: str | None = None) -> Report | None:
+    """:func:`write_comparison_report` into the folder ``folder`` as it is."""
+    from replenish.workflows.compare import header
+
     folder.mkdir(parents=True, exist_ok=True)
     files = [atomic_write(folder / "compare.json", dumps_json(comparison.to_json())),
              atomic_write(folder / "compare.txt", header(comparison) + "\n" + comparison.table() + "\n")]
@@ -262,5 +318,6 @@ def write_comparison_report(comparison: Any, folder: str | Path, *, title: str |
     sec = ReportSection(results=[r.solve for r in ok], labels=[r.method for r in ok],
                         title=title or comparison.problem.name, comparison=comparison,
                         reference=reference)
-    rep = write_report([sec], folder, title=title, svg=svg)
+    rep = _write_report([sec], folder, labels=None, title=title, comparison=None, explain_days=7,
+                        svg=svg)
     return dataclasses.replace(rep, files=(*files, *rep.files))
