@@ -29,7 +29,8 @@ class DCLConfig:
         warmup: periods each sampling path runs (from the empty state) before its state is taken.
         rollouts: rollouts per candidate order (common random numbers across the candidates
             of a state).
-        horizon: periods each rollout follows the current policy after the candidate's period.
+        horizon: periods each rollout follows the current policy after the candidate's period
+            (``None``: ``5·(L + 1)``, a few times the periods the effect of one order lasts).
         window: candidates are the current policy's action ``± window`` grid steps (feasible ones).
         significance: ``k``: a state's label switches from the current policy's action to the
             best candidate only when the paired mean difference of their rollout costs is below
@@ -50,10 +51,10 @@ class DCLConfig:
     """
 
     generations: int = 3
-    states: int = 4000
+    states: int = 10_000
     warmup: int = 100
-    rollouts: int = 32
-    horizon: int = 40
+    rollouts: int = 128
+    horizon: int | None = None
     window: int = 3
     significance: float = 1.0
     hidden: tuple[int, ...] = (64, 64)
@@ -76,7 +77,9 @@ class DCLConfig:
             require(isinstance(v, int) and not isinstance(v, bool) and v >= low, f"dcl.{name}", v,
                     f"must be an integer >= {low}")
 
-        for n in ("generations", "states", "horizon", "epochs", "batch_size", "rollout_batch",
+        if self.horizon is not None:
+            pos_int("horizon")
+        for n in ("generations", "states", "epochs", "batch_size", "rollout_batch",
                   "exact_states", "eval_paths", "eval_horizon", "threads"):
             pos_int(n)
         pos_int("warmup", 0)
@@ -98,6 +101,10 @@ class DCLConfig:
         require(self.eval_warmup < self.eval_horizon, "dcl.eval_warmup", self.eval_warmup,
                 f"must be < eval_horizon = {self.eval_horizon}")
         require(isinstance(self.keep_best, bool), "dcl.keep_best", self.keep_best, "must be true/false")
+
+    def rollout_horizon(self, lead_time: int) -> int:
+        """``horizon``, or ``5·(L + 1)`` when it is ``None``."""
+        return self.horizon if self.horizon is not None else 5 * (lead_time + 1)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

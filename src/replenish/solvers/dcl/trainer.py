@@ -229,7 +229,7 @@ class DCLTrainer:
             sl = slice(lo, min(n, lo + cfg.rollout_batch))
             first = np.where(valid[sl], cands[sl], current[sl, None]) * step_units
             demand = draw_rollout_demand(problem, states[sl], rng, rollouts=cfg.rollouts,
-                                         periods=cfg.horizon + 1)
+                                         periods=cfg.rollout_horizon(problem.lead_time) + 1)
             stats.add(group[sl], rollout_costs(problem, policy, states[sl], first, demand), cfg.window)
             if bar is not None:
                 bar.update(sl.stop - sl.start)
