@@ -23,12 +23,14 @@ from replenish.model.spec import Problem  # noqa: E402
 from replenish.policies.classic import CappedBaseStock  # noqa: E402
 from replenish.solvers.dcl import DCLConfig, train_dcl  # noqa: E402
 from replenish.solvers.dcl.rollouts import (  # noqa: E402
+    PolicyTable,
     RolloutStats,
     candidate_window,
     draw_rollout_demand,
     grid_top,
     label_states,
     rollout_costs,
+    table_rollout_costs,
 )
 from replenish.solvers.dcl.trainer import DCLTrainer, GenerationData  # noqa: E402
 
@@ -77,6 +79,9 @@ def test_labels_equal_brute_force_rollout_argmins(significance):
     cands, valid = candidate_window(current, top, window)
     first = np.where(valid, cands, current[:, None])
     costs = rollout_costs(pr, pol, states, first, demand)
+    np.testing.assert_allclose(  # the compiled loop over a table of the policy: the same costs
+        table_rollout_costs(pr, PolicyTable.build(pr, pol, max_states=10_000), states, first, demand),
+        costs, rtol=1e-12, atol=1e-12)
     _, first_of, group = np.unique(states, axis=0, return_index=True, return_inverse=True)
     group = group.reshape(-1)
     stats = RolloutStats.empty(len(first_of), cands.shape[1])

@@ -16,11 +16,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 
-from replenish.model.dynamics import clip_orders, feasible_max, step
+from replenish.model.dynamics import clip_orders, feasible_max, kernels, step
 from replenish.model.spec import Problem
+from replenish.model.statespace import StateSpace
 from replenish.policies.base import Policy
+
+transition = kernels().transition
+
+#: largest dense lookup table (entries, int64) of :class:`PolicyTable`
+MAX_TABLE_BOX = 20_000_000
 
 
 def sample_states(problem: Problem, policy: Policy, rng: np.random.Generator, *, n: int,
@@ -79,6 +86,95 @@ def rollout_costs(problem: Problem, policy: Policy, states: np.ndarray, first_or
         total += res.total_cost
         rows = res.states
     return total.reshape(n, K, R)
+
+
+@dataclass(frozen=True)
+class PolicyTable:
+    """A policy that depends on the reduced state, as a dense array for the compiled rollouts.
+
+    Attributes:
+        orders: int64 (box,), the order (units) of each reduced state by its key
+            (:meth:`StateSpace.encode <replenish.model.statespace.StateSpace.encode>`);
+            ``-1`` outside the state space.
+        offsets, strides: the reduced space's key coefficients.
+        low: the lowest represented net inventory (deeper backlogs are looked up there, as
+            :class:`~replenish.policies.table.TablePolicy` does).
+    """
+
+    orders: np.ndarray
+    offsets: np.ndarray
+    strides: np.ndarray
+    low: int
+
+    @classmethod
+    def build(cls, problem: Problem, policy: Policy, *, max_states: int) -> PolicyTable | None:
+        """The table of ``policy`` (one batched ``act`` on every reduced state, represented by
+        ``[y, 0, β_2, ..]``), or ``None`` when ``policy`` uses the full state or the space
+        exceeds ``max_states`` states or :data:`MAX_TABLE_BOX` keys."""
+        if not (policy.uses_reduced_state or problem.lead_time == 0):
+            return None
+        space = StateSpace(problem, reduced=True)
+        if space.count() > max_states or float(np.prod(space.sizes.astype(np.float64))) > MAX_TABLE_BOX:
+            return None
+        red = space.enumerate(max_states=max_states)
+        full = space.expand(red)
+        orders = np.concatenate([clip_orders(problem, full[i:i + 65536], policy.act(full[i:i + 65536]))
+                                 for i in range(0, len(full), 65536)])
+        dense = np.full(int(np.prod(space.sizes)), -1, dtype=np.int64)
+        dense[space.encode(red)] = orders
+        return cls(orders=dense, offsets=space.offsets.copy(), strides=space.strides.copy(),
+                   low=int(space.offsets[0]))
+
+
+@nb.njit(cache=True)
+def _table_rollouts(states, first, demand, table, offsets, strides, low, lead_time, lost, period, cost,
+                    out):  # pragma: no cover - compiled
+    """``out[i, k, r]``: cost of the rollout ``(i, k, r)`` (see :func:`table_rollout_costs`)."""
+    n, K = first.shape
+    R, T = demand.shape[1], demand.shape[2]
+    d = states.shape[1]
+    cur = np.empty(d, dtype=np.int64)
+    nxt = np.empty(d, dtype=np.int64)
+    for i in range(n):
+        for k in range(K):
+            for r in range(R):
+                for j in range(d):
+                    cur[j] = states[i, j]
+                total = 0.0
+                for t in range(T):
+                    if t == 0:
+                        a = first[i, k]
+                    else:  # the table's order in the reduced state [α + β_1, β_2.., (w)]
+                        if lead_time >= 1:
+                            key = (max(cur[0] + cur[1], low) - offsets[0]) * strides[0]
+                            for j in range(2, d):
+                                key += (cur[j] - offsets[j - 1]) * strides[j - 1]
+                        else:
+                            key = (max(cur[0], low) - offsets[0]) * strides[0]
+                            for j in range(1, d):
+                                key += (cur[j] - offsets[j]) * strides[j]
+                        a = table[key]
+                    h, so, o, rev, _, _ = transition(cur, a, demand[i, r, t], lead_time, lost, period,
+                                                     cost, nxt)
+                    total += h + so + o - rev
+                    for j in range(d):
+                        cur[j] = nxt[j]
+                out[i, k, r] = total
+
+
+def table_rollout_costs(problem: Problem, table: PolicyTable, states: np.ndarray, first_orders: np.ndarray,
+                        demand: np.ndarray) -> np.ndarray:
+    """:func:`rollout_costs` with the policy given as a :class:`PolicyTable`: the whole batch in
+    one compiled loop (:func:`replenish.model.dynamics.transition` per period, the order looked
+    up in the table), the same costs."""
+    n, K = first_orders.shape
+    out = np.empty((n, K, demand.shape[1]))
+    _table_rollouts(np.ascontiguousarray(states, dtype=np.int64),
+                    np.ascontiguousarray(first_orders, dtype=np.int64),
+                    np.ascontiguousarray(demand, dtype=np.int64), table.orders, table.offsets,
+                    table.strides, table.low, problem.lead_time, problem.lost_sales, problem.period,
+                    problem.cost_params(), out)
+    return out
 
 
 @dataclass

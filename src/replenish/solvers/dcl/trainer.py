@@ -58,6 +58,7 @@ from replenish.policies.base import Policy
 from replenish.policies.dqn import DQNPolicy, Observation, build_q_network, safe_torch_load
 from replenish.solvers.dcl.config import DCLConfig
 from replenish.solvers.dcl.rollouts import (
+    PolicyTable,
     RolloutStats,
     candidate_window,
     draw_rollout_demand,
@@ -65,6 +66,7 @@ from replenish.solvers.dcl.rollouts import (
     label_states,
     rollout_costs,
     sample_states,
+    table_rollout_costs,
 )
 
 CHECKPOINT_FORMAT = "replenish.dcl-checkpoint/1"
@@ -210,9 +212,13 @@ class DCLTrainer:
               bar: Any = None) -> GenerationData:
         """Label ``states``: for each, the candidate grid actions ``current ± window`` (feasible),
         each rolled out ``rollouts`` times for ``1 + horizon`` periods (the candidate, then
-        ``policy``) on demand paths shared by the candidates.  Identical sampled states pool their
-        rollouts (a state visited ``c`` times is labelled from ``c·rollouts`` of them, so frequent
-        states get the most precise labels, and identical states the same label); the label is
+        ``policy``) on demand paths shared by the candidates: when the chain is tabulable, in one
+        compiled loop with ``policy`` as a table of its orders
+        (:func:`~replenish.solvers.dcl.rollouts.table_rollout_costs`), else period by period
+        with one batched ``act`` each (:func:`~replenish.solvers.dcl.rollouts.rollout_costs`).
+        Identical sampled states pool their rollouts (a state visited ``c`` times is labelled from
+        ``c·rollouts`` of them, so frequent states get the most precise labels, and identical
+        states the same label); the label is
         :func:`~replenish.solvers.dcl.rollouts.label_states`'s.  Batches of ``rollout_batch``
         sampled states; the demand of a batch is drawn from ``rng`` in order, so the labels depend
         only on ``rng``, ``policy`` and ``states``."""
@@ -222,6 +228,7 @@ class DCLTrainer:
         current = policy.act(states) // step_units
         top = grid_top(problem, states, step_units)
         cands, valid = candidate_window(current, top, cfg.window)
+        table = PolicyTable.build(problem, policy, max_states=cfg.exact_states) if self.exact_eval else None
         _, first_of, group = np.unique(states, axis=0, return_index=True, return_inverse=True)
         group = group.reshape(-1)
         stats = RolloutStats.empty(first_of.shape[0], cands.shape[1])
@@ -230,7 +237,9 @@ class DCLTrainer:
             first = np.where(valid[sl], cands[sl], current[sl, None]) * step_units
             demand = draw_rollout_demand(problem, states[sl], rng, rollouts=cfg.rollouts,
                                          periods=cfg.rollout_horizon(problem.lead_time) + 1)
-            stats.add(group[sl], rollout_costs(problem, policy, states[sl], first, demand), cfg.window)
+            costs = (table_rollout_costs(problem, table, states[sl], first, demand) if table is not None
+                     else rollout_costs(problem, policy, states[sl], first, demand))
+            stats.add(group[sl], costs, cfg.window)
             if bar is not None:
                 bar.update(sl.stop - sl.start)
         lab = label_states(stats, valid[first_of], cfg.window, cfg.significance)
