@@ -30,6 +30,7 @@ from replenish.solvers.dcl.rollouts import (  # noqa: E402
     grid_top,
     label_states,
     rollout_costs,
+    sample_states,
     table_rollout_costs,
 )
 from replenish.solvers.dcl.trainer import DCLTrainer, GenerationData  # noqa: E402
@@ -126,6 +127,21 @@ def test_rollouts_follow_the_policy_like_simulate():
     for i in range(3):
         sim = rp.simulate(pr, pol, demand=demand[i], start=states[i], warmup=0)
         np.testing.assert_allclose(costs[i, 0], sim.path_costs * 9, rtol=1e-12)
+
+
+def test_labels_do_not_depend_on_the_rollout_path():
+    """A network policy rolled out as a compiled table (tabulable chains) or period by period with
+    one forward pass each (``eval_mode = "simulate"``, the path of large problems): same labels."""
+    pr = tiny_problem()
+    pol = train_dcl(pr, config=tiny_config(), seed=0).policy
+    states = sample_states(pr, pol, np.random.default_rng(1), n=120, warmup=10)
+    out = [DCLTrainer(pr, config=tiny_config(eval_mode=mode), seed=0).label(pol, states,
+                                                                           np.random.default_rng(2))
+           for mode in ("exact", "simulate")]
+    np.testing.assert_array_equal(out[0].actions, out[1].actions)
+    assert out[0].switched == out[1].switched
+    sim = train_dcl(pr, config=tiny_config(eval_mode="simulate", eval_paths=20, eval_horizon=200), seed=0)
+    assert [h["exact"] for h in sim.history] == [False, False]
 
 
 # ------------------------------------------------------------- determinism and resume
