@@ -90,14 +90,14 @@ def test_classification():
     from replenish.solvers.catalogue import contextual_methods
 
     assert set(contextual_methods()) >= {"forecast-base-stock", "lookahead"}
-    assert set(learners()) == {"qlearning", "dqn"}
+    assert set(learners()) == {"qlearning", "dqn", "dcl"}
     assert set(static_methods()) == {"order-up-to", "capped-base-stock", "sS", "sQ", "constant-order"}
     # the weekday rule is seasonal, the DP exact, the myopic rule a heuristic
     assert METHODS["weekday-base-stock"].family == "classic"
     assert not METHODS["weekday-base-stock"].static
     assert METHODS["dp"].family == "exact" and METHODS["myopic"].family == "heuristic"
     for name, m in METHODS.items():
-        assert m.learned == (name in ("qlearning", "dqn"))
+        assert m.learned == (name in ("qlearning", "dqn", "dcl"))
         if m.static:
             assert m.family == "classic"
 

@@ -26,8 +26,8 @@ def add_solve(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--steps", type=int, help="training steps (learners)")
     p.add_argument("--variant", help="algorithm variant (qlearning: seed|default)")
-    p.add_argument("--logdir", type=Path, help="TensorBoard log folder (dqn)")
-    p.add_argument("--resume", action="store_true", help="resume from the last checkpoint (dqn)")
+    p.add_argument("--logdir", type=Path, help="TensorBoard log folder (dqn, dcl)")
+    p.add_argument("--resume", action="store_true", help="resume from the last checkpoint (dqn, dcl)")
     add_quiet(p)
     p.add_argument("--report", type=Path, help=REPORT_HELP)
     p.add_argument("--reference", default="sS",
@@ -45,7 +45,7 @@ def _method_options(config: Any, method: str, args: argparse.Namespace) -> dict[
         opts["logdir"] = str(args.logdir)
     if getattr(args, "resume", False):
         opts["resume"] = True
-    if getattr(args, "out", None) is not None and method == "dqn":
+    if getattr(args, "out", None) is not None and method in ("dqn", "dcl"):
         opts.setdefault("checkpoint_dir", str(args.out / "checkpoints"))
     return opts
 

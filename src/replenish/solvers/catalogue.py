@@ -142,6 +142,11 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
                             ("variant", str)),
                flags=("steps", "variant", "logdir", "resume"),
                tune_space="replenish.workflows.tune:dqn_space", color="#d62728", marker="X"),
+    MethodSpec("dcl", "learner",
+               "deep controlled learning: rollout policy iteration with a classifier (PyTorch)",
+               "replenish.solvers.dcl:dcl_method", "replenish.solvers.dcl:DCLConfig",
+               run_options=(("logdir", str), ("checkpoint_dir", str), ("resume", bool)),
+               flags=("logdir", "resume"), color="#800000", marker=">"),
     MethodSpec("forecast-base-stock", "forecast",
                "forecast plus safety stock: up to the critical-ratio quantile of the forecast "
                "(reorder point + EOQ when K > 0)",
