@@ -41,3 +41,29 @@ class MethodFn(Protocol):
 
     def __call__(self, problem: Problem, *, options: dict[str, Any], seed: int,
                  progress: bool) -> MethodOutput: ...
+
+
+def run_trainer(make: Any, *, config: Any, config_type: type, seed: Any, resume: bool,
+                checkpoint_dir: Any) -> Any:
+    """The common start of a learner's ``train_*`` function: validate ``config`` (an
+    instance of ``config_type``), ``seed`` and ``resume``, run ``make(int(seed))`` (the
+    trainer), restore its checkpoint when resuming and train, with torch limited to
+    ``config.threads`` threads (restored afterwards)."""
+    import numpy as np
+    import torch
+
+    from replenish.core.validate import require
+
+    require(isinstance(config, config_type), "config", config, f"must be a {config_type.__name__}")
+    require(isinstance(seed, (int, np.integer)) and seed >= 0, "seed", seed, "must be an integer >= 0")
+    if resume:
+        require(checkpoint_dir is not None, "resume", resume, "needs a checkpoint folder (--out)")
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        trainer = make(int(seed))
+        if resume:
+            trainer.restore()
+        return trainer.train()
+    finally:
+        torch.set_num_threads(old_threads)

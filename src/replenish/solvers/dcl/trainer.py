@@ -48,7 +48,7 @@ import torch
 from torch import nn
 
 from replenish.core.io import atomic_write
-from replenish.core.validate import SpecError, require
+from replenish.core.validate import SpecError
 from replenish.evaluation.markov import evaluate_exact
 from replenish.evaluation.simulate import draw_demand, simulate
 from replenish.model.dynamics import feasible_max
@@ -56,6 +56,7 @@ from replenish.model.spec import Problem
 from replenish.model.statespace import StateSpace
 from replenish.policies.base import Policy
 from replenish.policies.dqn import DQNPolicy, Observation, build_q_network, safe_torch_load
+from replenish.solvers.base import run_trainer
 from replenish.solvers.dcl.config import DCLConfig
 from replenish.solvers.dcl.rollouts import (
     PolicyTable,
@@ -443,17 +444,8 @@ def train_dcl(problem: Problem, *, config: DCLConfig | None = None, seed: int = 
         optimum: the optimal average cost ($/period) for gaps, if known.
     """
     cfg = config or DCLConfig()
-    require(isinstance(cfg, DCLConfig), "config", cfg, "must be a DCLConfig")
-    require(isinstance(seed, (int, np.integer)) and seed >= 0, "seed", seed, "must be an integer >= 0")
-    if resume:
-        require(checkpoint_dir is not None, "resume", resume, "needs a checkpoint folder (--out)")
-    old_threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
-    try:
-        trainer = DCLTrainer(problem, config=cfg, seed=int(seed), logdir=logdir,
-                             checkpoint_dir=checkpoint_dir, progress=progress, optimum=optimum)
-        if resume:
-            trainer.restore()
-        return trainer.train()
-    finally:
-        torch.set_num_threads(old_threads)
+    return run_trainer(lambda s: DCLTrainer(problem, config=cfg, seed=s, logdir=logdir,
+                                            checkpoint_dir=checkpoint_dir, progress=progress,
+                                            optimum=optimum),
+                       config=cfg, config_type=DCLConfig, seed=seed, resume=resume,
+                       checkpoint_dir=checkpoint_dir)

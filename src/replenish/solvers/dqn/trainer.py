@@ -60,13 +60,14 @@ import torch
 from torch import nn
 
 from replenish.core.io import atomic_write
-from replenish.core.validate import SpecError, require
+from replenish.core.validate import SpecError
 from replenish.evaluation.markov import evaluate_exact
 from replenish.evaluation.simulate import draw_demand, simulate
 from replenish.model.dynamics import feasible_max, step
 from replenish.model.spec import Problem
 from replenish.model.statespace import StateSpace
 from replenish.policies.dqn import DQNPolicy, Observation, build_q_network, masked_argmax, safe_torch_load
+from replenish.solvers.base import run_trainer
 from replenish.solvers.dqn.buffer import ReplayBuffer
 from replenish.solvers.dqn.config import DQNConfig
 from replenish.solvers.dqn.monitor import Monitor
@@ -600,18 +601,9 @@ def train_dqn(problem: Problem, *, config: DQNConfig | None = None, seed: int = 
             passes forecast-based demand features, :mod:`replenish.solvers.dqn.contextual`).
     """
     cfg = config or DQNConfig()
-    require(isinstance(cfg, DQNConfig), "config", cfg, "must be a DQNConfig")
-    require(isinstance(seed, (int, np.integer)) and seed >= 0, "seed", seed, "must be an integer >= 0")
-    if resume:
-        require(checkpoint_dir is not None, "resume", resume, "needs a checkpoint folder (--out)")
-    old_threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
-    try:
-        trainer = DQNTrainer(problem, config=cfg, seed=int(seed), logdir=logdir,
-                             checkpoint_dir=checkpoint_dir, progress=progress, optimum=optimum,
-                             callback=callback, observation=observation)
-        if resume:
-            trainer.restore()
-        return trainer.train()
-    finally:
-        torch.set_num_threads(old_threads)
+    return run_trainer(lambda s: DQNTrainer(problem, config=cfg, seed=s, logdir=logdir,
+                                            checkpoint_dir=checkpoint_dir, progress=progress,
+                                            optimum=optimum, callback=callback,
+                                            observation=observation),
+                       config=cfg, config_type=DQNConfig, seed=seed, resume=resume,
+                       checkpoint_dir=checkpoint_dir)
