@@ -67,3 +67,23 @@ def run_trainer(make: Any, *, config: Any, config_type: type, seed: Any, resume:
         return trainer.train()
     finally:
         torch.set_num_threads(old_threads)
+
+
+class HiddenLayersIO:
+    """``to_dict``/``from_dict`` of a learner's frozen config dataclass whose ``hidden``
+    layer sizes are a tuple (a list in JSON and TOML); shared by ``DQNConfig`` and
+    ``DCLConfig``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        d = asdict(self)  # type: ignore[call-overload]
+        d["hidden"] = list(d["hidden"])
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        data = dict(data)
+        if "hidden" in data and isinstance(data["hidden"], list):
+            data["hidden"] = tuple(data["hidden"])
+        return cls(**data)

@@ -9,10 +9,11 @@ control is described in :mod:`replenish.solvers.dcl`.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal
+from dataclasses import dataclass, fields
+from typing import Literal
 
 from replenish.core.validate import require
+from replenish.solvers.base import HiddenLayersIO
 
 #: fields that may differ when resuming (budget and bookkeeping, not the learning rule)
 _RESUMABLE_CHANGES = {"generations", "threads", "eval_mode", "exact_states", "eval_paths",
@@ -20,7 +21,7 @@ _RESUMABLE_CHANGES = {"generations", "threads", "eval_mode", "exact_states", "ev
 
 
 @dataclass(frozen=True, kw_only=True)
-class DCLConfig:
+class DCLConfig(HiddenLayersIO):
     """Hyperparameters of :func:`~replenish.solvers.dcl.train_dcl` (validated; keyword-only).
 
     Attributes:
@@ -105,18 +106,6 @@ class DCLConfig:
     def rollout_horizon(self, lead_time: int) -> int:
         """``horizon``, or ``5·(L + 1)`` when it is ``None``."""
         return self.horizon if self.horizon is not None else 5 * (lead_time + 1)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DCLConfig:
-        data = dict(data)
-        if "hidden" in data and isinstance(data["hidden"], list):
-            data["hidden"] = tuple(data["hidden"])
-        return cls(**data)
 
     def resume_conflicts(self, checkpointed: DCLConfig) -> list[str]:
         """Sorted names of the fields that differ from ``checkpointed`` and may not change when

@@ -11,17 +11,18 @@ measured choices").
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal
+from dataclasses import dataclass, fields
+from typing import Literal
 
 from replenish.core.validate import require
+from replenish.solvers.base import HiddenLayersIO
 
 #: fields that may differ when resuming (budget and bookkeeping, not the learning rule)
 _RESUMABLE_CHANGES = {"steps", "eval_every", "checkpoint_every", "time_limit", "threads"}
 
 
 @dataclass(frozen=True, kw_only=True)
-class DQNConfig:
+class DQNConfig(HiddenLayersIO):
     """Hyperparameters of :func:`~replenish.solvers.dqn.train_dqn` (validated; keyword-only).
 
     Attributes:
@@ -177,18 +178,6 @@ class DQNConfig:
         for b in ("all_actions", "double", "dueling", "reduced_obs", "demand_features", "post_decision",
                   "keep_best"):
             require(isinstance(getattr(self, b), bool), f"dqn.{b}", getattr(self, b), "must be true/false")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DQNConfig:
-        data = dict(data)
-        if "hidden" in data and isinstance(data["hidden"], list):
-            data["hidden"] = tuple(data["hidden"])
-        return cls(**data)
 
     def epsilon(self, step: int) -> float:
         """``ε`` after ``step`` transitions (linear decay, then constant)."""
