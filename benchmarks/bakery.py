@@ -31,6 +31,10 @@ classic methods and the DP for 20 series × 2 K take about 10 minutes; DQN at
 60,000 steps with the bakery configs' settings adds 39–121 s per series and K
 (27 minutes with ``--jobs 2``).
 
+Perishable bread (``--shelf-life 1``: what is not sold the day it arrives is wasted at
+``--waste-cost``, default 1 $ per unit, the ``h`` it replaces): the same table with waste in every
+method's cost.
+
 Usage (the bakery configs' DQN settings)::
 
     python benchmarks/bakery.py --series 20 --jobs 2 --dqn-steps 60000 \
@@ -79,13 +83,13 @@ def select_series(path: Path, n: int, how: str) -> list[dict[str, Any]]:
 
 
 def run_one(series: dict[str, Any], K: float, methods: list[str], *, seed: int,
-            dqn: dict[str, Any]) -> list[dict[str, Any]]:
+            dqn: dict[str, Any], perishable: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     from replenish.workflows.compare import compare
     from replenish.workflows.config import config_from_dict
 
     data = {"name": f"store{series['store']}-product{series['product']}-K{K:g}",
             "problem": {"lead_time": 1, "excess_demand": "lost", "holding_cost": 1,
-                        "stockout_cost": 9, "fixed_order_cost": K},
+                        "stockout_cost": 9, "fixed_order_cost": K, **(perishable or {})},
             "demand": {"kind": "history", "file": str(DATA),
                        "filter": {"store": series["store"], "product": series["product"]},
                        "train": TRAIN, "test": TEST}}
@@ -201,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dqn-options", default="{}",
                     help='other [dqn] options as JSON, e.g. \'{"restart_prob": 0.1}\'')
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--shelf-life", type=int, default=None,
+                    help="perishable: days a unit can be sold (1: unsold units are wasted tonight)")
+    ap.add_argument("--waste-cost", type=float, default=None,
+                    help="perishable: $ per unit wasted (default: h, the cost of a unit left over)")
     ap.add_argument("--jobs", type=int, default=1, help="parallel processes (one per series and K)")
     ap.add_argument("--cache", type=Path, default=None, help="JSON-lines cache (resume)")
     ap.add_argument("--out", type=Path, default=None, help="write the JSON result here too")
@@ -213,19 +221,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.dqn_steps is not None:
         dqn["steps"] = args.dqn_steps
     tag = json.dumps(dqn, sort_keys=True) if dqn else None  # cache key of DQN rows
+    perishable = None
+    if args.shelf_life is not None:
+        perishable = {"shelf_life": args.shelf_life,
+                      "waste_cost": 1.0 if args.waste_cost is None else args.waste_cost}
+    ptag = json.dumps(perishable, sort_keys=True) if perishable else None  # cache key of every row
     ks = [float(k) for k in args.K.split(",")]
     series = select_series(DATA, args.series, args.select)
     cached: dict[tuple, list[dict[str, Any]]] = {}
     if args.cache is not None and args.cache.is_file():
         for line in args.cache.read_text().splitlines():
             rec = json.loads(line)
-            cached[(rec["store"], rec["product"], rec["K"], rec["method"], rec.get("dqn_options"))] = rec
+            cached[(rec["store"], rec["product"], rec["K"], rec["method"], rec.get("dqn_options"),
+                    rec.get("perishable"))] = rec
     t0 = time.perf_counter()
     tasks = []
     for s in series:
         for K in ks:
             todo = [m for m in methods
-                    if (s["store"], s["product"], K, m, tag if m == "dqn" else None) not in cached]
+                    if (s["store"], s["product"], K, m, tag if m == "dqn" else None, ptag)
+                    not in cached]
             if todo:
                 tasks.append((s, K, todo))
     got: dict[tuple, dict[str, Any]] = {}
@@ -234,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     def collect(s: dict[str, Any], K: float, fresh: list[dict[str, Any]]) -> None:
         for r in fresh:
             r["dqn_options"] = tag if r["method"] == "dqn" else None
+            r["perishable"] = ptag
             got[(s["store"], s["product"], K, r["method"])] = r
             if args.cache is not None and "error" not in r:
                 with args.cache.open("a") as fh:
@@ -247,23 +263,24 @@ def main(argv: list[str] | None = None) -> int:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         with ProcessPoolExecutor(args.jobs) as pool:
-            futs = {pool.submit(run_one, s, K, todo, seed=args.seed, dqn=dqn): (s, K)
+            futs = {pool.submit(run_one, s, K, todo, seed=args.seed, dqn=dqn,
+                                perishable=perishable): (s, K)
                     for s, K, todo in tasks}
             for f in as_completed(futs):
                 collect(*futs[f], f.result())
     else:
         for s, K, todo in tasks:
-            collect(s, K, run_one(s, K, todo, seed=args.seed, dqn=dqn))
+            collect(s, K, run_one(s, K, todo, seed=args.seed, dqn=dqn, perishable=perishable))
     rows: list[dict[str, Any]] = []
     for s in series:
         for K in ks:
             for m in methods:
                 key = (s["store"], s["product"], K, m)
-                rows.append(got.get(key) or cached[(*key, tag if m == "dqn" else None)])
+                rows.append(got.get(key) or cached[(*key, tag if m == "dqn" else None, ptag)])
     agg = aggregate(rows, methods, ks)
     result = {"benchmark": "bakery", "data": str(DATA.name), "train": TRAIN, "test": TEST,
               "problem": {"lead_time": 1, "excess_demand": "lost", "holding_cost": 1,
-                          "stockout_cost": 9, "fixed_order_cost": ks},
+                          "stockout_cost": 9, "fixed_order_cost": ks, **(perishable or {})},
               "selection": args.select, "series": series, "methods": methods,
               "dqn_options": dqn, "seed": args.seed,
               "aggregate": agg, "dqn_vs_best_weekday_aware": dqn_vs_weekday(rows, ks), "rows": rows,

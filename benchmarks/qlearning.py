@@ -68,7 +68,7 @@ def python_reference(problem: Problem, *, seed: int, steps: int, episode_length:
     Q = {s: {k: -float(init[i, k]) for k in range(n_feasible[i])} for i, s in enumerate(states)}
     cdfs = [list(row) for row in tables.cdf]
     lo = int(tables.space.offsets[0])
-    L, lost, period = problem.lead_time, problem.lost_sales, problem.period
+    L, rules, period = problem.lead_time, problem.rules, problem.period
     cost, m = problem.cost_params(), problem.order_multiple
     step = transition  # the rules, interpreted (the same source the compiled loop runs)
     out = np.empty(problem.state_dim, dtype=np.int64)
@@ -96,11 +96,12 @@ def python_reference(problem: Problem, *, seed: int, steps: int, episode_length:
             k = pick(u_policy / epsilon, len(qs)) if u_policy < epsilon else greedy(qs)
             phase = state[-1] if period > 1 else 0
             demand = bisect.bisect_right(cdfs[phase], u_demand)
-            h, so, o, r, _, _ = step(np.array(state), k * m, demand, L, lost, period, cost, out)
+            h, so, o, r, w, _, _, _ = step(np.array(state), k * m, demand, L, rules, period, cost,
+                                           out)
             nxt = tuple(int(x) for x in out)
             if nxt[0] < lo:  # backlog truncated where the table ends (never under lost sales)
                 nxt = (lo, *nxt[1:])
-            episode.append((s, k, h + so + o - r, nxt))
+            episode.append((s, k, h + so + o - r + w, nxt))
             state = nxt
         for s, k, c, s2 in episode:  # end of episode: sweep the transitions in order
             q2 = Q[s2]

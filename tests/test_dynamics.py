@@ -148,7 +148,7 @@ def test_simulation_paths_keep_their_own_weekday():
 # ----------------------------------------------------------------------------
 # Reduced states and truncation: the helpers beside transition
 # ----------------------------------------------------------------------------
-COST = np.array([1.5, 7.0, 3.0, 0.5, 2.0])  # h, p, K, c, r
+COST = np.array([1.5, 7.0, 3.0, 0.5, 2.0, 0.0])  # h, p, K, c, r, w
 
 
 def _reduced_step(k, red, order, demand, L, lost, period, low):
@@ -188,21 +188,22 @@ def test_reduction_and_truncation_by_hand(k):
     # y − D = −4 on the evening, β_2 arrives next, the order enters the pipeline
     res, nxt, out = _reduced_step(k, [1, 2], 3, 5, 2, False, 1, -10)
     assert out == [-4, 2, 3] and nxt == [-2, 3]
-    h, s, o, r, served, short, clipped = res
-    assert (h, s, o, served, short, clipped) == (0.0, 7.0 * 4, 3.0 + 0.5 * 3, 1, 4, False)
+    h, s, o, r, w, served, short, expired, clipped = res
+    assert (h, s, o, w, served, short, expired, clipped) == (0.0, 7.0 * 4, 3.0 + 0.5 * 3, 0.0, 1, 4,
+                                                             0, False)
     assert r == 2.0 * 5  # backorders: the 5 units demanded are sold (1 shipped now, 4 later)
     # the same with the table ending at −1: y' = −4 + 2 = −2 is truncated to −1
     res, nxt, _ = _reduced_step(k, [1, 2], 3, 5, 2, False, 1, -1)
-    assert nxt == [-1, 3] and res[6] and res[1] == 7.0 * 4  # the period's backlog is charged in full
+    assert nxt == [-1, 3] and res[8] and res[1] == 7.0 * 4  # the period's backlog is charged in full
     # lost sales, L = 2, phase 6 of 7: reduced [3, 2, 6], order 1, demand 5 → 2 lost
     res, nxt, out = _reduced_step(k, [3, 2, 6], 1, 5, 2, True, 7, 0)
     assert out == [0, 2, 1, 0] and nxt == [2, 1, 0]
-    assert res == (0.0, 7.0 * 2, 3.0 + 0.5, 2.0 * 3, 3, 2, False)
+    assert res == (0.0, 7.0 * 2, 3.0 + 0.5, 2.0 * 3, 0.0, 3, 2, 0, False)
     # full states: α truncated after the period, costs of the untruncated period
     res, out = _truncated_step(k, [-3, 4, 2], 3, 9, 2, False, 1, -5)
-    assert out == [-5, 2, 3] and res == (0.0, 7.0 * 8, 4.5, 2.0 * 9, 1, 8, True)  # 9 demanded = sold
+    assert out == [-5, 2, 3] and res == (0.0, 7.0 * 8, 4.5, 2.0 * 9, 0.0, 1, 8, 0, True)  # 9 sold
     res, out = _truncated_step(k, [2, 1], 0, 1, 1, False, 1, -5)
-    assert out == [2, 0] and res == (1.5 * 2, 0.0, 0.0, 2.0, 1, 0, False)
+    assert out == [2, 0] and res == (1.5 * 2, 0.0, 0.0, 2.0, 0.0, 1, 0, 0, False)
 
 
 @settings(max_examples=300, deadline=None)
@@ -267,7 +268,7 @@ def test_interpreted_and_compiled_kernels_agree(prob):
         + [rng.integers(0, prob.max_order_units // prob.order_multiple + 1, n) * prob.order_multiple
            for _ in range(L)]
         + ([rng.integers(0, P, n)] if P > 1 else [])).astype(np.int64)
-    args = (L, prob.bound, prob.max_order_units, prob.order_multiple)
+    args = (prob.position_slots, prob.bound, prob.max_order_units, prob.order_multiple)
     amax = PLAIN.max_feasible_batch(states, *args)
     assert np.array_equal(amax, COMPILED.max_feasible_batch(states, *args))
     assert amax.dtype == np.int64 and np.all(amax % prob.order_multiple == 0) and np.all(amax >= 0)
@@ -277,8 +278,8 @@ def test_interpreted_and_compiled_kernels_agree(prob):
     results = []
     for k in (PLAIN, COMPILED):
         out = np.empty_like(states)
-        costs, flows = np.empty((n, 4)), np.empty((n, 2), dtype=np.int64)
-        k.step_batch(states, orders, demands, L, prob.lost_sales, P, cost, out, costs, flows)
+        costs, flows = np.empty((n, 5)), np.empty((n, 3), dtype=np.int64)
+        k.step_batch(states, orders, demands, L, prob.rules, P, cost, out, costs, flows)
         red_out = []
         for i in range(n):
             red = reduce_rows(states[i][None, :], L)[0]
@@ -337,7 +338,7 @@ def _myopic_objective_by_enumeration(prob, red):
                 key = tuple(out.tolist())
                 new[key] = new.get(key, 0.0) + ps * q[dval]
         dist = new
-    arrival = np.array([prob.holding_cost, effective_shortage_cost(prob), prob.fixed_order_cost, 0, 0])
+    arrival = np.array([prob.holding_cost, effective_shortage_cost(prob), prob.fixed_order_cost, 0, 0, 0])
     q = pmfs[(w0 + L) % P]
     amax = int(feasible_max(prob, full[None, :])[0])
     H = []
@@ -345,7 +346,7 @@ def _myopic_objective_by_enumeration(prob, red):
         tot = 0.0
         for s, ps in dist.items():
             for dval in np.flatnonzero(q > 0):
-                h, sc, o, _, _, _ = dyn.transition(np.array([s[0]]), a, int(dval), 0, lost, 1, arrival,
+                h, sc, o, _, _, _, _, _ = dyn.transition(np.array([s[0]]), a, int(dval), 0, lost, 1, arrival,
                                                    np.empty(1, dtype=np.int64))
                 tot += ps * q[dval] * (h + sc + o)
         H.append(tot)

@@ -90,7 +90,8 @@ def test_three_state_ss_chain_by_hand():
     g = holding + stockout + ordering - r * sold
     assert ev.average_cost == pytest.approx(g, abs=1e-12)
     assert ev.breakdown == pytest.approx({"holding": holding, "stockout": stockout,
-                                          "ordering": ordering, "revenue": r * sold}, abs=1e-12)
+                                          "ordering": ordering, "revenue": r * sold, "waste": 0.0},
+                                         abs=1e-12)
     assert ev.fill_rate == pytest.approx(sold / (b + 2 * c), abs=1e-12)
     assert ev.stockout_probability == pytest.approx(pi1 * c, abs=1e-12)
     assert ev.average_on_hand == pytest.approx(holding / h, abs=1e-12)
@@ -161,7 +162,8 @@ def test_breakdown_sums_and_flow_conservation():
                    fixed_order_cost=K, unit_cost=c, price=r)
     ev = evaluate_exact(prob, SS(problem=prob, s=3, S=9))
     bd = ev.breakdown
-    assert set(bd) == {"holding", "stockout", "ordering", "revenue"}
+    assert set(bd) == {"holding", "stockout", "ordering", "revenue", "waste"}
+    assert bd.pop("waste") == 0.0  # the product keeps
     assert all(v > 0 for v in bd.values())
     assert bd["holding"] + bd["stockout"] + bd["ordering"] - bd["revenue"] == \
         pytest.approx(ev.average_cost, abs=1e-12)

@@ -63,7 +63,8 @@ def test_three_periods_by_hand_through_step(excess):
     for d, (nxt, h, s, o, r, served, short) in zip(DEMANDS, HAND[excess], strict=True):
         res = step(prob, state, np.array([4]), np.array([d]))
         assert res.states.tolist() == [nxt]
-        assert res.costs.tolist() == [[h, s, o, r]]
+        assert res.costs.tolist() == [[h, s, o, r, 0.0]]  # no waste: the product keeps
+        assert res.expired.tolist() == [0]
         assert res.served.tolist() == [served] and res.short.tolist() == [short]
         assert res.total_cost.tolist() == [h + s + o - r]
         state = res.states

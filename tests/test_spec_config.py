@@ -71,6 +71,19 @@ CASES: list[tuple[str, dict[str, Any], str, Any]] = [
     ("excess_demand", mutate("problem.excess_demand", "maybe"), "problem.excess_demand", "maybe"),
     ("excess_demand array", mutate("problem.excess_demand", ["lost"]), "problem.excess_demand",
      ["lost"]),
+    # ------------------------------------------------------------- [problem] perishables
+    ("shelf_life zero", mutate("problem.shelf_life", 0), "problem.shelf_life", 0),
+    ("shelf_life float", mutate("problem.shelf_life", 2.5), "problem.shelf_life", 2.5),
+    ("shelf_life too long", mutate("problem.shelf_life", 31), "problem.shelf_life", 31),
+    ("shelf_life with backorders", mutate("problem", {**BIKE["problem"], "shelf_life": 2,
+                                                      "excess_demand": "backorder"}),
+     "problem.shelf_life", 2),
+    ("issuing", mutate("problem", {**BIKE["problem"], "shelf_life": 2, "issuing": "random"}),
+     "problem.issuing", "random"),
+    ("issuing without shelf_life", mutate("problem.issuing", "lifo"), "problem.issuing", "lifo"),
+    ("waste_cost without shelf_life", mutate("problem.waste_cost", 2), "problem.waste_cost", 2),
+    ("waste_cost negative", mutate("problem", {**BIKE["problem"], "shelf_life": 2, "waste_cost": -1}),
+     "problem.waste_cost", -1),
     # ------------------------------------------------------------- [problem] costs
     *[(f"{c} negative", mutate(f"problem.{c}", -1), f"problem.{c}", -1)
       for c in ("holding_cost", "stockout_cost", "fixed_order_cost", "unit_cost", "price")],

@@ -18,7 +18,9 @@ def add_explain(p: argparse.ArgumentParser) -> None:
                    help="saved policy file (repeatable); the DP optimum is always shown when "
                         "the problem is tabulable")
     p.add_argument("--state", required=True,
-                   help="on hand then in transit, comma-separated: α,β_1..β_L (e.g. 3,2)")
+                   help="on hand then in transit, comma-separated: α,β_1..β_L (e.g. 3,2); a "
+                        "perishable product: its stock by remaining life first, oldest first, "
+                        "α_1..α_n,β_1..β_L")
     p.add_argument("--weekday", help="weekday of tomorrow, the next demand day (Mon..Sun), "
                                      "for weekday-seasonal demand")
     p.add_argument("--date", help="today's date YYYY-MM-DD (order placed this evening); sets the weekday")
@@ -41,7 +43,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     nums = parse_ints(args.state, field_name="--state")
     require(len(nums) >= 1, "--state", args.state, "give at least the on-hand stock")
     date = parse_date(args.date)
-    state = make_state(problem, nums[0], nums[1:], weekday=args.weekday, date=date)
+    n = problem.stock_slots if problem.perishable else 1
+    state = make_state(problem, nums[:n] if problem.perishable else nums[0], nums[n:],
+                       weekday=args.weekday, date=date)
     policies = {}
     for path in args.policy:
         policies[path.name] = load_policy(path)
@@ -56,7 +60,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def add_recommend(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", type=Path, required=True, help="saved policy file (.json or .pt)")
-    p.add_argument("--on-hand", type=int, required=True, help="units on hand after today's sales")
+    p.add_argument("--on-hand", required=True,
+                   help="units on hand after today's sales (a perishable product: by remaining "
+                        "life, oldest first, comma-separated)")
     p.add_argument("--in-transit", default=None,
                    help="units in transit, comma-separated β_1..β_L (β_1 arrives tomorrow morning)")
     p.add_argument("--date", help="today's date YYYY-MM-DD (sets tomorrow's weekday)")
@@ -89,7 +95,11 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         from replenish.workflows.history import reread_context
 
         context = reread_context(policy, args.data)
-    rec = recommend(policy, args.on_hand, parse_ints(args.in_transit, field_name="--in-transit"),
+    hand = parse_ints(args.on_hand, field_name="--on-hand")
+    perishable = policy.problem.perishable
+    require(perishable or len(hand) == 1, "--on-hand", args.on_hand, "must be one integer (units)")
+    on_hand = hand if perishable else hand[0]
+    rec = recommend(policy, on_hand, parse_ints(args.in_transit, field_name="--in-transit"),
                     weekday=args.weekday, date=args.date, context=context, features=features)
     if args.json:
         sys.stdout.write(json.dumps(rec.to_json(), default=json_default) + "\n")

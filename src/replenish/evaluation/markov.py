@@ -34,7 +34,7 @@ from threadpoolctl import threadpool_limits
 
 from replenish.core.validate import SpecError
 from replenish.model.demand import TAIL
-from replenish.model.dynamics import COST_COLUMNS, clip_backlog_rows, clip_orders, kernels
+from replenish.model.dynamics import COST_COLUMNS, clip_backlog_rows, clip_orders, kernels, total_cost
 from replenish.model.spec import Problem
 from replenish.model.statespace import StateSpace
 from replenish.policies.base import Policy
@@ -51,9 +51,9 @@ class PolicyChain:
         states: int64 (n, dim) reachable states, sorted by key.
         orders: int64 (n,) the policy's order in each state.
         P: (n, n) sparse transition matrix (CSR).
-        costs: float64 (n, 4) expected holding, stockout, ordering, revenue.
-        demand, served, short, on_hand: float64 (n,) expected demand, units
-            served, units short and end-of-day on-hand stock.
+        costs: float64 (n, 5) expected holding, stockout, ordering, revenue, waste.
+        demand, served, short, on_hand, expired: float64 (n,) expected demand,
+            units served, units short, end-of-day on-hand stock and units expired.
         stockout: float64 (n,) probability that some demand is not served.
         clipped: float64 (n,) probability of clipping at the backlog bound.
         start: index of the start state.
@@ -71,6 +71,11 @@ class PolicyChain:
     stockout: np.ndarray
     clipped: np.ndarray
     start: int
+    expired: np.ndarray
+
+
+#: Columns of the per-state accumulator of :func:`_layer`.
+_ACC = (*COST_COLUMNS, "demand", "served", "short", "on_hand", "stockout", "clipped", "expired")
 
 
 @dataclass(frozen=True)
@@ -79,11 +84,13 @@ class ExactEvaluation:
 
     Attributes:
         average_cost: ``g`` ($/period), long-run average cost.
-        breakdown: $/period by component: holding, stockout, ordering, revenue
-            (``g = holding + stockout + ordering − revenue``).
+        breakdown: $/period by component: holding, stockout, ordering, revenue,
+            waste (``g = holding + stockout + ordering − revenue + waste``).
         fill_rate: fraction of demand served from stock on the day.
         stockout_probability: long-run fraction of days with unmet demand.
         average_on_hand: average end-of-day on-hand stock (units).
+        waste_rate: units expired per unit ordered, in the long run (0 for a
+            product that keeps).
         n_states: number of reachable states.
         truncation_mass: long-run probability of clipping at the backlog bound.
         chain: the underlying :class:`PolicyChain`.
@@ -99,6 +106,7 @@ class ExactEvaluation:
     truncation_mass: float
     chain: PolicyChain = field(repr=False)
     stationary: np.ndarray = field(repr=False)
+    waste_rate: float = 0.0
 
 
 def _demand_table(problem: Problem, tail: float) -> np.ndarray:
@@ -133,7 +141,7 @@ def _phase(problem: Problem, full: np.ndarray) -> np.ndarray:
 
 
 @nb.njit(cache=True)
-def _layer(full, orders, phase, pmf, supp, nsupp, lead_time, lost, period, cost, reduced,
+def _layer(full, orders, phase, pmf, supp, nsupp, lead_time, rules, period, cost, fold, n_stock,
            offsets, strides, rows, keys, probs, acc):  # pragma: no cover
     """Successors of one BFS layer: every state × every demand value of its phase.
 
@@ -143,13 +151,15 @@ def _layer(full, orders, phase, pmf, supp, nsupp, lead_time, lost, period, cost,
     truncates it at the lowest represented net inventory
     (:func:`~replenish.model.dynamics.clip_backlog`); writes (row, successor
     key, probability) triples, merging consecutive equal successors, and
-    accumulates the expected costs and flows of each row in ``acc`` (n, 10).
-    Returns the number of triples written.
+    accumulates the expected costs and flows of each row in ``acc`` (n, 12,
+    columns :data:`_ACC`).  ``fold`` is ``Problem.fold`` on reduced
+    coordinates, else 0 (then ``reduce_state`` leaves a state as it is);
+    ``n_stock`` the number of on-hand entries.  Returns the number of triples
+    written.
     """
     n, d = full.shape
     out = np.empty(d, dtype=np.int64)
     dim = offsets.shape[0]
-    fold = lead_time if reduced else 0  # reduce_state with L = 0 leaves a state as it is
     low = offsets[0]
     t = 0
     for i in range(n):
@@ -158,8 +168,11 @@ def _layer(full, orders, phase, pmf, supp, nsupp, lead_time, lost, period, cost,
         for j in range(nsupp[w]):
             dem = supp[w, j]
             pd = pmf[w, dem]
-            hc, sc, oc, rc, served, short = transition(full[i], orders[i], dem, lead_time, lost,
-                                                       period, cost, out)
+            hc, sc, oc, rc, wc, served, short, expired = transition(
+                full[i], orders[i], dem, lead_time, rules, period, cost, out)
+            on_hand = max(out[0], 0)  # α, before the reduction folds it into β_1
+            for c in range(1, n_stock):
+                on_hand += out[c]
             r = reduce_state(out, fold)  # the successor in the chain's coordinates is out[r:]
             out[r], clipped = clip_backlog(out[r], low)
             key = 0
@@ -169,12 +182,14 @@ def _layer(full, orders, phase, pmf, supp, nsupp, lead_time, lost, period, cost,
             acc[i, 1] += pd * sc
             acc[i, 2] += pd * oc
             acc[i, 3] += pd * rc
-            acc[i, 4] += pd * dem
-            acc[i, 5] += pd * served
-            acc[i, 6] += pd * short
-            acc[i, 7] += pd * max(out[0], 0)
-            acc[i, 8] += pd * (1.0 if short > 0 else 0.0)
-            acc[i, 9] += pd * (1.0 if clipped else 0.0)
+            acc[i, 4] += pd * wc
+            acc[i, 5] += pd * dem
+            acc[i, 6] += pd * served
+            acc[i, 7] += pd * short
+            acc[i, 8] += pd * on_hand
+            acc[i, 9] += pd * (1.0 if short > 0 else 0.0)
+            acc[i, 10] += pd * (1.0 if clipped else 0.0)
+            acc[i, 11] += pd * expired
             if key == last:
                 probs[t - 1] += pd
                 continue
@@ -202,7 +217,7 @@ def build_chain(problem: Problem, policy: Policy, *, start: np.ndarray | None = 
     start_key = known[0]
     parts: list[tuple] = []
     supp, nsupp = demand_support(pmf)
-    reduced = space.reduced and problem.lead_time >= 1
+    fold = problem.fold if space.reduced else 0
     total = 0  # transitions so far
     while frontier.shape[0]:
         full = np.ascontiguousarray(space.expand(frontier))
@@ -216,13 +231,13 @@ def build_chain(problem: Problem, policy: Policy, *, start: np.ndarray | None = 
                             f"the chain needs more than {CHAIN_TRANSITION_LIMIT:,} transitions "
                             f"({known.size:,}+ states x {supp.shape[1]:,} demand values); exact "
                             "evaluation is not practical, evaluate by simulation")
-        acc = np.zeros((k, 10))  # 4 costs, demand, served, short, on_hand, stockout, clipped
+        acc = np.zeros((k, len(_ACC)))
         rows = np.empty(cap, dtype=np.int64)
         nk = np.empty(cap, dtype=np.int64)
         pr = np.empty(cap)
-        t = _layer(full, orders, phase, pmf, supp, nsupp, problem.lead_time, problem.lost_sales,
-                   problem.period, problem.cost_params(), reduced, space.offsets, space.strides,
-                   rows, nk, pr, acc)
+        t = _layer(full, orders, phase, pmf, supp, nsupp, problem.lead_time, problem.rules,
+                   problem.period, problem.cost_params(), fold, problem.stock_slots,
+                   space.offsets, space.strides, rows, nk, pr, acc)
         nk, pr = nk[:t], pr[:t]
         total += t
         parts.append((src, orders, acc, src[rows[:t]], nk, pr))
@@ -246,9 +261,9 @@ def build_chain(problem: Problem, policy: Policy, *, start: np.ndarray | None = 
     P = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
     P.sum_duplicates()
     return PolicyChain(space=space, states=space.decode(keys), orders=orders, P=P,
-                       costs=acc[:, :4], demand=acc[:, 4], served=acc[:, 5], short=acc[:, 6],
-                       on_hand=acc[:, 7], stockout=acc[:, 8], clipped=acc[:, 9],
-                       start=int(np.searchsorted(keys, start_key)))
+                       costs=acc[:, :5], demand=acc[:, 5], served=acc[:, 6], short=acc[:, 7],
+                       on_hand=acc[:, 8], stockout=acc[:, 9], clipped=acc[:, 10],
+                       start=int(np.searchsorted(keys, start_key)), expired=acc[:, 11])
 
 
 def _stationary_on_class(P: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:
@@ -358,11 +373,13 @@ def evaluate_exact(problem: Problem, policy: Policy, *, start: np.ndarray | None
         raise RuntimeError(f"stationary solve inaccurate (residual {resid:.2e})")
     comp = pi @ chain.costs
     breakdown = dict(zip(COST_COLUMNS, (float(x) for x in comp), strict=True))
-    g = comp[0] + comp[1] + comp[2] - comp[3]
+    g = total_cost(comp)
     dem = float(pi @ chain.demand)
+    ordered = float(pi @ chain.orders)
     return ExactEvaluation(
         average_cost=float(g), breakdown=breakdown,
         fill_rate=float(pi @ chain.served) / dem if dem > 0 else 1.0,
         stockout_probability=float(pi @ chain.stockout),
         average_on_hand=float(pi @ chain.on_hand), n_states=int(chain.states.shape[0]),
-        truncation_mass=float(pi @ chain.clipped), chain=chain, stationary=pi)
+        truncation_mass=float(pi @ chain.clipped), chain=chain, stationary=pi,
+        waste_rate=float(pi @ chain.expired) / ordered if ordered > 0 else 0.0)

@@ -31,10 +31,11 @@ class SimulationResult:
     Attributes:
         average_cost: mean cost per period ($/period) over all paths.
         ci95: ``(low, high)`` 95% confidence interval of the average cost.
-        breakdown: $/period by component: holding, stockout, ordering, revenue.
+        breakdown: $/period by component: holding, stockout, ordering, revenue, waste.
         fill_rate: units served from stock on the day / units demanded.
         stockout_days: fraction of periods with unmet demand.
         average_on_hand: mean end-of-day on-hand stock (units).
+        waste_rate: units expired / units ordered (0 for a product that keeps).
         path_costs: float64 (n_paths,), each path's average cost per period.
         n_paths, horizon, warmup: the simulation size.
         trajectory: optional dict of (n_paths, horizon) arrays (``states``
@@ -52,6 +53,7 @@ class SimulationResult:
     horizon: int
     warmup: int
     trajectory: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    waste_rate: float = 0.0
 
     @property
     def half_width(self) -> float:
@@ -107,7 +109,10 @@ def simulate(problem: Problem, policy: Policy, *, rng: np.random.Generator | Non
                              start_phase=start_phase)
     demand = np.ascontiguousarray(demand, dtype=np.int64)
     n_keep = horizon - warmup
-    costs = np.zeros((n_paths, 4))
+    costs = np.zeros((n_paths, len(COST_COLUMNS)))
+    expired = np.zeros(n_paths)
+    ordered = np.zeros(n_paths)
+    n_stock = problem.stock_slots
     path_cost = np.zeros(n_paths)
     served = np.zeros(n_paths)
     dem = np.zeros(n_paths)
@@ -129,7 +134,9 @@ def simulate(problem: Problem, policy: Policy, *, rng: np.random.Generator | Non
             served += r.served
             dem += demand[:, t]
             short_days += r.short > 0
-            on_hand += np.maximum(r.states[:, 0], 0)
+            on_hand += np.maximum(r.states[:, 0], 0) + r.states[:, 1:n_stock].sum(axis=1)
+            expired += r.expired
+            ordered += orders
         if traj is not None:
             traj["states"][:, t + 1] = r.states
             traj["orders"][:, t] = orders
@@ -153,4 +160,5 @@ def simulate(problem: Problem, policy: Policy, *, rng: np.random.Generator | Non
         fill_rate=float(served.sum() / total_dem) if total_dem > 0 else 1.0,
         stockout_days=float(short_days.sum() / (n_paths * n_keep)),
         average_on_hand=float(on_hand.sum() / (n_paths * n_keep)),
-        path_costs=per_path, n_paths=n_paths, horizon=horizon, warmup=warmup, trajectory=traj)
+        path_costs=per_path, n_paths=n_paths, horizon=horizon, warmup=warmup, trajectory=traj,
+        waste_rate=float(expired.sum() / ordered.sum()) if ordered.sum() > 0 else 0.0)

@@ -7,7 +7,15 @@ helpers below).  Nothing else in the package re-states these rules.
 
 State vector (int64): ``[α, β_1, .., β_L, (w)]``: on-hand ``α`` after the last
 demand (negative = backlog), pipeline ``β_1 .. β_L`` (``β_1`` arrives next),
-and the phase ``w`` of the next demand day when demand is seasonal.
+and the phase ``w`` of the next demand day when demand is seasonal.  A
+perishable product (shelf life ``M``, lost sales) has ``n = max(M − 1, 1)``
+on-hand entries by remaining life, oldest first: ``[α_1, .., α_n, β_1, ..,
+β_L, (w)]``; its period (:func:`_perishable_period`, reached through
+:func:`transition`) serves demand by the issuing rule, charges ``w`` per
+expired unit and ages the rest.  The rules a kernel applies come as one int,
+``Problem.rules`` (lost sales, issuing, shelf life), and the layout as
+``Problem.position_slots`` (entries summed into the position) and
+``Problem.fold`` (whether ``α`` and ``β_1`` fold into one reduced entry).
 
 Timeline of one period (the evening order ``a`` starts it):
 
@@ -16,7 +24,8 @@ Timeline of one period (the evening order ``a`` starts it):
    itself arrives);
 3. demand ``D`` is served from stock; unmet demand is lost (``α' = (α + β_1 −
    D)^+``) or backordered (``α' = α + β_1 − D``);
-4. costs ``h·(α')^+`` and ``p·`` (lost units, or backlog ``(−α')^+``); revenue
+4. costs ``h·(α')^+`` and ``p·`` (lost units, or backlog ``(−α')^+``) (a
+   perishable product also pays ``w`` per expired unit); revenue
    ``r·`` units sold: the units served under lost sales, the whole demand ``D``
    under backorders (a backordered unit is sold when it is demanded and shipped
    later, so the revenue of a period depends on the state only through ``α +
@@ -87,10 +96,10 @@ from typing import Any
 
 import numpy as np
 
-from replenish.model.spec import Problem
+from replenish.model.spec import Problem, layout  # noqa: F401 - layout: a kernel (compiled below)
 
-#: Columns of the cost breakdown arrays: holding, stockout, ordering, revenue.
-COST_COLUMNS = ("holding", "stockout", "ordering", "revenue")
+#: Columns of the cost breakdown arrays: holding, stockout, ordering, revenue, waste.
+COST_COLUMNS = ("holding", "stockout", "ordering", "revenue", "waste")
 #: Largest batch :func:`feasible_max` evaluates with the interpreted kernel
 #: (only until the kernels are compiled in this process).
 INTERPRETED_MAX_ROWS = 64
@@ -99,31 +108,38 @@ INTERPRETED_MAX_ROWS = 64
 # ----------------------------------------------------------------------------
 # Kernels: plain Python, compiled by :func:`kernels` (numba, nopython mode)
 # ----------------------------------------------------------------------------
-def transition(state, order, demand, lead_time, lost, period, cost, out):  # pragma: no cover
+def transition(state, order, demand, lead_time, rules, period, cost, out):  # pragma: no cover
     """Apply one period to ``state`` (read only), writing the next state to ``out``.
 
     Args:
-        state: int64[d], ``[α, β_1..β_L, (w)]``.
+        state: int64[d], ``[α_1..α_n, β_1..β_L, (w)]`` (``n = 1`` for a product
+            that keeps: ``[α, β_1..β_L, (w)]``).
         order: ``a`` (units), assumed feasible.
         demand: ``D`` (units) of the period.
         lead_time: ``L``.
-        lost: True for lost sales, False for backorders.
+        rules: :attr:`Problem.rules`: bit 0 lost sales (else backorders), bit 1
+            LIFO issuing, bits 2.. the shelf life ``M`` (0: the product keeps).
+            A bool (lost sales or not) is accepted for a product that keeps.
         period: number of demand phases ``P`` (phase slot present iff ``P > 1``).
-        cost: float64[5], ``[h, p, K, c, r]``.
+        cost: float64[6], ``[h, p, K, c, r, w]``.
         out: int64[d], receives the next state (must not alias ``state``).
 
     Returns:
-        ``(holding, stockout, ordering, revenue, served, short)``: the cost
-        components ($) of the period, units served from stock on the day of
-        demand, and units of demand not served that day (lost or backordered).
+        ``(holding, stockout, ordering, revenue, waste, served, short, expired)``:
+        the cost components ($) of the period (``waste = w × expired``), units
+        served from stock on the day of demand, units of demand not served
+        that day (lost or backordered) and units that expired tonight.
     """
+    life = int(rules) >> 2
+    if life > 0:
+        return _perishable_period(state, order, demand, lead_time, rules, life, period, cost, out)
     alpha = state[0]
     arrive = order if lead_time == 0 else state[1]
     n1 = alpha + arrive
     served = min(demand, max(n1, 0))
     n2 = n1 - demand
     short = demand - served
-    if lost:
+    if rules & 1:
         if n2 < 0:
             n2 = 0
         sold = served
@@ -141,7 +157,65 @@ def transition(state, order, demand, lead_time, lost, period, cost, out):  # pra
     holding = cost[0] * max(n2, 0)
     ordering = cost[3] * order + (cost[2] if order > 0 else 0.0)
     revenue = cost[4] * sold
-    return holding, stockout, ordering, revenue, served, short
+    return holding, stockout, ordering, revenue, 0.0, served, short, 0
+
+
+def _perishable_period(state, order, demand, lead_time, rules, life, period, cost,
+                       out):  # pragma: no cover
+    """:func:`transition` of a perishable product (lost sales), shelf life ``M = life``.
+
+    The stock by remaining life ``α_1 .. α_n`` (``α_i`` can be sold on ``i``
+    more days, tomorrow included) and the arrival ``β_1`` (``M`` days) serve
+    demand oldest first (FIFO) or freshest first (LIFO); the units whose last
+    day it was (``α_1``, and with ``M = 1`` the arrival too) expire at ``w``
+    each; the rest age by a day and are carried overnight at ``h`` each.
+    """
+    n = life - 1 if life > 1 else 1
+    arrive = order if lead_time == 0 else state[n]
+    for i in range(n):  # out[0..n-1]: what is left of each age class after demand
+        out[i] = state[i]
+    rest = demand
+    if rules & 2:  # LIFO: the arrival first, then the freshest stock
+        take = min(rest, arrive)
+        arrive -= take
+        rest -= take
+        for j in range(n):
+            i = n - 1 - j
+            take = min(rest, out[i])
+            out[i] -= take
+            rest -= take
+    else:  # FIFO: the oldest stock first, the arrival last
+        for i in range(n):
+            take = min(rest, out[i])
+            out[i] -= take
+            rest -= take
+        take = min(rest, arrive)
+        arrive -= take
+        rest -= take
+    served = demand - rest
+    if life == 1:  # nothing outlives a day: the slot of a one-day product is left empty
+        expired = out[0] + arrive
+        out[0] = 0
+    else:
+        expired = out[0]
+        for i in range(n - 1):
+            out[i] = out[i + 1]
+        out[n - 1] = arrive
+    carried = 0
+    for i in range(n):
+        carried += out[i]
+    for i in range(lead_time - 1):
+        out[n + i] = state[n + i + 1]
+    if lead_time >= 1:
+        out[n + lead_time - 1] = order
+    if period > 1:
+        out[n + lead_time] = (state[n + lead_time] + 1) % period
+    holding = cost[0] * carried
+    stockout = cost[1] * rest
+    ordering = cost[3] * order + (cost[2] if order > 0 else 0.0)
+    revenue = cost[4] * served
+    waste = cost[5] * expired
+    return holding, stockout, ordering, revenue, waste, served, rest, expired
 
 
 def clip_backlog(level, low):  # pragma: no cover
@@ -156,22 +230,24 @@ def clip_backlog(level, low):  # pragma: no cover
     return max(level, low), level < low
 
 
-def reduce_state(state, lead_time):  # pragma: no cover
+def reduce_state(state, fold):  # pragma: no cover
     """Reduce the full ``state`` in place: fold ``α`` into ``β_1`` (``state[1] += state[0]``).
 
-    Returns ``k`` (1 if ``L >= 1``, else 0): ``state[k:]`` is then the reduced
-    state ``[α + β_1, β_2.., (w)]`` (with ``L = 0`` the full state, unchanged).
-    Branch-free, so that it costs nothing inlined in the innermost loops.
+    ``fold`` is :attr:`Problem.fold` (``min(L, 1)``, and 0 for a perishable
+    product, whose ages do not fold).  Returns ``k = fold``: ``state[k:]`` is
+    then the reduced state ``[α + β_1, β_2.., (w)]`` (with ``fold = 0`` the
+    full state, unchanged).  Branch-free, so that it costs nothing inlined in
+    the innermost loops.
     """
-    k = min(lead_time, 1)
+    k = min(fold, 1)
     state[k] += state[0] * k
     return k
 
 
-def expand_state(red, lead_time, full):  # pragma: no cover
+def expand_state(red, fold, full):  # pragma: no cover
     """Write the full state ``[y, 0, β_2.., (w)]`` representing reduced ``red`` to ``full``
-    (a copy of ``red`` when ``L = 0``)."""
-    if lead_time >= 1:
+    (a copy of ``red`` when ``fold = 0``: ``L = 0`` or a perishable product)."""
+    if fold >= 1:
         full[0] = red[0]
         full[1] = 0
         for i in range(1, red.shape[0]):
@@ -181,24 +257,29 @@ def expand_state(red, lead_time, full):  # pragma: no cover
             full[i] = red[i]
 
 
-def truncated_transition(state, order, demand, lead_time, lost, period, cost, low,
+def truncated_transition(state, order, demand, lead_time, rules, period, cost, low,
                          out):  # pragma: no cover
     """:func:`transition` of a full state, the successor's ``α`` truncated at ``low``
-    (:func:`clip_backlog`).
+    (:func:`clip_backlog`; ``low = 0`` under lost sales, where it never binds).
 
     Returns:
-        ``(holding, stockout, ordering, revenue, served, short, clipped)``:
+        ``(holding, stockout, ordering, revenue, waste, served, short, expired, clipped)``:
         :func:`transition`'s results and whether the successor was truncated.
     """
-    h, s, o, r, served, short = transition(state, order, demand, lead_time, lost, period, cost, out)
+    h, s, o, r, w, served, short, expired = transition(state, order, demand, lead_time, rules,
+                                                       period, cost, out)
     out[0], clipped = clip_backlog(out[0], low)
-    return h, s, o, r, served, short, clipped
+    return h, s, o, r, w, served, short, expired, clipped
 
 
-def max_feasible(state, lead_time, bound, max_units, multiple):
-    """Largest feasible order (units) in ``state``: ``min(a_max, B − position)`` rounded to ``m``."""
+def max_feasible(state, slots, bound, max_units, multiple):
+    """Largest feasible order (units) in ``state``: ``min(a_max, B − position)`` rounded to ``m``.
+
+    ``slots`` is :attr:`Problem.position_slots` (``n + L``): the position is the sum of
+    the state's first ``slots`` entries.
+    """
     position = state[0]
-    for i in range(1, lead_time + 1):
+    for i in range(1, slots):
         position += state[i]
     room = bound - position
     if room > max_units:
@@ -208,29 +289,32 @@ def max_feasible(state, lead_time, bound, max_units, multiple):
     return (room // multiple) * multiple
 
 
-def step_batch(states, orders, demands, lead_time, lost, period, cost,
+def step_batch(states, orders, demands, lead_time, rules, period, cost,
                out_states, out_costs, out_flows):  # pragma: no cover
     """Vectorised :func:`transition` over rows: ``states`` (n, d) → ``out_states``.
 
-    ``out_costs`` (n, 4) receives holding, stockout, ordering, revenue;
-    ``out_flows`` (n, 2) receives served and short units.
+    ``out_costs`` (n, 5) receives holding, stockout, ordering, revenue, waste;
+    ``out_flows`` (n, 3) receives served, short and expired units.
     """
     for i in range(states.shape[0]):
-        h, s, o, r, served, short = transition(states[i], orders[i], demands[i], lead_time,
-                                               lost, period, cost, out_states[i])
+        h, s, o, r, w, served, short, expired = transition(states[i], orders[i], demands[i],
+                                                           lead_time, rules, period, cost,
+                                                           out_states[i])
         out_costs[i, 0] = h
         out_costs[i, 1] = s
         out_costs[i, 2] = o
         out_costs[i, 3] = r
+        out_costs[i, 4] = w
         out_flows[i, 0] = served
         out_flows[i, 1] = short
+        out_flows[i, 2] = expired
 
 
-def max_feasible_batch(states, lead_time, bound, max_units, multiple):
+def max_feasible_batch(states, slots, bound, max_units, multiple):
     """Vectorised :func:`max_feasible` over rows of ``states``."""
     out = np.empty(states.shape[0], dtype=np.int64)
     for i in range(states.shape[0]):
-        out[i] = max_feasible(states[i], lead_time, bound, max_units, multiple)
+        out[i] = max_feasible(states[i], slots, bound, max_units, multiple)
     return out
 
 
@@ -238,7 +322,9 @@ def max_feasible_batch(states, lead_time, bound, max_units, multiple):
 #: :func:`expand_state` (a loop, once per state) is called.
 _KERNELS: dict[str, dict[str, Any]] = {
     "transition": {"inline": "always"},
+    "_perishable_period": {},
     "clip_backlog": {"inline": "always"},
+    "layout": {"inline": "always"},
     "reduce_state": {"inline": "always"},
     "expand_state": {},
     "truncated_transition": {"inline": "always"},
@@ -308,20 +394,28 @@ class StepResult:
 
     Attributes:
         states: int64 (n, d), the next states.
-        costs: float64 (n, 4), holding, stockout, ordering, revenue ($).
+        costs: float64 (n, 5), holding, stockout, ordering, revenue, waste ($).
         served: int64 (n,), units served from stock on the day.
         short: int64 (n,), units of demand not served on the day.
+        expired: int64 (n,), units that expired (0 for a product that keeps).
     """
 
     states: np.ndarray
     costs: np.ndarray
     served: np.ndarray
     short: np.ndarray
+    expired: np.ndarray
 
     @property
     def total_cost(self) -> np.ndarray:
-        """Cost of the period per row: holding + stockout + ordering − revenue."""
-        return self.costs[:, 0] + self.costs[:, 1] + self.costs[:, 2] - self.costs[:, 3]
+        """Cost of the period per row: holding + stockout + ordering − revenue + waste."""
+        return total_cost(self.costs)
+
+
+def total_cost(costs: np.ndarray) -> np.ndarray:
+    """Total cost from breakdown rows (..., 5) in :data:`COST_COLUMNS` order:
+    holding + stockout + ordering − revenue + waste."""
+    return costs[..., 0] + costs[..., 1] + costs[..., 2] - costs[..., 3] + costs[..., 4]
 
 
 def step(problem: Problem, states: np.ndarray, orders: np.ndarray, demands: np.ndarray) -> StepResult:
@@ -329,13 +423,13 @@ def step(problem: Problem, states: np.ndarray, orders: np.ndarray, demands: np.n
     states = np.ascontiguousarray(states, dtype=np.int64)
     n = states.shape[0]
     out_states = np.empty_like(states)
-    costs = np.empty((n, 4))
-    flows = np.empty((n, 2), dtype=np.int64)
+    costs = np.empty((n, 5))
+    flows = np.empty((n, 3), dtype=np.int64)
     kernels().step_batch(states, np.ascontiguousarray(orders, dtype=np.int64),
                          np.ascontiguousarray(demands, dtype=np.int64), problem.lead_time,
-                         problem.lost_sales, problem.period, problem.cost_params(), out_states, costs,
+                         problem.rules, problem.period, problem.cost_params(), out_states, costs,
                          flows)
-    return StepResult(out_states, costs, flows[:, 0], flows[:, 1])
+    return StepResult(out_states, costs, flows[:, 0], flows[:, 1], flows[:, 2])
 
 
 def feasible_max(problem: Problem, states: np.ndarray) -> np.ndarray:
@@ -347,7 +441,7 @@ def feasible_max(problem: Problem, states: np.ndarray) -> np.ndarray:
     states = np.ascontiguousarray(np.atleast_2d(states), dtype=np.int64)
     interpreted = states.shape[0] <= INTERPRETED_MAX_ROWS and kernels.cache_info().currsize == 0
     batch = max_feasible_batch if interpreted else kernels().max_feasible_batch
-    return batch(states, problem.lead_time, problem.bound, problem.max_order_units,
+    return batch(states, problem.position_slots, problem.bound, problem.max_order_units,
                  problem.order_multiple)
 
 
@@ -359,22 +453,22 @@ def clip_orders(problem: Problem, states: np.ndarray, orders: np.ndarray) -> np.
     return np.minimum(orders, feasible_max(problem, states))
 
 
-def reduce_rows(states: np.ndarray, lead_time: int) -> np.ndarray:
+def reduce_rows(states: np.ndarray, fold: int) -> np.ndarray:
     """:func:`reduce_state` on every row of full ``states`` (n, d), vectorised
-    (``states`` itself when ``L = 0``)."""
+    (``states`` itself when ``fold = 0``; ``fold`` is :attr:`Problem.fold`)."""
     states = np.asarray(states, dtype=np.int64)
-    if lead_time == 0:
+    if fold == 0:
         return states
     out = np.delete(states, 1, axis=1)
     out[:, 0] = states[:, 0] + states[:, 1]
     return out
 
 
-def expand_rows(red: np.ndarray, lead_time: int) -> np.ndarray:
+def expand_rows(red: np.ndarray, fold: int) -> np.ndarray:
     """:func:`expand_state` on every row of reduced ``red`` (n, dim), vectorised
-    (``red`` itself when ``L = 0``)."""
+    (``red`` itself when ``fold = 0``)."""
     red = np.asarray(red, dtype=np.int64)
-    if lead_time == 0:
+    if fold == 0:
         return red
     return np.insert(red, 1, 0, axis=1)
 

@@ -18,6 +18,16 @@ design uses ``α`` and ``β``):
   sold.  Reward is minus cost.
 * constraints: inventory position after ordering ``α + Σβ + a <= C``
   (``capacity``) and ``a <= a_max`` (``max_order``).
+* perishable products (``shelf_life = M``, lost sales only): a unit can be
+  sold on the ``M`` days starting with the morning it arrives; the on-hand
+  stock is split by remaining life, ``α_1 .. α_n`` with ``n = max(M − 1, 1)``
+  (``α_1`` the oldest: sold tomorrow or wasted tomorrow night), demand is
+  served oldest first (``issuing = "fifo"``) or freshest first (``"lifo"``),
+  and ``w`` (``waste_cost``) is paid per unit that expires, on top of the unit
+  cost ``c`` paid when it was ordered (Nahmias 1982; the cost convention of de
+  Moor, Gijsbrechts & Boute 2022: ``h`` on the units carried overnight after
+  tonight's expiry, ``w`` on the units that expire tonight, ``p`` per lost
+  sale).  ``M = 1`` is the newsvendor: nothing is carried overnight.
 
 The inventory position ``α + Σβ + a`` is also bounded by ``B``
 (:attr:`Problem.bound`): the smaller of the capacity (or ``position_bound``)
@@ -41,11 +51,24 @@ from replenish.core.validate import SpecError, is_number, require, require_int
 from replenish.model.demand import DemandModel, demand_from_dict, multi_period_pmf
 
 ExcessDemand = Literal["lost", "backorder"]
+Issuing = Literal["fifo", "lifo"]
 
 #: Largest inventory position bound ``B`` (units) any method works with.
 BOUND_LIMIT = 10_000_000
 #: Quantile used for automatic state bounds.
 _BOUND_QUANTILE_TAIL = 1e-6
+
+
+def layout(lead_time: int, rules: int) -> tuple[int, int]:  # pragma: no cover
+    """``(n, fold)`` of a state: ``n`` on-hand entries (``max(M − 1, 1)`` for a perishable
+    product, else 1; the position is the sum of the first ``n + L`` entries) and whether
+    ``α`` and ``β_1`` fold into one reduced entry (1 when ``L >= 1`` and the product keeps;
+    what :func:`reduce_state` and :func:`expand_state` take).  ``Problem.stock_slots`` and
+    ``Problem.fold`` are this function."""
+    life = rules >> 2
+    if life > 0:
+        return (life - 1 if life > 1 else 1), 0
+    return 1, min(lead_time, 1)
 
 
 def _int_or_none(name: str, value: Any, low: int = 0) -> None:
@@ -84,6 +107,12 @@ class Problem:
             bound (:attr:`bound`); ``None`` uses the demand-derived bound.
         backlog_bound: (units) under backorders, exact solvers truncate the net
             inventory at ``−backlog_bound``; ``None`` derives one.
+        shelf_life: ``M`` (periods) a unit can be sold, counting the day it
+            arrives; ``None`` (the default) for a product that keeps.  Needs
+            lost sales.
+        issuing: ``"fifo"`` (oldest units sold first, the default) or
+            ``"lifo"`` (customers pick the freshest); only with ``shelf_life``.
+        waste_cost: ``w`` ($/unit) per unit that expires; only with ``shelf_life``.
         name: a label for reports.
     """
 
@@ -101,6 +130,9 @@ class Problem:
     discount: float = field(default=0.99, metadata={"symbol": "γ"})
     position_bound: int | None = field(default=None, metadata={"symbol": "B", "unit": "units"})
     backlog_bound: int | None = field(default=None, metadata={"unit": "units"})
+    shelf_life: int | None = field(default=None, metadata={"symbol": "M", "unit": "periods"})
+    issuing: Issuing = "fifo"
+    waste_cost: float = field(default=0.0, metadata={"symbol": "w", "unit": "$/unit"})
     name: str = "problem"
 
     def __post_init__(self) -> None:
@@ -116,8 +148,22 @@ class Problem:
         _int_or_none("problem.backlog_bound", self.backlog_bound, low=0)
         require(self.excess_demand in ("lost", "backorder"), "problem.excess_demand",
                 self.excess_demand, "must be 'lost' or 'backorder'")
-        for f in ("holding_cost", "stockout_cost", "fixed_order_cost", "unit_cost", "price"):
+        for f in ("holding_cost", "stockout_cost", "fixed_order_cost", "unit_cost", "price",
+                  "waste_cost"):
             _nonneg(f"problem.{f}", getattr(self, f))
+        _int_or_none("problem.shelf_life", self.shelf_life, low=1)
+        require(self.shelf_life is None or self.shelf_life <= 30, "problem.shelf_life",
+                self.shelf_life, "must be an integer in [1, 30] (leave it out for a product that keeps)")
+        require(self.issuing in ("fifo", "lifo"), "problem.issuing", self.issuing,
+                "must be 'fifo' or 'lifo'")
+        if self.shelf_life is None:
+            require(self.issuing == "fifo", "problem.issuing", self.issuing,
+                    "needs problem.shelf_life (only perishable stock has an issuing order)")
+            require(self.waste_cost == 0, "problem.waste_cost", self.waste_cost,
+                    "needs problem.shelf_life (only perishable stock is wasted)")
+        else:
+            require(self.excess_demand == "lost", "problem.shelf_life", self.shelf_life,
+                    "needs excess_demand = 'lost' (perishables are modelled with lost sales)")
         require(isinstance(self.discount, (int, float)) and not isinstance(self.discount, bool)
                 and 0 < self.discount < 1, "problem.discount", self.discount,
                 "must be a number in (0, 1)")
@@ -149,9 +195,45 @@ class Problem:
         return self.period > 1
 
     @property
+    def perishable(self) -> bool:
+        """True when stock expires (:attr:`shelf_life` given)."""
+        return self.shelf_life is not None
+
+    @property
+    def stock_slots(self) -> int:
+        """``n``: entries of the on-hand stock in a state, ``max(M − 1, 1)`` for a
+        perishable product (by remaining life, oldest first), 1 otherwise."""
+        return int(layout(self.lead_time, self.rules)[0])
+
+    @property
+    def position_slots(self) -> int:
+        """``n + L``: the leading state entries whose sum is the inventory position."""
+        return self.stock_slots + self.lead_time
+
+    @property
+    def fold(self) -> int:
+        """1 when ``α`` and ``β_1`` enter the future only through their sum (``L >= 1``, a
+        product that keeps), so that tabular methods work on reduced states; else 0.
+
+        What :func:`~replenish.model.dynamics.reduce_state` and
+        :func:`~replenish.model.dynamics.expand_state` take: with 0 they leave a state as it is.
+        """
+        return int(layout(self.lead_time, self.rules)[1])
+
+    @property
+    def rules(self) -> int:
+        """The rule code the dynamics kernels take (one int, so that compiled loops pass
+        it on unchanged): bit 0 lost sales, bit 1 LIFO issuing, bits 2.. the shelf life
+        ``M`` (0 = the product keeps).  Decoded by :func:`~replenish.model.dynamics.transition`.
+        """
+        life = 0 if self.shelf_life is None else int(self.shelf_life)
+        return int(self.lost_sales) | (2 if self.issuing == "lifo" else 0) | (life << 2)
+
+    @property
     def state_dim(self) -> int:
-        """Length of a state vector ``[α, β_1 .. β_L, (w)]``."""
-        return self.lead_time + 1 + (1 if self.seasonal else 0)
+        """Length of a state vector ``[α_1 .. α_n, β_1 .. β_L, (w)]`` (``n = 1`` for a
+        product that keeps: ``[α, β_1 .. β_L, (w)]``)."""
+        return self.position_slots + (1 if self.seasonal else 0)
 
     @cached_property
     def bound(self) -> int:
@@ -233,9 +315,9 @@ class Problem:
         return self.max_order_units // self.order_multiple + 1
 
     def cost_params(self) -> np.ndarray:
-        """``[h, p, K, c, r]`` as float64, the cost vector the dynamics use."""
+        """``[h, p, K, c, r, w]`` as float64, the cost vector the dynamics use."""
         return np.array([self.holding_cost, self.stockout_cost, self.fixed_order_cost,
-                         self.unit_cost, self.price], dtype=np.float64)
+                         self.unit_cost, self.price, self.waste_cost], dtype=np.float64)
 
     def start_state(self, phase: int = 0) -> np.ndarray:
         """The empty state: nothing on hand or in transit; phase ``phase``."""
@@ -253,6 +335,9 @@ class Problem:
         """The ``{"name", "problem", "demand"}`` tables of a TOML config."""
         prob = {f.name: getattr(self, f.name) for f in fields(self)
                 if f.name not in ("demand", "name") and getattr(self, f.name) is not None}
+        if not self.perishable:  # a product that keeps: its tables stay as they were
+            prob.pop("issuing", None)
+            prob.pop("waste_cost", None)
         return {"name": self.name, "problem": prob, "demand": self.demand.to_dict()}
 
     @classmethod

@@ -19,6 +19,12 @@ Two coordinate systems are used:
 States are bounded by the problem: net inventory ``>= min_net_inventory``,
 inventory position ``<= B`` and pipeline entries (single orders) multiples of
 ``m`` of at most ``max_order_units``.
+
+A perishable product's on-hand entries ``α_1 .. α_n`` (by remaining life) do
+not fold (``Problem.fold = 0``): its reduced coordinates are the full ones.
+Each age class is what is left of one order, ``0 .. max_order_units`` units
+(any integer: part of it was sold), and nothing is carried overnight with a
+shelf life of one day.
 """
 
 from __future__ import annotations
@@ -47,10 +53,17 @@ class StateSpace:
         self.reduced = reduced
         L, B = problem.lead_time, problem.bound
         lo = problem.min_net_inventory
-        n_pipe = (L - 1 if (reduced and L >= 1) else L)
+        n_pipe = L - 1 if (reduced and problem.fold) else L
         self.n_pipeline = n_pipe
-        lows = [lo] + [0] * n_pipe
-        sizes = [B - lo + 1] + [problem.max_order_units + 1] * n_pipe
+        #: on-hand entries: 1 (α, or y when reduced), or a perishable product's age classes
+        self.n_stock = problem.stock_slots
+        self.stock_cap = self._stock_cap(problem)
+        if problem.perishable:
+            lows = [0] * self.n_stock + [0] * n_pipe
+            sizes = [self.stock_cap + 1] * self.n_stock + [problem.max_order_units + 1] * n_pipe
+        else:
+            lows = [lo] + [0] * n_pipe
+            sizes = [B - lo + 1] + [problem.max_order_units + 1] * n_pipe
         if problem.seasonal:
             lows.append(0)
             sizes.append(problem.period)
@@ -69,16 +82,26 @@ class StateSpace:
             strides[i] = strides[i - 1] * sizes[i - 1]
         self.strides = strides
 
+    @staticmethod
+    def _stock_cap(problem: Problem) -> int:
+        """Largest entry of one on-hand age class of a perishable product (0 when
+        nothing is carried overnight); ``B`` for a product that keeps."""
+        if not problem.perishable:
+            return problem.bound
+        if problem.shelf_life == 1:
+            return 0
+        return min(problem.max_order_units, problem.bound)
+
     # ----------------------------------------------------------- coordinates
     def reduce(self, full: np.ndarray) -> np.ndarray:
         """Full states (n, L+1[+1]) → these coordinates (identity if not reduced)."""
         full = np.asarray(full, dtype=np.int64)
-        return reduce_rows(full, self.problem.lead_time) if self.reduced else full
+        return reduce_rows(full, self.problem.fold) if self.reduced else full
 
     def expand(self, states: np.ndarray) -> np.ndarray:
         """These coordinates → representative full states (``β_1 = 0`` if reduced)."""
         states = np.asarray(states, dtype=np.int64)
-        return expand_rows(states, self.problem.lead_time) if self.reduced else states
+        return expand_rows(states, self.problem.fold) if self.reduced else states
 
     def encode(self, states: np.ndarray) -> np.ndarray:
         """Integer keys (int64) of states in these coordinates."""
@@ -107,11 +130,16 @@ class StateSpace:
         ways = np.zeros(B - min(lo, 0) + 1, dtype=np.float64)
         ways[0] = 1.0
         vmax = min(p.max_order_units, len(ways) - 1)
-        for _ in range(self.n_pipeline):
+        slots = [(m, vmax)] * self.n_pipeline
+        if p.perishable:  # the age classes are summed in like pipeline slots of step 1
+            slots += [(1, min(self.stock_cap, len(ways) - 1))] * self.n_stock
+        for step, vcap in slots:
             new = np.zeros_like(ways)
-            for v in range(0, vmax + 1, m):
+            for v in range(0, vcap + 1, step):
                 new[v:] += ways[: len(ways) - v]
             ways = new
+        if p.perishable:
+            return int(ways[: B + 1].sum()) * (p.period if p.seasonal else 1)
         total = 0.0
         for first in range(lo, B + 1):
             budget = B - first  # pipeline sum allowed
@@ -127,16 +155,24 @@ class StateSpace:
                             "lower the bound or capacity, or use DQN")
         p = self.problem
         B, m = p.bound, p.order_multiple
-        first = np.arange(p.min_net_inventory, B + 1, dtype=np.int64)
+        if p.perishable:  # first age class: 0 .. cap; the others like pipeline slots of step 1
+            first = np.arange(0, self.stock_cap + 1, dtype=np.int64)
+            steps = [1] * (self.n_stock - 1) + [m] * self.n_pipeline
+            caps = [self.stock_cap] * (self.n_stock - 1) + [p.max_order_units] * self.n_pipeline
+        else:
+            first = np.arange(p.min_net_inventory, B + 1, dtype=np.int64)
+            steps = [m] * self.n_pipeline
+            caps = [p.max_order_units] * self.n_pipeline
         cols = [first]
         pos = first.copy()
-        for _ in range(self.n_pipeline):
-            # each pipeline slot is one order: a multiple of m, at most max_order_units
-            room = np.minimum(np.maximum(B - pos, -1), p.max_order_units)
-            counts = np.where(room >= 0, room // m + 1, 0)
+        for step, cap in zip(steps, caps, strict=True):
+            # a pipeline slot is one order: a multiple of m, at most max_order_units;
+            # an age class is what is left of one
+            room = np.minimum(np.maximum(B - pos, -1), cap)
+            counts = np.where(room >= 0, room // step + 1, 0)
             rep = np.repeat(np.arange(pos.size), counts)
             starts = np.cumsum(counts) - counts
-            vals = (np.arange(rep.size) - np.repeat(starts, counts)) * m
+            vals = (np.arange(rep.size) - np.repeat(starts, counts)) * step
             cols = [c[rep] for c in cols] + [vals]
             pos = pos[rep] + vals
         states = np.stack(cols, axis=1)

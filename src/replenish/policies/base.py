@@ -37,7 +37,9 @@ FORMAT = "replenish.policy/1"
 POLICY_KINDS: dict[str, type[Policy]] = {}
 #: kind → module that registers it, for kinds defined above this layer (imported on first use:
 #: a plugin table, so the policy layer does not import the solvers).
-KIND_MODULES: dict[str, str] = {"forecast-base-stock": "replenish.solvers.contextual",
+KIND_MODULES: dict[str, str] = {"base-stock-ew": "replenish.policies.perishable",
+                                "bsp-low-ew": "replenish.policies.perishable",
+                                "forecast-base-stock": "replenish.solvers.contextual",
                                 "lookahead": "replenish.solvers.contextual"}
 #: file suffix → loader, for policies not stored as JSON (e.g. ``.pt`` for DQN).
 SUFFIX_LOADERS: dict[str, Callable[[Path], Policy]] = {}

@@ -55,9 +55,10 @@ from replenish.policies.base import Policy, register_policy
 
 
 def inventory_position(problem: Problem, states: np.ndarray) -> np.ndarray:
-    """``x = α + β_1 + .. + β_L`` (units) for each row of ``states`` (n, d)."""
+    """``x = α + β_1 + .. + β_L`` (units) for each row of ``states`` (n, d): all stock on hand
+    (every age class of a perishable product) and in transit."""
     states = np.atleast_2d(np.asarray(states, dtype=np.int64))
-    return states[:, : problem.lead_time + 1].sum(axis=1)
+    return states[:, : problem.position_slots].sum(axis=1)
 
 
 def _int_param(name: str, value: Any, low: int | None = 0) -> int:
@@ -397,6 +398,9 @@ class Myopic(Policy):
 
     def __post_init__(self) -> None:
         pr = self.problem
+        require(not pr.perishable, "method", "myopic",
+                "projects stock that keeps; for a perishable product (problem.shelf_life) use "
+                "base-stock-ew or the DP")
         object.__setattr__(self, "_pmf",
                            [np.asarray(pr.demand.pmf(w, tail=TAIL)) for w in range(pr.period)])
         object.__setattr__(self, "_p_eff", effective_shortage_cost(pr))
@@ -413,7 +417,7 @@ class Myopic(Policy):
     # ---------------------------------------------------------------- rule
     def act(self, states: np.ndarray) -> np.ndarray:
         states = np.atleast_2d(np.asarray(states, dtype=np.int64))
-        red = reduce_rows(states, self.problem.lead_time)
+        red = reduce_rows(states, self.problem.fold)
         uniq, inv = np.unique(red, axis=0, return_inverse=True)
         inv = inv.reshape(-1)
         keys = [tuple(int(v) for v in row) for row in uniq]
@@ -430,7 +434,7 @@ class Myopic(Policy):
         """Myopic orders for reduced states ``red`` (k, dim)."""
         pr = self.problem
         L = pr.lead_time
-        amax = feasible_max(pr, expand_rows(red, L))
+        amax = feasible_max(pr, expand_rows(red, pr.fold))
         w0 = _phase(pr, red)
         out = np.zeros(red.shape[0], dtype=np.int64)
         for w in np.unique(w0):

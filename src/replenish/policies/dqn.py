@@ -93,6 +93,8 @@ class Observation:
             with ``phase_offset`` the weekday of day 0 (``dqn-context``); ``0``: the phase
             one-hot when ``P > 1`` (the plain DQN).
         phase_offset: see ``onehot_period``.
+        stock_slots: ``n``, the on-hand entries of a state (a perishable product's age
+            classes, each its own feature; 1 for a product that keeps).
         prior_mean: per phase, the mean demand of the ``L`` days *before* the day an order
             arrives (``dqn-context``); when given, the feature ``(position − prior_w)/σ_w`` is
             added: the expected stock left when the order arrives, which tells the network
@@ -118,6 +120,7 @@ class Observation:
     onehot_period: int = 0
     phase_offset: int = 0
     prior_mean: tuple[float, ...] = ()
+    stock_slots: int = 1
 
     def __post_init__(self) -> None:
         n = len(self.demand_mean)
@@ -163,14 +166,24 @@ class Observation:
         return cls(lead_time=problem.lead_time, period=problem.period, reduced=bool(reduced),
                    scale=float(max(problem.bound, 1)), multiple=m, stride=stride, n_actions=n,
                    action_mode=action_mode, bound=problem.bound, demand_mean=mean, demand_std=std,
-                   post_decision=bool(post_decision))
+                   post_decision=bool(post_decision), stock_slots=problem.stock_slots)
 
     @property
     def n_features(self) -> int:
         """Length of the feature vector."""
-        stock = self.lead_time + 1 - (1 if (self.reduced and self.lead_time >= 1) else 0)
+        stock = self.position_slots - (1 if self._folds else 0)
         return (stock + 1 + self.n_onehot + (1 if self.prior_mean else 0)
                 + (1 if self.demand_mean else 0) + (1 if self.post_decision else 0))
+
+    @property
+    def position_slots(self) -> int:
+        """``n + L``: the leading state entries summed into the inventory position."""
+        return self.stock_slots + self.lead_time
+
+    @property
+    def _folds(self) -> bool:
+        """Whether ``α`` and ``β_1`` enter as one feature (reduced, ``L >= 1``, not perishable)."""
+        return self.reduced and self.lead_time >= 1 and self.stock_slots == 1
 
     @property
     def n_onehot(self) -> int:
@@ -194,13 +207,13 @@ class Observation:
     def features(self, states: np.ndarray | torch.Tensor) -> torch.Tensor:
         """float32 (n, n_features) features of int states (n, d)."""
         s = torch.as_tensor(np.asarray(states) if not isinstance(states, torch.Tensor) else states)
-        L = self.lead_time
-        stock = s[:, : L + 1].to(torch.float32)
+        k = self.position_slots
+        stock = s[:, :k].to(torch.float32)
         position = stock.sum(dim=1, keepdim=True)
-        if self.reduced and L >= 1:
+        if self._folds:
             stock = torch.cat([stock[:, :1] + stock[:, 1:2], stock[:, 2:]], dim=1)
         parts = [stock / self.scale, position / self.scale]
-        phase = s[:, L + 1].long() % self.period if self.period > 1 else None
+        phase = s[:, k].long() % self.period if self.period > 1 else None
         if phase is not None and self.onehot_period > 0:
             hot = (phase + self.phase_offset) % self.onehot_period
             parts.append(nn.functional.one_hot(hot, self.onehot_period).to(torch.float32))
@@ -224,7 +237,7 @@ class Observation:
         j = np.arange(self.n_actions, dtype=np.int64)[None, :]
         if self.action_mode == "order":
             return np.broadcast_to(j * self.order_step, (states.shape[0], self.n_actions))
-        x = np.asarray(states, dtype=np.int64)[:, : self.lead_time + 1].sum(axis=1)[:, None]
+        x = np.asarray(states, dtype=np.int64)[:, : self.position_slots].sum(axis=1)[:, None]
         return ((j * self.order_step - x) // self.multiple) * self.multiple
 
     def mask(self, states: np.ndarray, feasible_units: np.ndarray) -> torch.Tensor:
@@ -238,7 +251,7 @@ class Observation:
         raw = self.raw_orders(states)
         ok = (raw >= 0) & (raw <= fmax)
         if self.action_mode == "level":
-            x = np.asarray(states, dtype=np.int64)[:, : self.lead_time + 1].sum(axis=1)
+            x = np.asarray(states, dtype=np.int64)[:, : self.position_slots].sum(axis=1)
             j0 = np.clip(x // self.order_step, 0, self.n_actions - 1)
             ok[np.arange(len(j0)), j0] = True
         return torch.from_numpy(np.ascontiguousarray(ok))
@@ -249,7 +262,7 @@ class Observation:
         if self.action_mode == "order":
             raw = actions * self.order_step
         else:
-            x = np.asarray(states, dtype=np.int64)[:, : self.lead_time + 1].sum(axis=1)
+            x = np.asarray(states, dtype=np.int64)[:, : self.position_slots].sum(axis=1)
             raw = ((actions * self.order_step - x) // self.multiple) * self.multiple
         return np.clip(raw, 0, np.asarray(feasible_units, dtype=np.int64))
 

@@ -62,6 +62,8 @@ class MethodSpec:
         marker: the method's matplotlib marker in every figure.
         contextual: uses future demand information (a history config with ``[features]``);
             its function takes ``context=`` (:class:`~replenish.solvers.contextual.ContextData`).
+        products: ``"any"``, ``"perishable"`` (a rule for products with a shelf life) or
+            ``"keeps"`` (a rule for products that keep); see :meth:`applies_to`.
     """
 
     name: str
@@ -76,6 +78,11 @@ class MethodSpec:
     color: str = "#7f7f7f"
     marker: str = "o"
     contextual: bool = False
+    products: Literal["any", "perishable", "keeps"] = "any"
+
+    def applies_to(self, problem: Problem) -> bool:
+        """Whether the method takes ``problem`` (perishable or not, see :attr:`products`)."""
+        return self.products == "any" or (self.products == "perishable") == problem.perishable
 
     @property
     def learned(self) -> bool:
@@ -106,12 +113,13 @@ class MethodSpec:
 
 
 def _classic(name: str, summary: str, *, color: str, marker: str, static: bool = True,
-             family: Family = "classic") -> MethodSpec:
+             family: Family = "classic",
+             products: Literal["any", "perishable", "keeps"] = "any") -> MethodSpec:
     """An entry of :mod:`replenish.solvers.classic`: ``<name>_method`` and ``<NAME>_OPTIONS`` there."""
     stem = name.replace("-", "_").lower()
     return MethodSpec(name, family, summary, f"replenish.solvers.classic:{stem}_method",
                       f"replenish.solvers.classic:{stem.upper()}_OPTIONS", static=static,
-                      color=color, marker=marker)
+                      color=color, marker=marker, products=products)
 
 
 #: The catalogue, in the order reports list methods.  Each method has one colour and marker in
@@ -121,7 +129,7 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
                "replenish.solvers.dp:dp_method", "replenish.solvers.dp:DP_OPTIONS",
                color="#333333", marker="*"),
     _classic("myopic", "myopic: the order minimising the expected cost of its arrival day",
-             family="heuristic", static=False, color="#8c564b", marker="v"),
+             family="heuristic", static=False, color="#8c564b", marker="v", products="keeps"),
     _classic("order-up-to", "order-up-to (base-stock) level, tuned", color="#1f77b4", marker="s"),
     _classic("capped-base-stock", "capped base-stock (level, cap), tuned", color="#17becf",
              marker="D"),
@@ -132,6 +140,12 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
     _classic("constant-order", "the same order every day, tuned", color="#7f7f7f", marker="P"),
     _classic("weekday-base-stock", "one order-up-to level per weekday, tuned", static=False,
              color="#9467bd", marker="h"),
+    _classic("base-stock-ew", "perishables: base-stock on the position net of the expected "
+             "waste (BSP-EW), tuned", static=False, color="#aec7e8", marker="1",
+             products="perishable"),
+    _classic("bsp-low-ew", "perishables: two base-stock levels on the position net of the "
+             "expected waste (BSP-low-EW, Haijema & Minner 2019), tuned", static=False,
+             color="#ffbb78", marker="2", products="perishable"),
     MethodSpec("qlearning", "learner", "tabular Q-learning",
                "replenish.solvers.qlearning:qlearning_method",
                "replenish.solvers.qlearning:QLearningConfig", flags=("steps", "variant"),

@@ -122,12 +122,11 @@ class ContextualPolicy(Policy):
     def act(self, states: np.ndarray) -> np.ndarray:
         states = np.atleast_2d(np.asarray(states, dtype=np.int64))
         out = np.zeros(states.shape[0], dtype=np.int64)
-        L = self.base.lead_time
         for i, row in enumerate(states):
             key = tuple(int(x) for x in row)
             a = self._cache.get(key)
             if a is None:
-                a = self._decide(int(row[-1]), row[: L + 1])
+                a = self._decide(int(row[-1]), row[: self.base.position_slots])
                 self._cache[key] = a
             out[i] = a
         return clip_orders(self.problem, states, out)
@@ -238,8 +237,25 @@ class ForecastBaseStock(ContextualPolicy):
         extra = self.MAX_COVER - 1 if (self.cover and self.base.fixed_order_cost > 0) else 0
         return self.base.lead_time + 1 + extra
 
+    def __post_init__(self) -> None:
+        require(self.base.shelf_life in (None, 1), "problem.shelf_life", self.base.shelf_life,
+                "forecast-base-stock covers products that keep or sell only on the day they arrive "
+                "(shelf_life = 1); use lookahead")
+
     def params(self) -> dict[str, Any]:
         return {"cover": self.cover}
+
+    def _one_day(self, pmf: np.ndarray) -> int:
+        """Shelf life 1: the newsvendor order for the arrival day, the smallest ``a`` (a multiple
+        of ``m``) with ``P(D <= a) >= (p + r − c)/(p + r + w)`` (what is unsold that day is
+        wasted at ``w`` and was bought at ``c``; a lost sale costs ``p`` and forgoes ``r``)."""
+        pr = self.base
+        under = pr.stockout_cost + pr.price - pr.unit_cost
+        ratio = under / (under + pr.unit_cost + pr.waste_cost) if under > 0 else 0.0
+        cdf = np.cumsum(pmf)
+        a = int(np.searchsorted(cdf, ratio - 1e-12)) if ratio > 0 else 0
+        m = pr.order_multiple
+        return -(-a // m) * m
 
     def _newsvendor(self, t: int, state: np.ndarray, pm: list[np.ndarray]) -> int:
         day = self.context.dates[0] + t
@@ -255,6 +271,8 @@ class ForecastBaseStock(ContextualPolicy):
         pr = self.base
         L = pr.lead_time
         pm_all = self._pmfs(t)
+        if pr.perishable:  # shelf life 1: each order is sold on its arrival day only
+            return self._one_day(pm_all[L])
         pm = [pm_all[i] for i in range(L + 1)]
         a = self._newsvendor(t, state, pm)
         K = pr.fixed_order_cost

@@ -67,13 +67,14 @@ MATRIX_FREE_MIN_STATES = 10_000
 _k = kernels()
 transition, reduce_state, clip_backlog = _k.transition, _k.reduce_state, _k.clip_backlog
 expand_state, max_feasible, max_feasible_batch = _k.expand_state, _k.max_feasible, _k.max_feasible_batch
+layout = _k.layout
 
 
 # ----------------------------------------------------------------------------
 # MDP construction (compiled)
 # ----------------------------------------------------------------------------
 @nb.njit(cache=True)
-def _build_state(s, states, keys, lut, offsets, strides, lead_time, lost, period, cost, bound,
+def _build_state(s, states, keys, lut, offsets, strides, lead_time, rules, period, cost, bound,
                  max_units, multiple, pmf, supp, nsupp, sa0, tr0, tr_end, sa_order, sa_cost,
                  sa_clip, tr_start, tr_cnt, tr_idx, tr_prob):  # pragma: no cover
     """Rows of reduced state ``s``: one per feasible order, successors merged.
@@ -82,12 +83,13 @@ def _build_state(s, states, keys, lut, offsets, strides, lead_time, lost, period
     Returns 0, or -1 (successor outside the space) / -2 (storage exceeded).
     """
     n, dr = states.shape
-    dfull = lead_time + 1 + (1 if period > 1 else 0)
+    n_stock, fold = layout(lead_time, rules)
+    dfull = n_stock + lead_time + (1 if period > 1 else 0)
     full = np.zeros(dfull, dtype=np.int64)
     out = np.zeros(dfull, dtype=np.int64)
-    expand_state(states[s], lead_time, full)  # representative full state [y, 0, β_2.., (w)]
+    expand_state(states[s], fold, full)  # representative full state [y, 0, β_2.., (w)]
     w = full[dfull - 1] if period > 1 else 0
-    amax = max_feasible(full, lead_time, bound, max_units, multiple)
+    amax = max_feasible(full, n_stock + lead_time, bound, max_units, multiple)
     k = sa0
     t = tr0
     low = offsets[0]
@@ -99,9 +101,10 @@ def _build_state(s, states, keys, lut, offsets, strides, lead_time, lost, period
         for i_d in range(nsupp[w]):  # demand values with positive mass, ascending
             d = supp[w, i_d]
             pd = pmf[w, d]
-            hc, sc, oc, rc, _, _ = transition(full, a, d, lead_time, lost, period, cost, out)
-            exp_cost += pd * (hc + sc + oc - rc)
-            r = reduce_state(out, lead_time)  # the reduced successor is out[r:]
+            hc, sc, oc, rc, wc, _, _, _ = transition(full, a, d, lead_time, rules, period, cost,
+                                                     out)
+            exp_cost += pd * (hc + sc + oc - rc + wc)
+            r = reduce_state(out, fold)  # the reduced successor is out[r:]
             out[r], clipped = clip_backlog(out[r], low)
             if clipped:
                 clip += pd
@@ -133,14 +136,14 @@ def _build_state(s, states, keys, lut, offsets, strides, lead_time, lost, period
     return 0
 
 
-def _build_py(states, keys, lut, offsets, strides, lead_time, lost, period, cost, bound, max_units,
+def _build_py(states, keys, lut, offsets, strides, lead_time, rules, period, cost, bound, max_units,
            multiple, pmf, supp, nsupp, sa_ptr, tr_base, sa_order, sa_cost, sa_clip, tr_start,
            tr_cnt, tr_idx, tr_prob):  # pragma: no cover
     """All states in parallel, each into its own preassigned storage segment."""
     n = states.shape[0]
     status = np.zeros(n, dtype=np.int64)
     for s in nb.prange(n):
-        status[s] = _build_state(s, states, keys, lut, offsets, strides, lead_time, lost, period,
+        status[s] = _build_state(s, states, keys, lut, offsets, strides, lead_time, rules, period,
                                  cost, bound, max_units, multiple, pmf, supp, nsupp, sa_ptr[s],
                                  tr_base[s], tr_base[s + 1], sa_order, sa_cost, sa_clip, tr_start, tr_cnt,
                                  tr_idx, tr_prob)
@@ -322,13 +325,13 @@ def build_mdp(problem: Problem, *, tail: float = TAIL, max_states: int = 20_000_
     for w, p in enumerate(pmfs):
         pmf[w, : len(p)] = p
     supp, nsupp = demand_support(pmf)
-    args = (states, keys, lut, space.offsets, space.strides, problem.lead_time, problem.lost_sales,
+    args = (states, keys, lut, space.offsets, space.strides, problem.lead_time, problem.rules,
             problem.period, problem.cost_params(), problem.bound, problem.max_order_units,
             problem.order_multiple, pmf, supp, nsupp)
     # exact count of state-action rows, and storage for successors per state
     # (lost sales: demands beyond the morning stock all lead to the same state)
     full = space.expand(states)
-    amax = max_feasible_batch(full, problem.lead_time, problem.bound, problem.max_order_units,
+    amax = max_feasible_batch(full, problem.position_slots, problem.bound, problem.max_order_units,
                               problem.order_multiple)
     n_act = amax // problem.order_multiple + 1
     sa_ptr = np.zeros(states.shape[0] + 1, dtype=np.int64)
@@ -339,7 +342,7 @@ def build_mdp(problem: Problem, *, tail: float = TAIL, max_states: int = 20_000_
     # the state's phase (sparse empirical pmfs of large series have ~50 of them)
     per = nsupp[states[:, -1]] if problem.seasonal else np.full(states.shape[0], nsupp[0],
                                                                    dtype=np.int64)
-    if problem.lost_sales:
+    if problem.lost_sales and not problem.perishable:
         per = np.minimum(per, np.maximum(states[:, 0], 0) + 2)
     big = n_sa * int(nsupp.max()) >= PARALLEL_MIN_TRANSITIONS
     status = -2
@@ -448,7 +451,11 @@ class DPResult:
 
 def choose_engine(problem: Problem) -> str:
     """The DP engine ``"auto"`` picks: the stored MDP below :data:`MATRIX_FREE_MIN_STATES`
-    states (its build is then cheap and its sweeps are the fastest), matrix-free above."""
+    states (its build is then cheap and its sweeps are the fastest), matrix-free above.
+    A perishable product always gets the stored MDP (the matrix-free ranking is written
+    for the folded state of a product that keeps)."""
+    if problem.perishable:
+        return "explicit"
     try:
         n = StateSpace(problem, reduced=True).count()
     except SpecError:
@@ -493,6 +500,9 @@ def solve_dp(problem: Problem, *, objective: Objective = "average", tol: float =
         raise SpecError("dp.engine", engine, "must be 'auto', 'explicit' or 'matrix-free'")
     if engine == "auto":
         engine = "explicit" if mdp is not None else choose_engine(problem)  # type: ignore[assignment]
+    if engine == "matrix-free" and problem.perishable:
+        raise SpecError("dp.engine", engine, "is not available for a perishable product "
+                        "(problem.shelf_life); use 'explicit' or 'auto'")
     if engine == "matrix-free":
         return _solve_matrix_free(problem, objective=objective, tol=tol, eval_sweeps=eval_sweeps,
                                   tau=tau, max_iter=max_iter, tail=tail, max_states=max_states,
@@ -560,7 +570,8 @@ def _binding_mass(problem: Problem, evaluation: ExactEvaluation) -> float:
     if problem.capacity_binds:  # a real capacity: binding is the problem's, not an artefact
         return 0.0
     ch = evaluation.chain
-    pos = ch.states[:, : problem.lead_time if problem.lead_time else 1].sum(axis=1) + ch.orders
+    k = problem.position_slots - (problem.fold if ch.space.reduced else 0)
+    pos = ch.states[:, :k].sum(axis=1) + ch.orders
     at_bound = pos + problem.order_multiple > problem.bound
     if problem.max_order is not None:
         at_bound &= ch.orders < problem.max_order_units

@@ -245,6 +245,9 @@ def _count_table(problem: Problem) -> list[np.ndarray]:
     """``C[j][s]``: number of length-``j`` suffixes (multiples of ``m``, each at most
     ``a_max``) with sum at most ``s``, for ``s = 0..B − low`` (float64: counts can pass 2^53
     only for spaces far beyond any memory, which :func:`solve_matrix_free` refuses)."""
+    if problem.perishable:
+        raise SpecError("dp.engine", "matrix-free", "is not available for a perishable product "
+                        "(problem.shelf_life); use the explicit DP")
     k = max(problem.lead_time - 1, 0)
     total = problem.bound - problem.min_net_inventory
     m, amax = problem.order_multiple, problem.max_order_units
@@ -340,7 +343,7 @@ def _tables_nb(L, lost, P, cost, low, B, pmf, supp, nsupp, dim):  # pragma: no c
             first = t
             for jd in range(nsupp[w]):
                 d = supp[w, jd]
-                h, s, o, r, _, _ = transition(state, 0, d, L, lost, P, cost, out)
+                h, s, o, r, _, _, _, _ = transition(state, 0, d, L, lost, P, cost, out)
                 pre[w, i] += pmf[w, d] * (h + s + o - r)
                 if t > first and nets[t - 1] == out[0]:
                     probs[t - 1] += pmf[w, d]
@@ -365,15 +368,15 @@ def period_tables(problem: Problem, *, tail: float = TAIL, action_bound: str = "
     for w, x in enumerate(pmfs):
         pmf[w, : len(x)] = x
     supp, nsupp = demand_support(pmf)
-    ptr, nets, probs, pre = _tables_nb(L, p.lost_sales, P, cost, low, B, pmf, supp, nsupp,
+    ptr, nets, probs, pre = _tables_nb(L, p.rules, P, cost, low, B, pmf, supp, nsupp,
                                        p.state_dim)
     out = np.zeros(p.state_dim, dtype=np.int64)
     zero = _representative(p, 0, 0)
     n_orders = p.max_order_units // m + 1
-    order_cost = np.array([transition(zero, a * m, 0, L, p.lost_sales, P, cost, out)[2]
+    order_cost = np.array([transition(zero, a * m, 0, L, p.rules, P, cost, out)[2]
                            for a in range(n_orders)])
     n_s0 = B - low + 1
-    feasible = np.array([max_feasible(_representative(p, low + i, 0), L, B, p.max_order_units, m)
+    feasible = np.array([max_feasible(_representative(p, low + i, 0), L + 1, B, p.max_order_units, m)
                          for i in range(n_s0)], dtype=np.int64)
     s_bar = morton_bound(p, objective) if action_bound == "auto" else None
     if s_bar is not None:
@@ -410,7 +413,7 @@ def _check_nb(states, orders, demands, L, lost, P, cost, k, total, m, G, start, 
         d = demands[i]
         # the one rule: transition → reduce_state → clip_backlog
         expand_state(red, L, full)
-        h, s, o, r, _, _ = transition(full, a, d, L, lost, P, cost, out)
+        h, s, o, r, _, _, _, _ = transition(full, a, d, L, lost, P, cost, out)
         k0 = reduce_state(out, L)
         out[k0], _ = clip_backlog(out[k0], low)
         want = _rank_one(out[k0:], k, total, m, G, start, P, low, seasonal)
@@ -423,7 +426,7 @@ def _check_nb(states, orders, demands, L, lost, P, cost, k, total, m, G, start, 
         rep[0] = s0
         if seasonal:
             rep[dim - 1] = w
-        h2, s2, o2, r2, _, _ = transition(rep, 0, d, L, lost, P, cost, day)
+        h2, s2, o2, r2, _, _, _, _ = transition(rep, 0, d, L, lost, P, cost, day)
         found = False
         for t in range(succ_ptr[w, s0 - low], succ_ptr[w, s0 - low + 1]):
             if succ_net[t] == day[0]:
@@ -480,7 +483,7 @@ def check_factorisation(problem: Problem, space: RankedSpace, tables: PeriodTabl
             at = phase == w
             d[at] = rng.choice(supports[w], size=int(at.sum()))
     bad = _check_nb(np.ascontiguousarray(states), o.astype(np.int64), d.astype(np.int64), L,
-                    p.lost_sales, P, p.cost_params(), space.k, space.total, m, space.G,
+                    p.rules, P, p.cost_params(), space.k, space.total, m, space.G,
                     space.start, space.low, p.seasonal, tables.succ_ptr, tables.succ_net,
                     tables.order_cost, p.state_dim)
     if bad >= 0:
@@ -713,7 +716,7 @@ class MatrixFreeResult:
         red[:, 0] = np.maximum(red[:, 0], self.space.low)
         full = np.zeros(p.state_dim, dtype=np.int64)
         expand_state(red[0], p.lead_time, full)
-        amax = max_feasible(full, p.lead_time, p.bound, p.max_order_units, p.order_multiple)
+        amax = max_feasible(full, p.position_slots, p.bound, p.max_order_units, p.order_multiple)
         orders = np.arange(0, amax + 1, p.order_multiple, dtype=np.int64)
         gamma = 1.0 if self.objective == "average" else p.discount
         q = np.empty(orders.size)
@@ -724,7 +727,7 @@ class MatrixFreeResult:
         for j, a in enumerate(orders):
             acc = 0.0
             for d in np.flatnonzero(pmf > 0):
-                h, s, o, r, _, _ = transition(full, int(a), int(d), p.lead_time, p.lost_sales,
+                h, s, o, r, _, _, _, _ = transition(full, int(a), int(d), p.lead_time, p.rules,
                                               p.period, cost, out)
                 k0 = reduce_state(out, p.lead_time)
                 out[k0], _ = clip_backlog(out[k0], self.space.low)

@@ -32,26 +32,27 @@ import numba as nb
 import numpy as np
 
 from replenish.model.demand import Empirical
-from replenish.model.dynamics import kernels
+from replenish.model.dynamics import kernels, reduce_rows
 from replenish.model.spec import Problem
 from replenish.model.statespace import StateSpace
 
 _k = kernels()
 transition, reduce_state, clip_backlog = _k.transition, _k.reduce_state, _k.clip_backlog
-expand_state, max_feasible = _k.expand_state, _k.max_feasible
+expand_state, max_feasible, layout = _k.expand_state, _k.max_feasible, _k.layout
 
 #: Default largest position bound (units) solved without aggregation.
 GRID = 60
 
 
 @nb.njit(cache=True)
-def _backward(states, lut, offsets, strides, lead_time, lost, cost, bound, max_units, multiple,
+def _backward(states, lut, offsets, strides, lead_time, rules, cost, bound, max_units, multiple,
               pmf, start):  # pragma: no cover
     """Backward induction over ``pmf`` (H, M); returns the best first order in state ``start``
     (index into ``states``) and its expected ``H``-day cost."""
     n, dr = states.shape
     H = pmf.shape[0]
-    dfull = lead_time + 1
+    n_stock, fold = layout(lead_time, rules)
+    dfull = n_stock + lead_time
     V = np.zeros(n)
     Vn = np.zeros(n)
     full = np.zeros(dfull, dtype=np.int64)
@@ -71,8 +72,8 @@ def _backward(states, lut, offsets, strides, lead_time, lost, cost, bound, max_u
     for t in range(H - 1, -1, -1):
         lo_s, hi_s = (start, start + 1) if t == 0 else (0, n)
         for s in range(lo_s, hi_s):
-            expand_state(states[s], lead_time, full)
-            amax = max_feasible(full, lead_time, bound, max_units, multiple)
+            expand_state(states[s], fold, full)
+            amax = max_feasible(full, dfull, bound, max_units, multiple)
             vbest = np.inf
             abest = 0
             for a in range(0, amax + 1, multiple):
@@ -80,13 +81,14 @@ def _backward(states, lut, offsets, strides, lead_time, lost, cost, bound, max_u
                 for i in range(supp_n[t]):
                     d = supp[t, i]
                     pd = pmf[t, d]
-                    hc, sc, oc, rc, _, _ = transition(full, a, d, lead_time, lost, 1, cost, out)
-                    r = reduce_state(out, lead_time)
+                    hc, sc, oc, rc, wc, _, _, _ = transition(full, a, d, lead_time, rules, 1, cost,
+                                                             out)
+                    r = reduce_state(out, fold)
                     out[r], _ = clip_backlog(out[r], low)
                     key = 0
                     for j in range(dr):
                         key += (out[r + j] - offsets[j]) * strides[j]
-                    q += pd * (hc + sc + oc - rc + V[lut[key]])
+                    q += pd * (hc + sc + oc - rc + wc + V[lut[key]])
                 if a == 0 or q < vbest - 1e-12 * max(1.0, abs(vbest)):
                     vbest = q
                     abest = a
@@ -99,15 +101,17 @@ def _backward(states, lut, offsets, strides, lead_time, lost, cost, bound, max_u
 
 
 @lru_cache(maxsize=64)
-def _space(lead_time: int, lost: bool, bound: int, multiple: int, max_order: int | None,
+def _space(lead_time: int, rules: int, bound: int, multiple: int, max_order: int | None,
            backlog: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Reduced states (no phase) of a problem with these bounds, with a key → index table."""
     # a stationary stand-in demand whose derived bound exceeds ``bound``: the space then has
     # exactly the given bound (the demand itself is never used here)
     stand_in = Empirical(tuple([0.0] * bound + [1.0]))
+    lost, life = bool(rules & 1), rules >> 2
     prob = Problem(demand=stand_in, lead_time=lead_time, order_multiple=multiple,
                    excess_demand="lost" if lost else "backorder", position_bound=bound,
-                   max_order=max_order, backlog_bound=None if lost else backlog)
+                   max_order=max_order, backlog_bound=None if lost else backlog,
+                   shelf_life=life or None, issuing="lifo" if rules & 2 else "fifo")
     space = StateSpace(prob, reduced=True)
     states = space.enumerate()
     keys = space.encode(states)
@@ -131,7 +135,8 @@ def lookahead_order(problem: Problem, pmfs: np.ndarray, state: np.ndarray, *,
     Args:
         problem: costs, lead time, pack size, bounds (its demand model is not used).
         pmfs: predictive pmfs of the next ``H`` days, day 1 first.
-        state: the full state tonight ``[α, β_1 .. β_L]`` (units, no phase).
+        state: the full state tonight ``[α, β_1 .. β_L]`` (``[α_1 .. α_n, β_1 .. β_L]``
+            for a perishable product; units, no phase).
         grid: largest bound solved at unit resolution (module docstring).
     """
     L = problem.lead_time
@@ -149,22 +154,18 @@ def lookahead_order(problem: Problem, pmfs: np.ndarray, state: np.ndarray, *,
     lost = problem.lost_sales
     backlog = 0 if lost else -(problem.min_net_inventory // u)  # ⌈−min_net / u⌉
     max_order = None if problem.max_order is None else max(problem.max_order // u, m)
-    states, lut, offsets, strides, max_units = _space(L, lost, int(B), int(m), max_order, backlog)
+    states, lut, offsets, strides, max_units = _space(L, problem.rules, int(B), int(m), max_order,
+                                                      backlog)
     cost = problem.cost_params().copy()
-    cost[[0, 1, 3, 4]] *= u
-    s = np.asarray(state, dtype=np.int64)[: L + 1].copy()
+    cost[[0, 1, 3, 4, 5]] *= u
+    s = np.asarray(state, dtype=np.int64)[: problem.position_slots].copy()
     s = np.floor(s / u + 0.5).astype(np.int64) if u > 1 else s
-    if L >= 1:
-        s[1] += s[0]
-        red = s[1:]
-    else:
-        red = s
-    red = red.copy()
+    red = reduce_rows(s[None, :], problem.fold)[0].copy()
     red[0] = min(max(int(red[0]), int(offsets[0])), B)
     key = int(((red - offsets) * strides).sum())
     idx = int(lut[key]) if 0 <= key < lut.size else -1
     if idx < 0:  # a state outside the grid (position above the bound): order nothing
         return 0
-    a, _ = _backward(states, lut, offsets, strides, L, lost, cost, int(B), int(max_units), int(m),
+    a, _ = _backward(states, lut, offsets, strides, L, problem.rules, cost, int(B), int(max_units), int(m),
                      np.ascontiguousarray(pm), idx)
     return int(a) * u

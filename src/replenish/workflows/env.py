@@ -36,11 +36,14 @@ class InventoryEnv(gym.Env[np.ndarray, np.int64]):
     ## Observation Space
     ``Box(int64)`` vector ``[α, β_1, .., β_L, (w)]``: on-hand stock ``α``
     (negative = backlog), the pipeline (``β_1`` arrives next) and, for seasonal
-    demand, the weekday ``w`` of the next demand day (0 = Monday).
+    demand, the weekday ``w`` of the next demand day (0 = Monday).  A
+    perishable product (``shelf_life = M``) shows its on-hand stock by remaining
+    life, oldest first: ``[α_1, .., α_n, β_1, .., β_L, (w)]``, ``n = max(M − 1, 1)``.
 
     ## Rewards
     Minus the period's cost: ``h·on-hand + p·(lost or backordered units) +
-    K·1[a>0] + c·a − r·sold``.  ``info["costs"]`` has the breakdown.
+    K·1[a>0] + c·a − r·sold + w·expired``.  ``info["costs"]`` has the breakdown
+    and ``info["expired"]`` the units that expired.
 
     ## Starting State
     Empty (nothing on hand or in transit, phase 0) unless ``random_start`` (a
@@ -82,8 +85,11 @@ class InventoryEnv(gym.Env[np.ndarray, np.int64]):
         self.render_mode = render_mode
         p = problem
         lo = p.min_net_inventory if not p.lost_sales else 0
-        low = [lo - 10**9 if not p.lost_sales else 0] + [0] * p.lead_time
-        high = [p.bound] + [p.max_order_units] * p.lead_time
+        low = [lo - 10**9 if not p.lost_sales else 0] + [0] * (p.position_slots - 1)
+        if p.perishable:  # age classes: what is left of one order each
+            high = [min(p.bound, p.max_order_units)] * p.stock_slots + [p.max_order_units] * p.lead_time
+        else:
+            high = [p.bound] + [p.max_order_units] * p.lead_time
         if p.seasonal:
             low.append(0)
             high.append(p.period - 1)
@@ -132,7 +138,7 @@ class InventoryEnv(gym.Env[np.ndarray, np.int64]):
         cost = float(r.total_cost[0])
         info = self._info()
         info.update(order=int(order[0]), demand=int(demand[0]), served=int(r.served[0]),
-                    short=int(r.short[0]), cost=cost,
+                    short=int(r.short[0]), expired=int(r.expired[0]), cost=cost,
                     costs=dict(zip(COST_COLUMNS, (float(x) for x in r.costs[0]), strict=True)))
         return self._state.copy(), -cost, False, self._t >= self.horizon, info
 

@@ -62,7 +62,8 @@ pmf), evaluating every candidate on the same demand (common random numbers),
 with the same search strategy.  See its docstring.
 
 Methods (``replenish solve --method NAME``): ``order-up-to``, ``sS``, ``sQ``,
-``capped-base-stock``, ``constant-order``, ``myopic``, ``weekday-base-stock``.
+``capped-base-stock``, ``constant-order``, ``myopic``, ``weekday-base-stock``, and for perishable
+products ``base-stock-ew`` and ``bsp-low-ew`` (:mod:`replenish.policies.perishable`).
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ from replenish.solvers.classic.common import (
 from replenish.solvers.classic.exact import (
     EXACT_OPTIMIZERS,
     FORMULA_TOL,
+    optimize_base_stock_ew,
+    optimize_bsp_low_ew,
     optimize_capped_base_stock,
     optimize_constant_order,
     optimize_myopic,
@@ -86,6 +89,8 @@ from replenish.solvers.classic.exact import (
     optimize_weekday_base_stock,
 )
 from replenish.solvers.classic.methods import (
+    BASE_STOCK_EW_OPTIONS,
+    BSP_LOW_EW_OPTIONS,
     CAPPED_BASE_STOCK_OPTIONS,
     CONSTANT_ORDER_OPTIONS,
     MYOPIC_OPTIONS,
@@ -93,6 +98,8 @@ from replenish.solvers.classic.methods import (
     SQ_OPTIONS,
     SS_OPTIONS,
     WEEKDAY_BASE_STOCK_OPTIONS,
+    base_stock_ew_method,
+    bsp_low_ew_method,
     capped_base_stock_method,
     constant_order_method,
     myopic_method,
@@ -104,12 +111,39 @@ from replenish.solvers.classic.methods import (
 from replenish.solvers.classic.simulation import optimize_by_simulation
 
 __all__ = [
-    "CAPPED_BASE_STOCK_OPTIONS", "CONSTANT_ORDER_OPTIONS", "EXACT_OPTIMIZERS", "FAMILIES",
-    "FORMULA_TOL", "MYOPIC_OPTIONS", "ORDER_UP_TO_OPTIONS", "SEARCH_STATE_LIMIT", "SQ_OPTIONS",
-    "SS_OPTIONS", "UNSTABLE_MASS", "WEEKDAY_BASE_STOCK_OPTIONS", "ClassicResult",
-    "SimulationSearchResult", "capped_base_stock_method", "constant_order_method", "myopic_method",
-    "optimize_by_simulation", "optimize_capped_base_stock", "optimize_constant_order",
-    "optimize_myopic", "optimize_order_up_to", "optimize_sq", "optimize_ss",
-    "optimize_weekday_base_stock", "order_up_to_method", "sq_method", "ss_method",
+    "BASE_STOCK_EW_OPTIONS",
+    "BSP_LOW_EW_OPTIONS",
+    "CAPPED_BASE_STOCK_OPTIONS",
+    "CONSTANT_ORDER_OPTIONS",
+    "EXACT_OPTIMIZERS",
+    "FAMILIES",
+    "FORMULA_TOL",
+    "MYOPIC_OPTIONS",
+    "ORDER_UP_TO_OPTIONS",
+    "SEARCH_STATE_LIMIT",
+    "SQ_OPTIONS",
+    "SS_OPTIONS",
+    "UNSTABLE_MASS",
+    "WEEKDAY_BASE_STOCK_OPTIONS",
+    "ClassicResult",
+    "SimulationSearchResult",
+    "base_stock_ew_method",
+    "bsp_low_ew_method",
+    "capped_base_stock_method",
+    "constant_order_method",
+    "myopic_method",
+    "optimize_base_stock_ew",
+    "optimize_bsp_low_ew",
+    "optimize_by_simulation",
+    "optimize_capped_base_stock",
+    "optimize_constant_order",
+    "optimize_myopic",
+    "optimize_order_up_to",
+    "optimize_sq",
+    "optimize_ss",
+    "optimize_weekday_base_stock",
+    "order_up_to_method",
+    "sq_method",
+    "ss_method",
     "weekday_base_stock_method",
 ]

@@ -26,6 +26,7 @@ from replenish.policies.classic import (
     WeekdayBaseStock,
     newsvendor_cost,
 )
+from replenish.policies.perishable import BaseStockEW, BSPLowEW
 
 #: family name (= CLI method name) → (policy class, parameter names).
 FAMILIES: dict[str, tuple[type[Policy], tuple[str, ...]]] = {
@@ -35,7 +36,11 @@ FAMILIES: dict[str, tuple[type[Policy], tuple[str, ...]]] = {
     "capped-base-stock": (CappedBaseStock, ("level", "cap")),
     "constant-order": (ConstantOrder, ("quantity",)),
     "weekday-base-stock": (WeekdayBaseStock, ("levels",)),
+    "base-stock-ew": (BaseStockEW, ("level",)),
+    "bsp-low-ew": (BSPLowEW, ("s1", "s2", "b")),
 }
+#: The families for perishable products (they subtract the estimated withdrawal).
+PERISHABLE_FAMILIES = ("base-stock-ew", "bsp-low-ew")
 
 #: Default largest chain evaluated per candidate in exact searches.
 SEARCH_STATE_LIMIT = 300_000

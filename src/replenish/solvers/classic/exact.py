@@ -114,8 +114,9 @@ def optimize_order_up_to(problem: Problem, *, max_states: int = SEARCH_STATE_LIM
     Janakiraman & Roundy 2004, so ``patience = 1``, the default when ``m = 1``,
     is exact; order multiples ``m > 1`` round orders and the default is 2).
     """
-    if patience is None:
-        patience = 1 if problem.order_multiple == 1 else 2
+    if patience is None:  # expiry: no convexity known
+        patience = 1 if problem.order_multiple == 1 and not problem.perishable else 2
+        patience = 3 if problem.perishable else patience
     t0 = time.perf_counter()
     q = np.asarray(problem.demand.pmf(0, tail=TAIL))
     if _backorder_formula_ok(problem) and problem.order_multiple == 1 and \
@@ -235,6 +236,23 @@ def optimize_myopic(problem: Problem, *, max_states: int = SEARCH_STATE_LIMIT) -
     return _finish(problem, Myopic(problem=problem), t0, 1, "none", max_states=max_states)
 
 
+def optimize_base_stock_ew(problem: Problem, *, max_states: int = SEARCH_STATE_LIMIT,
+                           patience: int = 3) -> ClassicResult:
+    """Best BSP-EW level (perishable products; :mod:`replenish.policies.perishable`): a walk
+    from the newsvendor level evaluating each candidate exactly (``patience`` non-improving
+    levels on each side: no convexity is known with expiry)."""
+    return _exact_search(problem, "base-stock-ew", max_states=max_states,
+                         patience=(patience, patience))
+
+
+def optimize_bsp_low_ew(problem: Problem, *, max_states: int = SEARCH_STATE_LIMIT,
+                        patience: int = 3) -> ClassicResult:
+    """Best BSP-low-EW ``(S_1, S_2, b)`` (Haijema & Minner 2019): the best single level
+    ``S_1 = S_2 = b`` first (BSP-EW), then coordinate descent over the three parameters, every
+    candidate evaluated exactly (a local search)."""
+    return _exact_search(problem, "bsp-low-ew", max_states=max_states, patience=(patience, patience))
+
+
 #: family → exact optimiser.
 EXACT_OPTIMIZERS: dict[str, Callable[..., ClassicResult]] = {
     "order-up-to": optimize_order_up_to,
@@ -243,4 +261,6 @@ EXACT_OPTIMIZERS: dict[str, Callable[..., ClassicResult]] = {
     "capped-base-stock": optimize_capped_base_stock,
     "constant-order": optimize_constant_order,
     "weekday-base-stock": optimize_weekday_base_stock,
+    "base-stock-ew": optimize_base_stock_ew,
+    "bsp-low-ew": optimize_bsp_low_ew,
 }

@@ -34,6 +34,8 @@ _FIXED: dict[str, dict[str, Any]] = {
     "capped-base-stock": {"level": int, "cap": int},
     "constant-order": {"quantity": int},
     "weekday-base-stock": {"levels": list},
+    "base-stock-ew": {"level": int},
+    "bsp-low-ew": {"s1": int, "s2": int, "b": int},
 }
 
 
@@ -137,6 +139,18 @@ def weekday_base_stock_method(problem: Problem, *, options: dict[str, Any], seed
     return _run_family("weekday-base-stock", problem, options, seed)
 
 
+def base_stock_ew_method(problem: Problem, *, options: dict[str, Any], seed: int,
+                        progress: bool) -> MethodOutput:
+    """Best BSP-EW level, perishable products (see :func:`_run_family` for the options)."""
+    return _run_family("base-stock-ew", problem, options, seed)
+
+
+def bsp_low_ew_method(problem: Problem, *, options: dict[str, Any], seed: int,
+                      progress: bool) -> MethodOutput:
+    """Best BSP-low-EW levels, perishable products (see :func:`_run_family` for the options)."""
+    return _run_family("bsp-low-ew", problem, options, seed)
+
+
 #: Options of each family's table: its parameters (to evaluate a fixed policy) and the search's.
 ORDER_UP_TO_OPTIONS = _FIXED["order-up-to"] | _SEARCH_OPTIONS
 SS_OPTIONS = _FIXED["sS"] | _SEARCH_OPTIONS
@@ -144,6 +158,8 @@ SQ_OPTIONS = _FIXED["sQ"] | _SEARCH_OPTIONS
 CAPPED_BASE_STOCK_OPTIONS = _FIXED["capped-base-stock"] | _SEARCH_OPTIONS
 CONSTANT_ORDER_OPTIONS = _FIXED["constant-order"] | _SEARCH_OPTIONS
 WEEKDAY_BASE_STOCK_OPTIONS = _FIXED["weekday-base-stock"] | _SEARCH_OPTIONS
+BASE_STOCK_EW_OPTIONS = _FIXED["base-stock-ew"] | _SEARCH_OPTIONS
+BSP_LOW_EW_OPTIONS = _FIXED["bsp-low-ew"] | _SEARCH_OPTIONS
 MYOPIC_OPTIONS: dict[str, Any] = {"max_states": int}
 
 

@@ -7,6 +7,7 @@ See :mod:`replenish.solvers.classic` for the methods and references.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,10 +22,12 @@ from replenish.model.demand import TAIL
 from replenish.model.spec import Problem
 from replenish.policies.base import Policy
 from replenish.policies.classic import effective_shortage_cost
+from replenish.policies.perishable import WithdrawalCache
 from replenish.solvers.classic.common import (
     _REL_TOL,
     EXACT_SEARCH_SECONDS,
     FAMILIES,
+    PERISHABLE_FAMILIES,
     SEARCH_STATE_LIMIT,
     UNSTABLE_MASS,
     _lead_pmf,
@@ -157,10 +160,22 @@ def _coordinate_descent(f: Callable[[tuple[int, ...]], float], x0: Sequence[int]
 # =============================================================================
 # Objectives (exact chain, or simulation on a fixed demand matrix)
 # =============================================================================
+@functools.lru_cache(maxsize=8)
+def _withdrawal_cache(problem: Problem) -> WithdrawalCache:
+    """One :class:`WithdrawalCache` per problem, shared by every candidate of its searches."""
+    return WithdrawalCache(problem)
+
+
+#: Largest bound up to which the one-level searches of perishable products evaluate every level.
+PERISHABLE_SCAN = 200
+
+
 def _make_policy(problem: Problem, family: str, params: dict[str, Any]) -> Policy:
     cls, _names = FAMILIES[family]
     if family == "sQ":
         params = {"multiples": True, **params}
+    if family in PERISHABLE_FAMILIES:
+        params = {**params, "cache": _withdrawal_cache(problem)}
     return cls(problem=problem, **params)  # type: ignore[call-arg]
 
 
@@ -277,7 +292,12 @@ def _search(family: str, obj: _Objective, ctx: _Context, initial: dict[str, Any]
     T0 = ctx.clamp_level(_quantile(ctx.lead(), ctx.ratio))
     if family == "order-up-to":
         x0 = int(initial["level"]) if initial else T0
-        T, _ = _walk(lambda T: obj({"level": T}), x0, 0, B, 1, patience[0])
+        if obj.problem.perishable and B <= PERISHABLE_SCAN:
+            # with expiry the cost of a level on the total position has several local minima
+            # (shelf life 1, L = 1: levels 3 and 13 of Poisson(4)): every level is evaluated
+            T = min(range(B + 1), key=lambda T: (obj({"level": T}), T))
+        else:
+            T, _ = _walk(lambda T: obj({"level": T}), x0, 0, B, 1, patience[0])
         return {"level": T}
     if family == "sS":
         if initial:
@@ -332,6 +352,27 @@ def _search(family: str, obj: _Objective, ctx: _Context, initial: dict[str, Any]
         r, _ = _walk(lambda r: math.inf if unstable(r) else obj({"quantity": r}), r0, 0, max(top, m),
                      m, patience[0])
         return {"quantity": r}
+    if family in PERISHABLE_FAMILIES:  # patience 3: no convexity is known for perishables
+        x0 = int(initial.get("level", initial.get("s1", T0))) if initial else T0
+        single = (lambda T: obj({"level": T})) if family == "base-stock-ew" else \
+            (lambda T: obj({"s1": T, "s2": T, "b": T}))
+        if B <= PERISHABLE_SCAN:  # every level (see order-up-to above)
+            S = min(range(B + 1), key=lambda T: (single(T), T))
+        else:
+            S, _ = _walk(single, x0, 0, B, 1, max(patience[0], 3))
+        if family == "base-stock-ew":
+            return {"level": S}
+        # the cost is flat in b while s1 = s2: start the descent from several splits too
+        starts = ([(int(initial["s1"]), int(initial["s2"]), int(initial["b"]))] if initial else
+                  [(S, S, S)] + [(min(S + d1, B), S, max(S - d2, 0)) for d1 in (1, 2) for d2 in (1, 3)]
+                  + [(S, min(S + 1, B), max(S - 2, 0))])
+        found = []
+        for start in starts:
+            x, c = _coordinate_descent(lambda x: obj({"s1": x[0], "s2": x[1], "b": x[2]}),
+                                       start, 0, B, 1, max(patience[0], 3))
+            found.append((c, x))
+        s1, s2, b = min(found)[1]
+        return {"s1": s1, "s2": s2, "b": b}
     if family == "weekday-base-stock":
         P = len(ctx.pmfs)
         if initial:
@@ -386,6 +427,9 @@ def _check_search_time(problem: Problem, family: str, max_states: int) -> None:
 def _check_family(problem: Problem, family: str) -> None:
     require(family in FAMILIES, "family", family,
             f"unknown policy family; expected one of {', '.join(FAMILIES)}")
+    if family in PERISHABLE_FAMILIES:
+        require(problem.perishable, "method", family,
+                "is a rule for perishable products: give problem.shelf_life (or use order-up-to)")
     if family == "weekday-base-stock":
         require(problem.seasonal, "method", family,
                 "needs seasonal (weekday) demand; use order-up-to for stationary demand")

@@ -24,7 +24,7 @@ from replenish.model.spec import Problem
 from replenish.model.statespace import StateSpace
 from replenish.policies.base import Policy
 
-transition = kernels().transition
+transition, layout = kernels().transition, kernels().layout
 
 #: largest dense lookup table (entries, int64) of :class:`PolicyTable`
 MAX_TABLE_BOX = 20_000_000
@@ -111,7 +111,7 @@ class PolicyTable:
         """The table of ``policy`` (one batched ``act`` on every reduced state, represented by
         ``[y, 0, β_2, ..]``), or ``None`` when ``policy`` uses the full state or the space
         exceeds ``max_states`` states or :data:`MAX_TABLE_BOX` keys."""
-        if not (policy.uses_reduced_state or problem.lead_time == 0):
+        if not (policy.uses_reduced_state or problem.fold == 0):
             return None
         space = StateSpace(problem, reduced=True)
         if space.count() > max_states or float(np.prod(space.sizes.astype(np.float64))) > MAX_TABLE_BOX:
@@ -127,14 +127,15 @@ class PolicyTable:
 
 
 @nb.njit(cache=True)
-def _table_rollouts(states, first, demand, table, offsets, strides, low, lead_time, lost, period, cost,
-                    out):  # pragma: no cover - compiled
+def _table_rollouts(states, first, demand, table, offsets, strides, low, lead_time, rules, period,
+                    cost, out):  # pragma: no cover - compiled
     """``out[i, k, r]``: cost of the rollout ``(i, k, r)`` (see :func:`table_rollout_costs`)."""
     n, K = first.shape
     R, T = demand.shape[1], demand.shape[2]
     d = states.shape[1]
     cur = np.empty(d, dtype=np.int64)
     nxt = np.empty(d, dtype=np.int64)
+    fold = layout(lead_time, rules)[1]
     for i in range(n):
         for k in range(K):
             for r in range(R):
@@ -145,7 +146,7 @@ def _table_rollouts(states, first, demand, table, offsets, strides, low, lead_ti
                     if t == 0:
                         a = first[i, k]
                     else:  # the table's order in the reduced state [α + β_1, β_2.., (w)]
-                        if lead_time >= 1:
+                        if fold >= 1:
                             key = (max(cur[0] + cur[1], low) - offsets[0]) * strides[0]
                             for j in range(2, d):
                                 key += (cur[j] - offsets[j - 1]) * strides[j - 1]
@@ -154,9 +155,9 @@ def _table_rollouts(states, first, demand, table, offsets, strides, low, lead_ti
                             for j in range(1, d):
                                 key += (cur[j] - offsets[j]) * strides[j]
                         a = table[key]
-                    h, so, o, rev, _, _ = transition(cur, a, demand[i, r, t], lead_time, lost, period,
-                                                     cost, nxt)
-                    total += h + so + o - rev
+                    h, so, o, rev, wc, _, _, _ = transition(cur, a, demand[i, r, t], lead_time,
+                                                            rules, period, cost, nxt)
+                    total += h + so + o - rev + wc
                     for j in range(d):
                         cur[j] = nxt[j]
                 out[i, k, r] = total
@@ -172,7 +173,7 @@ def table_rollout_costs(problem: Problem, table: PolicyTable, states: np.ndarray
     _table_rollouts(np.ascontiguousarray(states, dtype=np.int64),
                     np.ascontiguousarray(first_orders, dtype=np.int64),
                     np.ascontiguousarray(demand, dtype=np.int64), table.orders, table.offsets,
-                    table.strides, table.low, problem.lead_time, problem.lost_sales, problem.period,
+                    table.strides, table.low, problem.lead_time, problem.rules, problem.period,
                     problem.cost_params(), out)
     return out
 

@@ -115,9 +115,9 @@ def _sampled_period(state, a, u, cdf, guide, lead_time, lost, period, cost, mult
     goes to ``out``; returns the period's cost."""
     phase = state[state.shape[0] - 1] if period > 1 else 0
     dem = _demand(cdf, guide, phase, u)
-    h, so, o, r, _, _, _ = truncated_transition(state, a * multiple, dem, lead_time, lost, period,
-                                                cost, low, out)
-    return h + so + o - r
+    h, so, o, r, w, _, _, _, _ = truncated_transition(state, a * multiple, dem, lead_time, lost,
+                                                      period, cost, low, out)
+    return h + so + o - r + w
 
 
 @nb.njit(cache=True, inline="always")

@@ -183,7 +183,7 @@ def train_qlearning(problem: Problem, *, config: QLearningConfig | None = None,
     visits = np.zeros((n, n_actions), dtype=np.int64)
     space = tables.space
     common = (tables.states, tables.n_feasible, space.offsets, space.strides, tables.lookup,
-              problem.lead_time, problem.lost_sales, problem.period, problem.cost_params(),
+              problem.lead_time, problem.rules, problem.period, problem.cost_params(),
               problem.order_multiple, tables.cdf, tables.guide)
     L = cfg.episode_length
     if cfg.variant == "seed":

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from replenish.core.validate import SpecError, require
-from replenish.model.dynamics import COST_COLUMNS, feasible_max
+from replenish.model.dynamics import COST_COLUMNS, feasible_max, total_cost
 from replenish.model.spec import Problem
 from replenish.policies.base import Policy
 from replenish.workflows.explain.objects import (
@@ -20,7 +20,7 @@ from replenish.workflows.explain.objects import (
     OrderValue,
     PolicyExplanation,
 )
-from replenish.workflows.explain.state import FORECAST_STATE_LIMIT, make_state
+from replenish.workflows.explain.state import FORECAST_STATE_LIMIT, make_state, split_state
 from replenish.workflows.explain.values import _problem_key, action_values
 
 
@@ -29,7 +29,7 @@ from replenish.workflows.explain.values import _problem_key, action_values
 # ----------------------------------------------------------------------------
 def _feasible(problem: Problem, state: np.ndarray) -> bool:
     try:
-        make_state(problem, int(state[0]), [int(x) for x in state[1: problem.lead_time + 1]],
+        make_state(problem, *split_state(problem, state),
                    weekday=int(state[-1]) if problem.seasonal else None)
     except SpecError:
         return False
@@ -40,9 +40,13 @@ def neighbour_states(problem: Problem, state: np.ndarray) -> list[tuple[str, np.
     """Feasible states with on-hand ``±1`` and each pipeline slot ``±m``."""
     out = []
     m = problem.order_multiple
-    moves = [(0, 1, "on hand"), (0, -1, "on hand")]
-    for i in range(1, problem.lead_time + 1):
-        name = "in transit" if problem.lead_time == 1 else f"in transit β{i}"
+    n = problem.stock_slots
+    moves = []
+    for i in range(n):
+        name = "on hand" if n == 1 else f"on hand α{i + 1}"
+        moves += [(i, 1, name), (i, -1, name)]
+    for i in range(n, n + problem.lead_time):
+        name = "in transit" if problem.lead_time == 1 else f"in transit β{i - n + 1}"
         moves += [(i, m, name), (i, -m, name)]
     for i, d, name in moves:
         s = np.array(state, dtype=np.int64, copy=True)
@@ -101,7 +105,7 @@ def critical_ratio_order(problem: Problem, state: np.ndarray) -> tuple[int, int]
     for k in range(problem.lead_time + 1):
         pmf = np.convolve(pmf, problem.demand.pmf((phase + k) % problem.period))
     level = int(np.searchsorted(np.cumsum(pmf), ratio - 1e-12))
-    position = int(state[0]) + int(np.sum(state[1: problem.lead_time + 1]))
+    position = int(np.sum(np.asarray(state)[: problem.position_slots]))
     m = problem.order_multiple
     want = max(0, level - position)
     order = int(clip_orders(problem, np.asarray(state)[None, :], np.array([-(-want // m) * m]))[0])
@@ -129,7 +133,7 @@ def forecast(problem: Problem, policy: Policy, state: np.ndarray, days: int) -> 
     for t in range(1, days + 1):
         comp = mu @ chain.costs
         parts = dict(zip(COST_COLUMNS, (float(x) for x in comp), strict=True))
-        out.append(DayForecast(day=t, cost=float(comp[0] + comp[1] + comp[2] - comp[3]),
+        out.append(DayForecast(day=t, cost=float(total_cost(comp)),
                                order=float(mu @ chain.orders), on_hand=float(mu @ chain.on_hand),
                                stockout_probability=float(mu @ chain.stockout), **parts))
         mu = PT @ mu
@@ -152,8 +156,9 @@ def explain(problem: Problem, policies: Mapping[str, Policy] | Sequence[Policy],
     """
     s = np.asarray(state, dtype=np.int64).reshape(-1)
     require(s.size == problem.state_dim, "state", s.tolist(),
-            f"needs {problem.state_dim} entries [α, β_1..β_L{', w' if problem.seasonal else ''}]")
-    s = make_state(problem, int(s[0]), [int(x) for x in s[1: problem.lead_time + 1]],
+            f"needs {problem.state_dim} entries "
+            f"[{'α_1..α_n' if problem.perishable else 'α'}, β_1..β_L{', w' if problem.seasonal else ''}]")
+    s = make_state(problem, *split_state(problem, s),
                    weekday=int(s[-1]) if problem.seasonal else None)
     if not isinstance(policies, Mapping):
         policies = {p.describe(): p for p in policies}

@@ -45,7 +45,7 @@ class DayForecast:
     Attributes:
         day: 1 = the period that starts with tonight's order.
         cost: expected cost ($) of that period; ``holding``, ``stockout``,
-            ``ordering``, ``revenue``: its components ($).
+            ``ordering``, ``revenue``, ``waste``: its components ($).
         order: expected order placed that evening (units).
         on_hand: expected end-of-day stock (units).
         stockout_probability: probability that some demand is unmet that day.
@@ -60,6 +60,7 @@ class DayForecast:
     order: float
     on_hand: float
     stockout_probability: float
+    waste: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ class Recommendation:
         return txt + f"; inventory position after ordering: {self.position_after}"
 
 
-def recommend(policy: Policy, on_hand: int, in_transit: Sequence[int] | int | None = None, *,
+def recommend(policy: Policy, on_hand: int | Sequence[int], in_transit: Sequence[int] | int | None = None, *,
               weekday: int | str | None = None, date: str | _dt.date | None = None,
               context: Any = None, features: dict[str, Any] | None = None) -> Recommendation:
     """The order to place now for the observed state (see :func:`make_state`).
@@ -99,6 +99,6 @@ def recommend(policy: Policy, on_hand: int, in_transit: Sequence[int] | int | No
     first = None
     if d is not None:
         first = d + _dt.timedelta(days=problem.lead_time + 1 if problem.lead_time else 1)
-    pos = int(state[: problem.lead_time + 1].sum()) + order
+    pos = int(state[: problem.position_slots].sum()) + order
     return Recommendation(order=order, state=tuple(int(x) for x in state), policy=policy.describe(),
                           problem=problem, date=d, first_demand_day=first, position_after=pos)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -64,13 +65,25 @@ def parse_ints(text: str | Sequence[int] | int | None, *, field_name: str) -> li
         raise SpecError(field_name, text, "must be comma-separated integers (units)") from None
 
 
-def make_state(problem: Problem, on_hand: int, in_transit: Sequence[int] | int | None = None, *,
+def split_state(problem: Problem, state: Any) -> tuple[int | list[int], list[int]]:
+    """``(on_hand, in_transit)`` of a full state, as :func:`make_state` takes them: ``α``
+    (an int), or a perishable product's age classes ``[α_1 .. α_n]`` (a list)."""
+    s = [int(x) for x in np.asarray(state).reshape(-1)]
+    n, L = problem.stock_slots, problem.lead_time
+    on_hand: int | list[int] = s[:n] if problem.perishable else s[0]
+    return on_hand, s[n: n + L]
+
+
+def make_state(problem: Problem, on_hand: int | Sequence[int],
+               in_transit: Sequence[int] | int | None = None, *,
                weekday: int | str | None = None, date: str | _dt.date | None = None) -> np.ndarray:
     """Build and validate the full state ``[α, β_1..β_L, (w)]`` (int64 (d,)).
 
     Args:
         problem: the problem the state belongs to.
-        on_hand: ``α`` (units) after today's demand; negative = backlog.
+        on_hand: ``α`` (units) after today's demand; negative = backlog.  A
+            perishable product: its stock by remaining life, oldest first,
+            ``[α_1 .. α_n]`` (an int when ``n = 1``; missing trailing entries are 0).
         in_transit: ``β_1..β_L`` (units; ``β_1`` arrives tomorrow morning), one
             value per lead-time period; a single number with ``L = 1``.
             Missing trailing slots are 0.
@@ -90,9 +103,24 @@ def make_state(problem: Problem, on_hand: int, in_transit: Sequence[int] | int |
             f"has {len(pipe)} entries but the lead time is L = {L} (one entry per day in transit"
             + (", none when L = 0)" if L == 0 else ")"))
     pipe = pipe + [0] * (L - len(pipe))
-    require(isinstance(on_hand, (int, np.integer)) and not isinstance(on_hand, bool), "on_hand",
-            on_hand, "must be an integer (units)")
-    a = int(on_hand)
+    if problem.perishable:
+        ages = parse_ints(on_hand, field_name="on_hand")
+        n = problem.stock_slots
+        require(len(ages) <= n, "on_hand", ages,
+                f"has {len(ages)} entries but shelf life M = {problem.shelf_life} keeps {n} "
+                "age classes overnight (oldest first)")
+        ages = ages + [0] * (n - len(ages))
+        for i, x in enumerate(ages, start=1):
+            require(x >= 0, f"on_hand[{i}]", x, "must be >= 0")
+        if problem.shelf_life == 1:
+            require(sum(ages) == 0, "on_hand", ages,
+                    "must be 0: with shelf_life = 1 nothing is carried overnight")
+        a = sum(ages)
+    else:
+        require(isinstance(on_hand, (int, np.integer)) and not isinstance(on_hand, bool), "on_hand",
+                on_hand, "must be an integer (units)")
+        a = int(on_hand)  # type: ignore[arg-type]
+        ages = [a]
     if problem.lost_sales:
         require(a >= 0, "on_hand", a, "must be >= 0 under lost sales (no backlog)")
     else:
@@ -105,14 +133,14 @@ def make_state(problem: Problem, on_hand: int, in_transit: Sequence[int] | int |
                 f"exceeds the largest single order {problem.max_order_units}")
     pos = a + sum(pipe)
     what = "capacity C" if problem.capacity is not None else "position bound B"
-    require(pos <= B, "state", [a, *pipe],
+    require(pos <= B, "state", [*ages, *pipe],
             f"infeasible: on hand + in transit = {pos} exceeds the {what} = {B}")
     w = parse_weekday(weekday)
     d = parse_date(date)
     require(w is None or d is None, "--weekday", weekday, "give --weekday or --date, not both")
     if d is not None:
         w = (d + _dt.timedelta(days=1)).weekday()
-    state = np.array([a, *pipe], dtype=np.int64)
+    state = np.array([*ages, *pipe], dtype=np.int64)
     if problem.seasonal:
         if w is None:
             raise SpecError("--weekday", None, "demand is weekday-seasonal: give tomorrow's weekday "
@@ -126,9 +154,11 @@ def make_state(problem: Problem, on_hand: int, in_transit: Sequence[int] | int |
 def describe_state(problem: Problem, state: np.ndarray) -> str:
     """``"on hand 3, in transit [2], tomorrow Sat"``."""
     s = [int(x) for x in np.asarray(state).reshape(-1)]
-    txt = f"on hand {s[0]}"
+    on_hand, pipe = split_state(problem, s)
+    txt = (f"on hand {on_hand} (oldest first)" if isinstance(on_hand, list) and len(on_hand) > 1
+           else f"on hand {sum(on_hand) if isinstance(on_hand, list) else on_hand}")
     if problem.lead_time:
-        txt += f", in transit {s[1: problem.lead_time + 1]}"
+        txt += f", in transit {pipe}"
     if problem.seasonal:
         txt += f", tomorrow {WEEKDAYS[s[-1]] if problem.period == 7 else 'phase ' + str(s[-1])}"
     return txt
@@ -137,7 +167,7 @@ def describe_state(problem: Problem, state: np.ndarray) -> str:
 def state_label(problem: Problem, state: np.ndarray) -> str:
     """Compact ``"(α,β)"`` label, with the weekday when seasonal."""
     s = [int(x) for x in np.asarray(state).reshape(-1)]
-    core = "(" + ",".join(str(x) for x in s[: problem.lead_time + 1]) + ")"
+    core = "(" + ",".join(str(x) for x in s[: problem.position_slots]) + ")"
     if problem.seasonal:
         core += " " + (WEEKDAYS[s[-1]] if problem.period == 7 else f"w{s[-1]}")
     return core

@@ -111,7 +111,8 @@ def replay(problem: Any, policy: Any, series: DemandSeries | np.ndarray, *,
     else:
         start = np.array(start_state, dtype=np.int64).reshape(-1)
         require(start.shape[0] == problem.state_dim, "start_state", start.tolist(),
-                f"must have {problem.state_dim} entries [α, β_1..β_L, (w)]")
+                f"must have {problem.state_dim} entries "
+                f"[{'α_1..α_n' if problem.perishable else 'α'}, β_1..β_L, (w)]")
         if problem.seasonal:
             from replenish.model.demand import phase_of_date
 

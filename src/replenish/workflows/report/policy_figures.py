@@ -67,7 +67,7 @@ def _plot_states(problem: Problem, reference: Policy | None) -> np.ndarray:
         states = uniq[keep]
     cols = [states[:, i] for i in range(states.shape[1] - 1, -1, -1)]
     if problem.seasonal:  # weekday first, then α, β
-        cols = [states[:, i] for i in range(problem.lead_time, -1, -1)] + [states[:, -1]]
+        cols = [states[:, i] for i in range(problem.position_slots - 1, -1, -1)] + [states[:, -1]]
     return states[np.lexsort(cols)]
 
 
@@ -161,8 +161,9 @@ def _visited_box(problem: Problem, reference: Policy | None) -> tuple[int, int]:
                    warmup=20, record=True)
     assert sim.trajectory is not None
     st = sim.trajectory["states"][:, 20:].reshape(-1, problem.state_dim)
-    a_hi = int(np.ceil(1.25 * max(1, st[:, 0].max()))) + problem.order_multiple
-    b_hi = int(np.ceil(1.25 * max(1, st[:, 1].max()))) + problem.order_multiple if problem.lead_time else B
+    n = problem.stock_slots
+    a_hi = int(np.ceil(1.25 * max(1, st[:, :n].sum(axis=1).max()))) + problem.order_multiple
+    b_hi = int(np.ceil(1.25 * max(1, st[:, n].max()))) + problem.order_multiple if problem.lead_time else B
     return min(B, a_hi), min(B, b_hi)
 
 
@@ -172,6 +173,8 @@ def _heatmap_grid(problem: Problem, phase: int, box: tuple[int, int] | None = No
     lo = problem.min_net_inventory
     B = problem.bound
     a_hi, b_hi = box if box is not None else (B, B)
+    if problem.shelf_life == 1:  # nothing is carried overnight
+        a_hi = 0
     alphas = np.arange(lo, a_hi + 1)
     if len(alphas) > MAX_HEATMAP_AXIS:
         alphas = np.unique(np.linspace(lo, a_hi, MAX_HEATMAP_AXIS).round().astype(np.int64))
@@ -184,9 +187,10 @@ def _heatmap_grid(problem: Problem, phase: int, box: tuple[int, int] | None = No
         betas = np.zeros(1, dtype=np.int64)
     A, Bt = np.meshgrid(alphas, betas)
     st = np.zeros((A.size, problem.state_dim), dtype=np.int64)
-    st[:, 0] = A.ravel()
+    n = problem.stock_slots  # a perishable product: all of it in the freshest age class
+    st[:, n - 1] = A.ravel()
     if problem.lead_time >= 1:
-        st[:, 1] = Bt.ravel()
+        st[:, n] = Bt.ravel()
     if problem.seasonal:
         st[:, -1] = phase
     return alphas, betas, st
@@ -213,7 +217,7 @@ def fig_heatmaps(problem: Problem, policies: Sequence[tuple[str, Policy]], prefi
     for k, (_lab, pol) in enumerate(policies):
         for w in phases:
             alphas, betas, st = _heatmap_grid(problem, w, box)
-            ok = st[:, : problem.lead_time + 1].sum(axis=1) <= problem.bound
+            ok = st[:, : problem.position_slots].sum(axis=1) <= problem.bound
             z = np.full(st.shape[0], np.nan)
             if ok.any():
                 z[ok] = pol.act(st[ok])
