@@ -28,10 +28,11 @@ class Evaluation:
         average_cost: $/period (exact, or the simulation mean).
         exact: True when computed from the stationary distribution.
         ci95: 95% confidence interval for simulated results, ``None`` if exact.
-        breakdown: $/period by component (holding, stockout, ordering, revenue).
+        breakdown: $/period by component (holding, stockout, ordering, revenue, waste).
         fill_rate: fraction of demand served from stock on the day.
         stockout_rate: fraction of periods with unmet demand.
         average_on_hand: mean end-of-day stock (units).
+        waste_rate: units expired / units ordered (0 for a product that keeps).
     """
 
     average_cost: float
@@ -41,12 +42,13 @@ class Evaluation:
     fill_rate: float
     stockout_rate: float
     average_on_hand: float
+    waste_rate: float = 0.0
 
     @classmethod
     def from_exact(cls, e: ExactEvaluation) -> Evaluation:
         """The common summary of an exact (Markov-chain) evaluation."""
         return cls(e.average_cost, True, None, e.breakdown, e.fill_rate, e.stockout_probability,
-                   e.average_on_hand)
+                   e.average_on_hand, e.waste_rate)
 
 
 def evaluate(problem: Problem, policy: Policy, *, exact: bool | None = None,
@@ -71,7 +73,7 @@ def evaluate(problem: Problem, policy: Policy, *, exact: bool | None = None,
     s = simulate(problem, policy, rng=rng if rng is not None else np.random.default_rng(0),
                  n_paths=n_paths, horizon=horizon, warmup=warmup)
     return Evaluation(s.average_cost, False, s.ci95, s.breakdown, s.fill_rate, s.stockout_days,
-                      s.average_on_hand)
+                      s.average_on_hand, s.waste_rate)
 
 
 def relative_gap(cost: float, optimum: float | None) -> float | None:

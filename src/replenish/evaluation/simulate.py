@@ -39,7 +39,8 @@ class SimulationResult:
         path_costs: float64 (n_paths,), each path's average cost per period.
         n_paths, horizon, warmup: the simulation size.
         trajectory: optional dict of (n_paths, horizon) arrays (``states``
-            (n_paths, horizon + 1, d), ``orders``, ``demand``, ``cost``).
+            (n_paths, horizon + 1, d), ``orders``, ``demand``, ``cost``, ``short``,
+            ``expired``).
     """
 
     average_cost: float
@@ -123,7 +124,8 @@ def simulate(problem: Problem, policy: Policy, *, rng: np.random.Generator | Non
         traj = {"states": np.empty((n_paths, horizon + 1, problem.state_dim), dtype=np.int64),
                 "orders": np.empty((n_paths, horizon), dtype=np.int64),
                 "demand": demand, "cost": np.empty((n_paths, horizon)),
-                "short": np.empty((n_paths, horizon), dtype=np.int64)}
+                "short": np.empty((n_paths, horizon), dtype=np.int64),
+                "expired": np.empty((n_paths, horizon), dtype=np.int64)}
         traj["states"][:, 0] = states
     for t in range(horizon):
         orders = clip_orders(problem, states, policy.act(states))
@@ -142,6 +144,7 @@ def simulate(problem: Problem, policy: Policy, *, rng: np.random.Generator | Non
             traj["orders"][:, t] = orders
             traj["cost"][:, t] = r.total_cost
             traj["short"][:, t] = r.short
+            traj["expired"][:, t] = r.expired
         states = r.states
     per_path = path_cost / n_keep
     mean = float(per_path.mean())

@@ -259,6 +259,7 @@ class SolveResult:
             "fill_rate": e.fill_rate,
             "stockout_rate": e.stockout_rate,
             "average_on_hand": e.average_on_hand,
+            **({"waste_rate": e.waste_rate} if self.policy.problem.perishable else {}),
             **({"extras": self.extras} if self.extras else {}),
         }
 

@@ -352,7 +352,7 @@ def _output(policy: ContextualPolicy, train_end: int, days: int = 0) -> MethodOu
                    warmup=0)
     ev = Evaluation(average_cost=sim.average_cost, exact=False, ci95=None, breakdown=sim.breakdown,
                     fill_rate=sim.fill_rate, stockout_rate=sim.stockout_days,
-                    average_on_hand=sim.average_on_hand)
+                    average_on_hand=sim.average_on_hand, waste_rate=sim.waste_rate)
     return MethodOutput(policy, params=policy.params(), evaluation=ev,
                         extras={"forecaster": fc.choice, "cv": fc.cv, "importances": fc.importances,
                                 "train_end": fc.train_end, "evaluation": "training-window replay"})

@@ -125,9 +125,11 @@ class Comparison:
     def table(self) -> str:
         """A plain-text table: fitted-model cost, train and test replay cost per day, vs reference."""
         ref = self.reference_total
+        waste = self.problem.perishable
         head = (f"{'method':<20} {'model $/day':>11} {'train $/day':>11} {'test $/day':>10} "
                 f"{'test total $':>13} {'vs ' + (self.reference or '-'):>9} {'fill':>6} "
-                f"{'out days':>8} {'avg stock':>9} {'sec':>7}")
+                f"{'out days':>8} {'avg stock':>9} " + (f"{'wasted':>7} {'waste %':>7} " if waste else "")
+                + f"{'sec':>7}")
         lines = [head, "-" * len(head)]
         for r in self.results:
             if r.error is not None or r.solve is None or r.test is None or r.train is None:
@@ -137,7 +139,9 @@ class Comparison:
             lines.append(f"{r.method:<20} {r.solve.average_cost:>11.2f} {r.train.average_cost:>11.2f} "
                          f"{r.test.average_cost:>10.2f} {r.test.total_cost:>13.0f} {rel:>9} "
                          f"{r.test.fill_rate:>6.3f} {r.test.stockout_days:>8d} "
-                         f"{r.test.average_on_hand:>9.1f} {r.solve.seconds:>7.1f}")
+                         f"{r.test.average_on_hand:>9.1f} "
+                         + (f"{r.test.wasted:>7d} {100 * r.test.waste_rate:>6.1f}% " if waste else "")
+                         + f"{r.solve.seconds:>7.1f}")
         return "\n".join(lines)
 
 
@@ -378,4 +382,6 @@ def header(comp: Comparison) -> str:
     return (f"{p.name}: trained on {h.train.first} .. {h.train.last} ({len(h.train)} days), "
             f"replayed on {h.test.first} .. {h.test.last} ({len(h.test)} days); L = {p.lead_time}, "
             f"{p.excess_demand}, h = {p.holding_cost:g}, p = {p.stockout_cost:g}, "
-            f"K = {p.fixed_order_cost:g}, pack m = {p.order_multiple}, bound B = {p.bound}")
+            f"K = {p.fixed_order_cost:g}, pack m = {p.order_multiple}, bound B = {p.bound}"
+            + (f"; perishable: shelf life M = {p.shelf_life} ({p.issuing.upper()}), "
+               f"w = {p.waste_cost:g} $/unit wasted" if p.perishable else ""))

@@ -200,4 +200,4 @@ def _replay_training_window(policy: DQNPolicy, ctx: Context, train_end: int):  #
     sim = simulate(pr, policy, demand=ctx.demand[None, :train_end], start=start, warmup=0)
     return Evaluation(average_cost=sim.average_cost, exact=False, ci95=None, breakdown=sim.breakdown,
                       fill_rate=sim.fill_rate, stockout_rate=sim.stockout_days,
-                      average_on_hand=sim.average_on_hand)
+                      average_on_hand=sim.average_on_hand, waste_rate=sim.waste_rate)

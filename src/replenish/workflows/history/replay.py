@@ -22,18 +22,20 @@ class ReplayResult:
     """A policy replayed on an actual demand series.
 
     Attributes:
-        total_cost: $ over the window (holding + stockout + ordering − revenue).
+        total_cost: $ over the window (holding + stockout + ordering − revenue + waste).
         average_cost: $/day.
-        breakdown: $/day by component: holding, stockout, ordering, revenue.
+        breakdown: $/day by component: holding, stockout, ordering, revenue, waste.
         fill_rate: units served from stock on the day / units demanded.
         stockout_days: number of days with unmet demand.
         stockout_rate: fraction of days with unmet demand.
         average_on_hand: mean end-of-day on-hand stock (units).
         days: length of the window.
+        wasted: units that expired over the window (0 for a product that keeps).
+        waste_rate: units expired / units ordered over the window.
         dates: ``datetime64[D]`` (days,) the days replayed.
         start_state: the full state the evening before the first day.
         trajectory: ``states`` (days + 1, d), ``orders``, ``demand``, ``cost``,
-            ``short`` (days,) arrays, for plotting.
+            ``short``, ``expired`` (days,) arrays, for plotting.
     """
 
     total_cost: float
@@ -47,6 +49,8 @@ class ReplayResult:
     dates: np.ndarray = field(repr=False)
     start_state: np.ndarray = field(repr=False)
     trajectory: dict[str, np.ndarray] = field(repr=False)
+    wasted: int = 0
+    waste_rate: float = 0.0
 
     def to_json(self, prefix: str = "") -> dict[str, Any]:
         """Scalar fields as a JSON-serialisable dict, keys prefixed with ``prefix``."""
@@ -55,7 +59,8 @@ class ReplayResult:
              "stockout_days": self.stockout_days, "stockout_rate": self.stockout_rate,
              "average_on_hand": self.average_on_hand, "days": self.days,
              "first_day": str(self.dates[0]), "last_day": str(self.dates[-1]),
-             "start_state": self.start_state.tolist()}
+             "start_state": self.start_state.tolist(), "wasted": self.wasted,
+             "waste_rate": self.waste_rate}
         return {f"{prefix}{k}": v for k, v in d.items()}
 
 
@@ -65,7 +70,9 @@ def default_start_state(problem: Any, series: DemandSeries) -> np.ndarray:
     Nothing in transit; on hand ``α₀ = ⌈Σ_{j<L} E[D_{w₀+j}]⌉`` under the
     problem's (fitted) model, i.e. enough for the expected demand of the ``L``
     days before tonight's order can arrive (0 when ``L = 0``), capped at the
-    position bound; phase = that of the first day (its weekday for weekday models, its day
+    position bound (a perishable product: fresh, in its youngest age class; with a
+    shelf life of one day, arriving tomorrow morning as ``β_1``, rounded up to the pack);
+    phase = that of the first day (its weekday for weekday models, its day
     index for a :class:`~replenish.model.demand.DatedDemand`).  The same for every
     policy, so differences in replayed cost come from the policies alone.
     """
@@ -74,7 +81,14 @@ def default_start_state(problem: Any, series: DemandSeries) -> np.ndarray:
     w0 = phase_of_date(problem.demand, series.dates[0]) if len(series) else 0
     state = problem.start_state(w0)
     exp = sum(problem.demand.mean_at((w0 + j) % problem.period) for j in range(problem.lead_time))
-    state[0] = min(math.ceil(exp - 1e-9), problem.bound)
+    alpha = min(math.ceil(exp - 1e-9), problem.bound)
+    if not problem.perishable:
+        state[0] = alpha
+    elif problem.shelf_life > 1:
+        state[problem.stock_slots - 1] = alpha
+    elif problem.lead_time >= 1:
+        m = problem.order_multiple
+        state[problem.stock_slots] = min(-(-alpha // m) * m, problem.max_order_units)
     return state
 
 
@@ -127,4 +141,5 @@ def replay(problem: Any, policy: Any, series: DemandSeries | np.ndarray, *,
                         breakdown=sim.breakdown, fill_rate=sim.fill_rate,
                         stockout_days=int((short > 0).sum()), stockout_rate=sim.stockout_days,
                         average_on_hand=sim.average_on_hand, days=n, dates=series.dates,
-                        start_state=start, trajectory=traj)
+                        start_state=start, trajectory=traj, wasted=int(traj["expired"].sum()),
+                        waste_rate=float(traj["expired"].sum() / max(int(traj["orders"].sum()), 1)))

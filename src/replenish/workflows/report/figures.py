@@ -260,7 +260,7 @@ def fig_replay(comparison: Any, labels_by_method: dict[str, str], prefix: str) -
     fig, axes = plt.subplots(len(runs), 1, figsize=(11, 1.9 * len(runs) + 1.0), sharex=True,
                              squeeze=False)
     ymax = max(max(float(r.test.trajectory["demand"][:n].max()),
-                   float(r.test.trajectory["states"][1: n + 1, 0].max()),
+                   float(_on_hand(r)[:n].max()),
                    float(r.test.trajectory["orders"][:n].max())) for r in runs)
     ymax = max(ymax, 1.0)
     for ax, r in zip(axes[:, 0], runs, strict=True):
@@ -268,7 +268,11 @@ def fig_replay(comparison: Any, labels_by_method: dict[str, str], prefix: str) -
         x = r.test.dates[:n].astype("datetime64[D]").astype(object)
         color, marker = method_style(r.method)
         ax.bar(x, t["demand"][:n], width=0.8, color="0.85", label="demand")
-        ax.step(x, t["states"][1: n + 1, 0], where="mid", color="0.25", lw=1.2, label="on hand at close")
+        ax.step(x, _on_hand(r)[:n], where="mid", color="0.25", lw=1.2, label="on hand at close")
+        if r.policy is not None and r.policy.problem.perishable:
+            gone = t["expired"][:n] > 0
+            ax.plot(np.asarray(x)[gone], t["expired"][:n][gone], "x", ls="none", ms=5, color="#8c564b",
+                    label="wasted")
         pos = t["orders"][:n] > 0
         ax.plot(np.asarray(x)[pos], t["orders"][:n][pos], marker, ls="none", ms=5, color=color,
                 label="order placed")
@@ -467,6 +471,14 @@ def fig_explain(problem: Problem, explanations: list[Any], labels: Sequence[str]
                   "method choosing it (★ DP optimum, rings in each method's colour).")
 
 
+def _on_hand(run: Any) -> np.ndarray:
+    """Stock on hand each evening of a replayed run (every age class of a perishable product)."""
+    states = run.test.trajectory["states"][1:]
+    problem = run.policy.problem if run.policy is not None else None
+    n = problem.stock_slots if problem is not None and problem.perishable else 1
+    return states[:, :n].sum(axis=1)
+
+
 def compare_replay_png(comparison: Any, days: int = 56) -> bytes | None:
     """``test_replay.png`` of ``replenish compare``: the first ``days`` days of the test window
     (demand, on-hand stock, orders) per method, 90 dpi, matplotlib's default style."""
@@ -481,7 +493,7 @@ def compare_replay_png(comparison: Any, days: int = 56) -> bytes | None:
         n = min(days, r.test.days)
         x = r.test.dates[:n].astype("datetime64[D]").astype(object)
         ax.bar(x, t["demand"][:n], color="0.85", label="demand")
-        ax.step(x, t["states"][1: n + 1, 0], where="mid", color="C0", label="on hand (evening)")
+        ax.step(x, _on_hand(r)[:n], where="mid", color="C0", label="on hand (evening)")
         ax.plot(x, t["orders"][:n], "o", ms=3, color="C3", label="order")
         ax.set_ylabel("units")
         ax.set_title(f"{r.method}: test {r.test.average_cost:.1f} $/day, fill {r.test.fill_rate:.3f}",

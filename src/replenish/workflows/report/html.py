@@ -117,6 +117,9 @@ def problem_table(problem: Problem) -> str:
             ("stockout p", f"{problem.stockout_cost:g} $/unit"),
             ("fixed order K", f"{problem.fixed_order_cost:g} $/order"),
             ("unit cost c", f"{problem.unit_cost:g} $/unit"), ("price r", f"{problem.price:g} $/unit")]
+    if problem.perishable:
+        rows += [("shelf life M", f"{problem.shelf_life} period(s), issuing {problem.issuing.upper()}"),
+                 ("waste w", f"{problem.waste_cost:g} $/unit expired")]
     return table_html(("parameter", "value"), rows, cls="params", left=2)
 
 
@@ -125,21 +128,30 @@ def summary_html(rows: list[dict[str, Any]], historical: bool, recommended: str 
     highlighted, else the cheapest one."""
     head = ["method", "policy", "avg cost $/period", "95% CI / exact", "gap to optimum",
             "vs reference", "training s", "fill rate", "days with stockout", "avg on hand"]
+    waste = any("waste" in (r.get("breakdown") or {}) and r.get("perishable") for r in rows)
+    if waste:
+        head += ["waste $/period"]
     if historical:
         head += ["test $/day", "test total $", "test vs ref", "test stockout days"]
+        if waste:
+            head += ["test units wasted", "test waste rate"]
     body, classes = [], []
     best = min((r["average_cost"] for r in rows), default=None)
     for r in rows:
         line = [r["label"], r["policy"], fmt_cost(r["average_cost"]), ci_text(r), fmt_pct(r.get("gap")),
                 fmt_pct(r.get("relative_to_reference")), f"{r.get('seconds', 0.0):.2f}",
                 f"{r['fill_rate']:.4f}", f"{100 * r['stockout_rate']:.2f}%", f"{r['average_on_hand']:.2f}"]
+        if waste:
+            line.append(fmt_cost((r.get("breakdown") or {}).get("waste", 0.0)))
         if historical:
             if r.get("test_average_cost") is not None:
                 rel = r.get("test_relative_to_reference")
                 line += [fmt_cost(r["test_average_cost"]), f"{r['test_total_cost']:.2f}",
                          "—" if rel is None else f"{100 * (rel - 1):+.2f}%", str(r["test_stockout_days"])]
+                if waste:
+                    line += [str(r.get("test_wasted", 0)), f"{100 * r.get('test_waste_rate', 0.0):.1f}%"]
             else:
-                line += ["—"] * 4
+                line += ["—"] * (6 if waste else 4)
         body.append(line)
         hit = r["label"] == recommended if recommended is not None else r["average_cost"] == best
         classes.append("best" if hit else "")

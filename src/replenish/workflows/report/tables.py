@@ -79,6 +79,7 @@ def summary_rows(results: Sequence[SolveResult], labels: Sequence[str] | None = 
         row["label"] = lab
         row["policy"] = r.policy.describe()
         row["learner"] = r.method in LEARNERS
+        row["perishable"] = r.policy.problem.perishable
         row["best_static"] = ref_label
         g0 = ref.average_cost if ref is not None else None
         row["relative_to_best_static"] = (None if g0 is None else
@@ -97,9 +98,9 @@ def summary_rows(results: Sequence[SolveResult], labels: Sequence[str] | None = 
 CSV_FIELDS = ("label", "method", "policy", "average_cost", "exact", "ci95_low", "ci95_high",
                "optimal_average_cost", "gap", "relative_to_best_static", "relative_to_reference",
                "seconds", "fill_rate", "stockout_rate", "average_on_hand", "holding", "stockout",
-               "ordering", "revenue",
+               "ordering", "revenue", "waste",
                "test_average_cost", "test_total_cost", "test_fill_rate", "test_stockout_days",
-               "test_relative_to_reference")
+               "test_relative_to_reference", "test_wasted", "test_waste_rate")
 
 
 def results_csv(sections: list[dict[str, Any]]) -> str:
@@ -123,9 +124,10 @@ def _replay_days(comparison: Any) -> Iterator[tuple[str, Any, int, Any, Any, Any
             continue
         t = r.test.trajectory
         wd = (r.test.dates.astype(np.int64) + 3) % 7
+        n = r.policy.problem.stock_slots if r.policy.problem.perishable else 1  # every age class
         for i in range(r.test.days):
             yield (r.method, r.test.dates[i], int(wd[i]), t["demand"][i], t["orders"][i],
-                   t["states"][i + 1][0], t["short"][i], t["cost"][i])
+                   t["states"][i + 1][:n].sum(), t["short"][i], t["cost"][i])
 
 
 def replay_csv(comparison: Any, labels: dict[str, str]) -> str:
