@@ -36,6 +36,19 @@ class MethodOutput:
     optimal_average_cost: float | None = None
 
 
+def exact_evaluation_fits(problem: Problem, *, reduced: bool, limit: int) -> bool:
+    """True when the ``reduced`` (or full) state space of ``problem`` has at most ``limit`` states:
+    the learners' ``eval_mode = "auto"`` test.  A space too large even to index (long lead
+    times, :class:`~replenish.model.statespace.StateSpace` refuses it) does not fit."""
+    from replenish.core.validate import SpecError
+    from replenish.model.statespace import StateSpace
+
+    try:
+        return StateSpace(problem, reduced=reduced).count() <= limit
+    except SpecError:
+        return False
+
+
 class MethodFn(Protocol):
     """The signature of every method function."""
 

@@ -53,10 +53,9 @@ from replenish.evaluation.markov import evaluate_exact
 from replenish.evaluation.simulate import draw_demand, simulate
 from replenish.model.dynamics import feasible_max
 from replenish.model.spec import Problem
-from replenish.model.statespace import StateSpace
 from replenish.policies.base import Policy
 from replenish.policies.dqn import DQNPolicy, Observation, build_q_network, safe_torch_load
-from replenish.solvers.base import run_trainer
+from replenish.solvers.base import exact_evaluation_fits, run_trainer
 from replenish.solvers.dcl.config import DCLConfig
 from replenish.solvers.dcl.rollouts import (
     PolicyTable,
@@ -140,7 +139,7 @@ class DCLTrainer:
                                             demand_features=True)
         self.exact_eval = cfg.eval_mode == "exact" or (
             cfg.eval_mode == "auto"
-            and StateSpace(problem, reduced=True).count() <= cfg.exact_states)
+            and exact_evaluation_fits(problem, reduced=True, limit=cfg.exact_states))
         rng_eval = np.random.default_rng(np.random.SeedSequence([seed, _EVAL_KEY]))
         self.eval_demand = draw_demand(problem, rng_eval, n_paths=cfg.eval_paths, horizon=cfg.eval_horizon)
         self.generation = 0

@@ -65,9 +65,8 @@ from replenish.evaluation.markov import evaluate_exact
 from replenish.evaluation.simulate import draw_demand, simulate
 from replenish.model.dynamics import feasible_max, step
 from replenish.model.spec import Problem
-from replenish.model.statespace import StateSpace
 from replenish.policies.dqn import DQNPolicy, Observation, build_q_network, masked_argmax, safe_torch_load
-from replenish.solvers.base import run_trainer
+from replenish.solvers.base import exact_evaluation_fits, run_trainer
 from replenish.solvers.dqn.buffer import ReplayBuffer
 from replenish.solvers.dqn.config import DQNConfig
 from replenish.solvers.dqn.monitor import Monitor
@@ -165,7 +164,8 @@ class DQNTrainer:
                                 hidden=cfg.hidden, dueling=cfg.dueling)
         self.exact_eval = cfg.eval_mode == "exact" or (
             cfg.eval_mode == "auto"
-            and StateSpace(problem, reduced=self.policy.uses_reduced_state).count() <= cfg.exact_states)
+            and exact_evaluation_fits(problem, reduced=self.policy.uses_reduced_state,
+                                      limit=cfg.exact_states))
 
         # the parallel paths, the reward scale and the learning state
         self.states = np.tile(problem.start_state(), (self.num_envs, 1))
