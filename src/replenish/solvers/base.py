@@ -16,6 +16,39 @@ from replenish.policies.base import Policy
 
 
 @dataclass(frozen=True)
+class LearnerOptions:
+    """A learner's ``[table]`` split into its config object and its run switches.
+
+    Attributes:
+        config: the config dataclass (``DQNConfig``, ``DCLConfig``).
+        logdir, checkpoint_dir: folders (``None``: none); ``resume``: continue a checkpoint.
+    """
+
+    config: Any
+    logdir: str | None
+    checkpoint_dir: str | None
+    resume: bool
+
+
+def learner_options(options: dict[str, Any], config_cls: type, run_keys: dict[str, Any],
+                    table: str, *, variant_field: str | None = None) -> LearnerOptions:
+    """Check a learner's ``[table]`` (its config's fields plus ``run_keys``; one-line
+    :class:`~replenish.core.validate.SpecError`), move ``variant`` to ``variant_field`` when
+    given, turn ``hidden`` into a tuple and build the config."""
+    from replenish.core.validate import check_keys, option_types
+
+    check_keys(options, option_types(config_cls) | run_keys, table)
+    opts = dict(options)
+    run = {k: opts.pop(k) for k in list(opts) if k in run_keys}
+    if variant_field is not None and "variant" in run:
+        opts[variant_field] = run.pop("variant")
+    if "hidden" in opts:
+        opts["hidden"] = tuple(opts["hidden"])
+    return LearnerOptions(config_cls(**opts), run.get("logdir"), run.get("checkpoint_dir"),
+                          bool(run.get("resume", False)))
+
+
+@dataclass(frozen=True)
 class MethodOutput:
     """What a method returns.
 

@@ -69,6 +69,10 @@ bracket seen so far (``interrupted=True``).
 Threads: the sweeps run over states in parallel (numba ``prange``) when the
 model is large (:data:`PARALLEL_MIN_STATES`); numba was chosen over C
 extensions because the transition kernel it checks against is numba code too.
+
+Size: about 900 lines, kept together on purpose: the ranking, the period tables, the
+factorisation check and the sweeps share one indexing of the reduced states, and the
+compiled sweeps inline the ranking helpers; a change to one must be read with the others.
 """
 
 from __future__ import annotations

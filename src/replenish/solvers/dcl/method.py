@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from replenish.core.validate import check_keys, option_types
 from replenish.model.spec import Problem
-from replenish.solvers.base import MethodOutput
+from replenish.solvers.base import MethodOutput, learner_options
 from replenish.solvers.dcl.config import DCLConfig
 from replenish.solvers.dcl.trainer import train_dcl
 
@@ -22,20 +21,13 @@ def dcl_method(problem: Problem, *, options: dict[str, Any], seed: int,
                progress: bool) -> MethodOutput:
     """Deep controlled learning (``[dcl]`` table: :class:`DCLConfig` fields; flags ``logdir``,
     ``resume``, ``checkpoint_dir``)."""
-    check_keys(options, option_types(DCLConfig) | _RUN_KEYS, "dcl")
-    opts = dict(options)
-    run = {k: opts.pop(k) for k in list(opts) if k in _RUN_KEYS}
-    if "hidden" in opts:
-        opts["hidden"] = tuple(opts["hidden"])
-    cfg = DCLConfig(**opts)
-    optimum = None
-    if run.get("logdir"):
-        from replenish.solvers.dp import optimal_average_cost
+    lo = learner_options(options, DCLConfig, _RUN_KEYS, "dcl")
+    cfg = lo.config
+    from replenish.solvers.dp import optimal_average_cost  # the gap in TensorBoard
 
-        optimum = optimal_average_cost(problem)
-    r = train_dcl(problem, config=cfg, seed=seed, logdir=run.get("logdir"),
-                  checkpoint_dir=run.get("checkpoint_dir"), resume=bool(run.get("resume", False)),
-                  progress=progress, optimum=optimum)
+    r = train_dcl(problem, config=cfg, seed=seed, logdir=lo.logdir, checkpoint_dir=lo.checkpoint_dir,
+                  resume=lo.resume, progress=progress,
+                  optimum=optimal_average_cost(problem) if lo.logdir else None)
     extras = {"start_policy": {"kind": "capped-base-stock", **r.start_params},
               "start_average_cost": r.start_cost, "best_generation": r.best_generation,
               "train_seconds": r.seconds, "resumed_from": r.resumed_from, "checkpoint": r.checkpoint,

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from replenish.core.validate import check_keys, option_types
 from replenish.model.spec import Problem
-from replenish.solvers.base import MethodOutput
+from replenish.solvers.base import MethodOutput, learner_options
 from replenish.solvers.dqn.config import DQNConfig
 from replenish.solvers.dqn.trainer import train_dqn
 
@@ -23,22 +22,13 @@ def dqn_method(problem: Problem, *, options: dict[str, Any], seed: int,
                progress: bool) -> MethodOutput:
     """DQN (``[dqn]`` table: :class:`DQNConfig` fields; flags ``steps``, ``logdir``,
     ``resume``, ``checkpoint_dir``; ``variant`` = objective ``average|discounted``)."""
-    check_keys(options, option_types(DQNConfig) | _RUN_KEYS, "dqn")
-    opts = dict(options)
-    run = {k: opts.pop(k) for k in list(opts) if k in _RUN_KEYS}
-    if "variant" in run:
-        opts["objective"] = run.pop("variant")
-    if "hidden" in opts:
-        opts["hidden"] = tuple(opts["hidden"])
-    cfg = DQNConfig(**opts)
-    optimum = None
-    if run.get("logdir"):
-        from replenish.solvers.dp import optimal_average_cost
+    lo = learner_options(options, DQNConfig, _RUN_KEYS, "dqn", variant_field="objective")
+    cfg = lo.config
+    from replenish.solvers.dp import optimal_average_cost  # the gap in TensorBoard
 
-        optimum = optimal_average_cost(problem)
-    r = train_dqn(problem, config=cfg, seed=seed, logdir=run.get("logdir"),
-                  checkpoint_dir=run.get("checkpoint_dir"), resume=bool(run.get("resume", False)),
-                  progress=progress, optimum=optimum)
+    r = train_dqn(problem, config=cfg, seed=seed, logdir=lo.logdir, checkpoint_dir=lo.checkpoint_dir,
+                  resume=lo.resume, progress=progress,
+                  optimum=optimal_average_cost(problem) if lo.logdir else None)
     extras = {"steps": r.steps, "updates": r.updates, "train_seconds": r.seconds,
               "best_eval_cost": r.best_eval_cost, "cost_scale": r.cost_scale,
               "resumed_from": r.resumed_from, "checkpoint": r.checkpoint,
