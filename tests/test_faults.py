@@ -440,7 +440,11 @@ def test_dqn_ctrl_c_at_three_moments_then_resume_is_bit_identical(tmp_path):
     random 0–1.5 s after the attempt's first new checkpoint (so it lands mid-training),
     each time resumed with ``--resume``: the final policy file is byte-identical to an
     uninterrupted run's and the result JSON equal apart from timing."""
-    text = BIKE + DQN_TABLE.replace("checkpoint_every = 500", "checkpoint_every = 1000")
+    # 12,000 steps (about 12 s): long enough that each of the three interrupts lands during
+    # training (with 4,000 the run ended before the second and third, and the one landing could
+    # hit a checkpoint step on a loaded machine)
+    text = BIKE + DQN_TABLE.replace("checkpoint_every = 500", "checkpoint_every = 1000").replace(
+        "steps = 4000", "steps = 12000")
     argv = ["solve", "c.toml", "--method", "dqn", "--out", "out", "-q"]
     ref, run, total = reference_run(tmp_path, text, argv)
     ck = run / "out" / "checkpoints" / "last.pt"
