@@ -326,6 +326,28 @@ class Problem:
             s[-1] = phase % self.period
         return s
 
+    def stocked_state(self, phase: int = 0) -> np.ndarray:
+        """The state a replay starts from: nothing in transit, and on hand enough for the
+        expected demand of the ``L`` days before tonight's order can arrive,
+        ``⌈Σ_{j<L} E[D_{w+j}]⌉`` capped at ``B`` (0 when ``L = 0``); phase ``phase``.
+
+        A perishable product holds it fresh, in its youngest age class; with a shelf life of
+        one day (nothing is carried overnight) it arrives tomorrow morning as ``β_1``, rounded
+        up to the pack.  Every replay of every method starts here, so that differences in
+        replayed cost come from the policies alone.
+        """
+        state = self.start_state(phase)
+        exp = sum(self.demand.mean_at((phase + j) % self.period) for j in range(self.lead_time))
+        alpha = min(math.ceil(exp - 1e-9), self.bound)
+        if not self.perishable:
+            state[0] = alpha
+        elif (self.shelf_life or 0) > 1:
+            state[self.stock_slots - 1] = alpha
+        elif self.lead_time >= 1:
+            m = self.order_multiple
+            state[self.stock_slots] = min(-(-alpha // m) * m, self.max_order_units)
+        return state
+
     def replace(self, **changes: Any) -> Problem:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)

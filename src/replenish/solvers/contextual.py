@@ -345,9 +345,7 @@ def _output(policy: ContextualPolicy, train_end: int, days: int = 0) -> MethodOu
     fc = policy.forecaster
     pr = policy.problem
     first = max(0, train_end - days) if days > 0 else 0
-    start = pr.start_state(first)
-    start[0] = min(math.ceil(sum(pr.demand.mean_at(first + j) for j in range(pr.lead_time)) - 1e-9),
-                   pr.bound)
+    start = pr.stocked_state(first)
     sim = simulate(pr, policy, demand=policy.context.demand[None, first:train_end], start=start,
                    warmup=0)
     ev = Evaluation(average_cost=sim.average_cost, exact=False, ci95=None, breakdown=sim.breakdown,

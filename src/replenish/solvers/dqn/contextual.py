@@ -195,8 +195,7 @@ def _replay_training_window(policy: DQNPolicy, ctx: Context, train_end: int):  #
     from replenish.evaluation.simulate import simulate
 
     pr = policy.problem
-    start = pr.start_state(0)
-    start[0] = min(math.ceil(sum(pr.demand.mean_at(j) for j in range(pr.lead_time)) - 1e-9), pr.bound)
+    start = pr.stocked_state(0)
     sim = simulate(pr, policy, demand=ctx.demand[None, :train_end], start=start, warmup=0)
     return Evaluation(average_cost=sim.average_cost, exact=False, ci95=None, breakdown=sim.breakdown,
                       fill_rate=sim.fill_rate, stockout_rate=sim.stockout_days,

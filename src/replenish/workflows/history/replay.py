@@ -4,7 +4,6 @@ method.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,17 +78,7 @@ def default_start_state(problem: Any, series: DemandSeries) -> np.ndarray:
     from replenish.model.demand import phase_of_date
 
     w0 = phase_of_date(problem.demand, series.dates[0]) if len(series) else 0
-    state = problem.start_state(w0)
-    exp = sum(problem.demand.mean_at((w0 + j) % problem.period) for j in range(problem.lead_time))
-    alpha = min(math.ceil(exp - 1e-9), problem.bound)
-    if not problem.perishable:
-        state[0] = alpha
-    elif problem.shelf_life > 1:
-        state[problem.stock_slots - 1] = alpha
-    elif problem.lead_time >= 1:
-        m = problem.order_multiple
-        state[problem.stock_slots] = min(-(-alpha // m) * m, problem.max_order_units)
-    return state
+    return problem.stocked_state(w0)
 
 
 def replay(problem: Any, policy: Any, series: DemandSeries | np.ndarray, *,
