@@ -25,10 +25,19 @@ method, the forecaster's total pinball ratio, the series on which each
 contextual policy loses to weekday base-stock (with the forecaster's choice
 and the series' mean demand, the usual why), and the largest series' timing.
 
+With ``--dqn-seeds 0,1,2`` the contextual DQN (``dqn-context``, its defaults) is trained once
+per seed on every series, origin and K as well (about 5–10 CPU minutes a training; restrict the
+run with ``--series``, ``--origins`` and ``--k``).  Its rows carry ``dqn_context`` (test total
+cost per seed, CPU seconds per seed); the summary adds, per origin and K, the DQN's total over
+the best contextual policy's total (the better of ``forecast-base-stock`` and ``lookahead`` in
+total) for every seed and the worst seed, the same against the per-series better of the two,
+and the series where the DQN loses most.
+
 Usage::
 
     python benchmarks/context.py --jobs 2                 # every series with 2016 sales
     python benchmarks/context.py --series 20 --jobs 2     # 20 evenly spaced series
+    python benchmarks/context.py --series 12 --origins 2018-01-01 --dqn-seeds 0,1,2 --jobs 2
 """
 
 from __future__ import annotations
@@ -63,7 +72,8 @@ def series_keys(path: Path) -> list[tuple[int, int, float]]:
 
 
 def run_series(key: tuple[int, int, float], ks: tuple[float, ...], weather: bool,
-               reuse: dict[tuple[int, int, str, float], dict[str, Any]] | None = None
+               reuse: dict[tuple[int, int, str, float], dict[str, Any]] | None = None,
+               origins: tuple[str, ...] = ORIGINS, dqn_seeds: tuple[int, ...] = ()
                ) -> list[dict[str, Any]]:
     """Every origin and K of one series (methods found in ``reuse`` are taken from there)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -78,7 +88,7 @@ def run_series(key: tuple[int, int, float], ks: tuple[float, ...], weather: bool
     feats = {"known_ahead": ["is_holiday", "is_schoolholiday", "promotion_currentweek"],
              "forecast": ["rain", "temperature"] if weather else [], "level": True}
     rows = []
-    for origin in ORIGINS:
+    for origin in origins:
         day = _dt.date.fromisoformat(origin)
         tab = {"kind": "history", "file": str(DATA), "filter": {"store": store, "product": product},
                "train": ["2016-01-02", (day - _dt.timedelta(days=1)).isoformat()],
@@ -124,15 +134,61 @@ def run_series(key: tuple[int, int, float], ks: tuple[float, ...], weather: bool
                         row["scores"] = fc.scores(c, i0, min(i0 + 364, len(c) - 1))
                         row["importances"] = dict(sorted(fc.importances.items(),
                                                          key=lambda kv: -kv[1])[:5])
+            for seed in dqn_seeds:  # the contextual DQN with its defaults, one training per seed
+                c0 = time.process_time()
+                try:
+                    res = solve(problem, "dqn-context", options={}, seed=seed, with_optimum=False,
+                                context=ctx)
+                except Exception as exc:
+                    row.setdefault("errors", {})[f"dqn-context seed {seed}"] = str(exc)
+                    continue
+                pr = res.policy.problem
+                rp = replay(pr, res.policy, hist.test, start_state=default_start_state(pr, hist.test))
+                dq = row.setdefault("dqn_context", {"test_total_cost": {}, "cpu_seconds": {}})
+                dq["test_total_cost"][str(seed)] = rp.total_cost
+                dq["cpu_seconds"][str(seed)] = time.process_time() - c0
             rows.append(row)
     return rows
 
 
-def summarise(rows: list[dict[str, Any]], ks: tuple[float, ...]) -> dict[str, Any]:
+def dqn_summary(sel: list[dict[str, Any]], best: str) -> dict[str, Any] | None:
+    """The contextual DQN of rows ``sel`` (one origin and K) against the best contextual policy
+    ``best`` (in total) and against the per-series better of the contextual policies: totals
+    per seed, the worst seed, the series it loses most on (worst seed), CPU seconds."""
+    withq = [r for r in sel if r.get("dqn_context", {}).get("test_total_cost")]
+    if not withq:
+        return None
+    seeds = sorted(set.intersection(*(set(r["dqn_context"]["test_total_cost"]) for r in withq)), key=int)
+    if not seeds:
+        return None
+    best_tot = sum(r["test_total_cost"][best] for r in withq)
+    each = sum(min(r["test_total_cost"][m] for m in CONTEXTUAL) for r in withq)
+    per_seed = {s: float(sum(r["dqn_context"]["test_total_cost"][s] for r in withq)) for s in seeds}
+    worst = max(seeds, key=lambda s: per_seed[s])
+    cpu = [r["dqn_context"]["cpu_seconds"][s] for r in withq for s in seeds]
+    def gap(r: dict[str, Any]) -> float:
+        return r["dqn_context"]["test_total_cost"][worst] / r["test_total_cost"][best] - 1
+    return {"series": len(withq), "seeds": [int(s) for s in seeds],
+            "total_over_best_contextual": {s: per_seed[s] / best_tot for s in seeds},
+            "worst_seed": int(worst), "worst_seed_over_best_contextual": per_seed[worst] / best_tot,
+            "worst_seed_over_per_series_best_contextual": per_seed[worst] / each,
+            "best_contextual_over_weekday_base_stock": best_tot / sum(
+                r["test_total_cost"]["weekday-base-stock"] for r in withq),
+            "worst_seed_over_weekday_base_stock": per_seed[worst] / sum(
+                r["test_total_cost"]["weekday-base-stock"] for r in withq),
+            "largest_losses_worst_seed": [
+                {"series": f"{r['store']}/{r['product']}", "mean_demand": round(r["mean_demand"], 1),
+                 "over_best_contextual": round(gap(r), 4), "forecaster": r.get("forecaster")}
+                for r in sorted(withq, key=gap, reverse=True)[:8]],
+            "cpu_seconds": {"median": float(np.median(cpu)), "max": float(np.max(cpu))}}
+
+
+def summarise(rows: list[dict[str, Any]], ks: tuple[float, ...],
+              origins: tuple[str, ...] = ORIGINS) -> dict[str, Any]:
     out: dict[str, Any] = {}
     ok = [r for r in rows if "error" not in r and all(r["test_total_cost"].get(m) is not None
                                                       for m in METHODS)]
-    for origin in ORIGINS:
+    for origin in origins:
         for K in ks:
             sel = [r for r in ok if r["origin"] == origin and r["K"] == K]
             if not sel:
@@ -162,6 +218,9 @@ def summarise(rows: list[dict[str, Any]], ks: tuple[float, ...]) -> dict[str, An
                 "losses_vs_weekday_base_stock": {m: {"count": len(v), "series": v[:30]}
                                                  for m, v in losers.items()},
             }
+            dq = dqn_summary(sel, best)
+            if dq is not None:
+                out[f"{origin} K={K:g}"]["dqn_context"] = dq
     if ok:
         big = max(ok, key=lambda r: r["mean_demand"])
         out["largest_series"] = {"series": f"{big['store']}/{big['product']}",
@@ -180,6 +239,8 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--k", default="0,20", help="fixed order costs K")
     ap.add_argument("--no-weather", action="store_true", help="leave rain and temperature out")
+    ap.add_argument("--origins", default=",".join(ORIGINS), help="comma-separated origins")
+    ap.add_argument("--dqn-seeds", default="", help="train dqn-context with these seeds, e.g. 0,1,2")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--reuse", type=Path, metavar="ROWS.jsonl",
                     help="take the non-contextual methods' results of matching rows from an earlier run "
@@ -191,7 +252,9 @@ def main() -> int:
         rows = [json.loads(line) for line in args.summarise.read_text().splitlines() if line.strip()]
         ks = tuple(sorted({float(r["K"]) for r in rows}))
         n = len({(r["store"], r["product"]) for r in rows})
-        print(json.dumps({"rows_file": str(args.summarise), "series": n, "summary": summarise(rows, ks)},
+        found = tuple(o for o in ORIGINS if any(r["origin"] == o for r in rows))
+        print(json.dumps({"rows_file": str(args.summarise), "series": n,
+                          "summary": summarise(rows, ks, found)},
                          indent=1, default=float))
         return 0
     keys = series_keys(DATA)
@@ -200,6 +263,8 @@ def main() -> int:
     # a fixed random order: the rows of a run stopped early are a random subset of the series
     keys = [keys[i] for i in np.random.default_rng(0).permutation(len(keys))]
     ks = tuple(float(k) for k in args.k.split(","))
+    origins = tuple(o.strip() for o in args.origins.split(",") if o.strip())
+    dqn_seeds = tuple(int(x) for x in args.dqn_seeds.split(",") if x.strip())
     reuse = None
     if args.reuse is not None:
         reuse = {}
@@ -210,7 +275,7 @@ def main() -> int:
     t0 = time.time()
     rows: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as ex:
-        futs = {ex.submit(run_series, k, ks, not args.no_weather, reuse): k for k in keys}
+        futs = {ex.submit(run_series, k, ks, not args.no_weather, reuse, origins, dqn_seeds): k for k in keys}
         for i, f in enumerate(as_completed(futs)):
             rows.extend(f.result())
             if args.out:  # rows so far, one JSON object per line (a partial run can be summarised)
@@ -222,8 +287,9 @@ def main() -> int:
                   flush=True)
     rows.sort(key=lambda r: (r["store"], r["product"], r["origin"], r["K"]))
     result = {"data": str(DATA), "series": len(keys), "weather": not args.no_weather,
-              "origins": list(ORIGINS), "K": list(ks), "wall_seconds": time.time() - t0,
-              "load_before": os.getloadavg()[0], "summary": summarise(rows, ks), "rows": rows}
+              "origins": list(origins), "K": list(ks), "dqn_seeds": list(dqn_seeds),
+              "wall_seconds": time.time() - t0,
+              "load_before": os.getloadavg()[0], "summary": summarise(rows, ks, origins), "rows": rows}
     text = json.dumps(result, indent=1, default=float)
     if args.out:
         args.out.write_text(text)

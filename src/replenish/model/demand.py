@@ -359,8 +359,12 @@ class DatedDemand:
             np.abs(sums - 1.0))]), "each day's probabilities must sum to 1")
         arr = arr / sums[:, None]
         arr.setflags(write=False)
+        cdf = np.cumsum(arr, axis=1)  # sample's inverse cdf, computed once (it was a quarter of
+        cdf[:, -1] = 1.0               # dqn-context's training time when redone per call)
+        cdf.setflags(write=False)
         object.__setattr__(self, "start", str(self.start))
         object.__setattr__(self, "pmfs", arr)
+        object.__setattr__(self, "_cdf", cdf)
 
     @property
     def period(self) -> int:
@@ -386,8 +390,7 @@ class DatedDemand:
 
     def sample(self, rng: np.random.Generator, phases: np.ndarray) -> np.ndarray:
         phases = np.asarray(phases, dtype=np.int64) % self.period
-        cdf = np.cumsum(self.pmfs, axis=1)
-        cdf[:, -1] = 1.0
+        cdf = self._cdf  # type: ignore[attr-defined]
         u = rng.random(phases.shape)
         flat_p, flat_u = phases.reshape(-1), u.reshape(-1)
         out = np.empty(flat_p.size, dtype=np.int64)
