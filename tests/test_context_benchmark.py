@@ -1,0 +1,60 @@
+"""benchmarks/context.py's summary of the contextual DQN, against totals worked by hand.
+
+Two series, one origin and K; the best contextual policy in total is chosen from the
+totals (not per series), the worst seed is the seed with the largest DQN total, and the
+ratios are those totals divided: nothing is taken from the code under test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("bench_context", ROOT / "benchmarks" / "context.py")
+assert _spec is not None and _spec.loader is not None
+bench = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = bench
+_spec.loader.exec_module(bench)
+
+
+def _row(store: int, costs: tuple[float, float, float, float], dqn: dict[str, float]) -> dict:
+    names = ("sS", "weekday-base-stock", "forecast-base-stock", "lookahead")
+    return {"store": store, "product": 101, "mean_demand": 10.0, "origin": "2018-01-01", "K": 0.0,
+            "forecaster": "model", "test_total_cost": dict(zip(names, costs, strict=True)), "seconds": {},
+            "dqn_context": {"test_total_cost": dqn, "cpu_seconds": {s: 60.0 + i for i, s in enumerate(dqn)}}}
+
+
+def test_dqn_summary_against_hand_totals() -> None:
+    # forecast-base-stock totals 100 + 50 = 150, lookahead 90 + 70 = 160: the best in total is
+    # forecast-base-stock although lookahead wins the first series; per series the better of the
+    # two totals 90 + 50 = 140.  DQN seed 0: 95 + 60 = 155, seed 1: 105 + 48 = 153 -> worst seed 0.
+    rows = [_row(1, (300, 200, 100, 90), {"0": 95.0, "1": 105.0}),
+            _row(2, (150, 120, 50, 70), {"0": 60.0, "1": 48.0})]
+    out = bench.summarise(rows, (0.0,), ("2018-01-01",))["2018-01-01 K=0"]
+    assert out["best_contextual"] == "forecast-base-stock"
+    dq = out["dqn_context"]
+    assert dq["seeds"] == [0, 1] and dq["worst_seed"] == 0
+    assert dq["total_over_best_contextual"] == {"0": pytest.approx(155 / 150), "1": pytest.approx(153 / 150)}
+    assert dq["worst_seed_over_best_contextual"] == pytest.approx(155 / 150)
+    assert dq["worst_seed_over_per_series_best_contextual"] == pytest.approx(155 / 140)
+    assert dq["worst_seed_over_weekday_base_stock"] == pytest.approx(155 / 320)
+    # the series the worst seed loses most on, against the best-in-total policy: 60/50 − 1 = 0.2
+    assert dq["largest_losses_worst_seed"][0]["series"] == "2/101"
+    assert dq["largest_losses_worst_seed"][0]["over_best_contextual"] == pytest.approx(0.2)
+
+
+def test_dqn_summary_uses_only_seeds_every_series_has() -> None:
+    rows = [_row(1, (300, 200, 100, 90), {"0": 95.0, "2": 99.0}),
+            _row(2, (150, 120, 50, 70), {"0": 60.0})]
+    dq = bench.summarise(rows, (0.0,), ("2018-01-01",))["2018-01-01 K=0"]["dqn_context"]
+    assert dq["seeds"] == [0]
+    assert dq["worst_seed_over_best_contextual"] == pytest.approx(155 / 150)
+
+
+def test_no_dqn_rows_no_dqn_summary() -> None:
+    rows = [_row(1, (300, 200, 100, 90), {})]
+    assert "dqn_context" not in bench.summarise(rows, (0.0,), ("2018-01-01",))["2018-01-01 K=0"]
