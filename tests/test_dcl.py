@@ -258,3 +258,29 @@ def test_dcl_learns_near_optimal_policy_where_random_labels_do_not():
     rnd = RandomLabels(pr, config=DCLConfig(**(ZIPKIN_L2 | {"generations": 1})), seed=0).train()
     rnd_gap = (evaluate_exact(pr, rnd.policy).average_cost - opt) / opt
     assert rnd_gap > 0.0025
+
+
+# ------------------------------------------------------------------ budget left open
+def test_open_budget_follows_the_rollouts_cost() -> None:
+    """Budget fields left ``None`` resolve to the compiled budget where the policy is tabulated
+    (exact evaluation), else to the network budget; fields given stay as given."""
+    from replenish.solvers.dcl.config import COMPILED_BUDGET, NETWORK_BUDGET
+
+    open_cfg = DCLConfig()
+    assert (open_cfg.generations, open_cfg.states, open_cfg.rollouts, open_cfg.hidden) == (None,) * 4
+    with pytest.raises(SpecError, match="budget not resolved"):
+        open_cfg.budget()
+    assert DCLConfig.from_dict(open_cfg.to_dict()) == open_cfg
+    pr = tiny_problem()
+    compiled = DCLTrainer(pr, config=DCLConfig(), seed=0)
+    assert compiled.exact_eval
+    assert vars(compiled.budget) == COMPILED_BUDGET
+    network = DCLTrainer(pr, config=DCLConfig(eval_mode="simulate", eval_horizon=200, eval_paths=4), seed=0)
+    assert not network.exact_eval
+    assert vars(network.budget) == NETWORK_BUDGET
+    mixed = DCLTrainer(pr, config=DCLConfig(rollouts=7, hidden=(8,)), seed=0).budget
+    assert (mixed.rollouts, mixed.hidden) == (7, (8,))
+    assert (mixed.generations, mixed.states) == (COMPILED_BUDGET["generations"], COMPILED_BUDGET["states"])
+    # the resolved budget is what a run reports and checkpoints
+    r = train_dcl(pr, config=DCLConfig(generations=1, states=100, rollouts=4, epochs=1), seed=0)
+    assert r.config.hidden == COMPILED_BUDGET["hidden"] and r.config.generations == 1

@@ -124,7 +124,8 @@ class HiddenLayersIO:
         from dataclasses import asdict
 
         d = asdict(self)  # type: ignore[call-overload]
-        d["hidden"] = list(d["hidden"])
+        if d["hidden"] is not None:  # None: a budget resolved by the learner (DCLConfig)
+            d["hidden"] = list(d["hidden"])
         return d
 
     @classmethod

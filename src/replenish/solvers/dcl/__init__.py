@@ -44,10 +44,16 @@ different pipelines merge once the extra or missing units are sold or lost),
 so ``horizon`` must exceed the time the effect of one order lasts — a few lead
 times.
 
-Measured (``benchmarks/dcl.py``; table and the label choices in
-``benchmarks/RESULTS.md``): with the defaults, exact gaps to the DP optimum of 0% at
-Zipkin's ``L = 1`` instances, at most 0.05% at ``L = 2``, 0.02–0.4% at ``L = 3, 4``, in
-under a minute of CPU per instance.
+Budget.  ``generations``, ``states``, ``rollouts`` and ``hidden`` left unset follow
+the cost of a rollout (:meth:`DCLConfig.resolved`): where the current policy is
+tabulated and the rollouts run in one compiled loop (chains of at most
+``exact_states`` states, ``L <= 4`` on Zipkin's instances) 10 generations of 20,000
+states, 256 rollouts per candidate and a 128×128 classifier; else (every rollout
+period a forward pass of the network) 3 generations of 10,000 states, 128 rollouts
+and 64×64.  Measured (``benchmarks/frontier.py``; tables in
+``benchmarks/RESULTS.md``): the first budget reaches exact gaps of 0.007–0.04% at
+Zipkin's ``L = 3, 4`` instances where the second stopped at 0.02–0.4%, in 6–8 CPU
+minutes per instance; label precision (rollouts) mattered more than generations.
 
 The package, in reading order: :mod:`~replenish.solvers.dcl.config`
 (:class:`DCLConfig`, no torch), :mod:`~replenish.solvers.dcl.rollouts`

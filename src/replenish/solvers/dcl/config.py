@@ -9,8 +9,8 @@ control is described in :mod:`replenish.solvers.dcl`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import Literal
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
 
 from replenish.core.validate import require
 from replenish.solvers.base import HiddenLayersIO
@@ -20,12 +20,43 @@ _RESUMABLE_CHANGES = {"generations", "threads", "eval_mode", "exact_states", "ev
                       "eval_horizon", "eval_warmup", "keep_best", "rollout_batch"}
 
 
+#: The budget where the rollouts are compiled (the current policy as a table, one numba loop
+#: per batch): 10 generations of 20,000 states, 256 rollouts per candidate, a 128×128 classifier.
+#: Measured on Zipkin's L = 3, 4 instances against 3 generations / 10,000 / 128 / 64×64 (seed 0,
+#: exact gaps): L = 4, p = 39 0.040% against 0.245%; L = 4, p = 19 0.022% against 0.42%;
+#: L = 3, p = 39 0.007% against 0.12%; 364–471 CPU s against about 40 (benchmarks/RESULTS.md).
+#: The label precision mattered most: at L = 4, p = 39 with 20,000 states and 128×128,
+#: 16 generations of 128 rollouts reached 0.074% (435 CPU s), 10 of 256 rollouts 0.040%.
+COMPILED_BUDGET: dict[str, Any] = {"generations": 10, "states": 20_000, "rollouts": 256,
+                                   "hidden": (128, 128)}
+#: The budget where every rollout period is a forward pass of the network (chains too large to
+#: tabulate: L >= 6 on Zipkin's instances, about 15 CPU minutes a run with it at L = 6).
+NETWORK_BUDGET: dict[str, Any] = {"generations": 3, "states": 10_000, "rollouts": 128,
+                                  "hidden": (64, 64)}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The resolved budget of a run (:meth:`DCLConfig.budget`): generations, states per
+    generation, rollouts per candidate, hidden layer widths."""
+
+    generations: int
+    states: int
+    rollouts: int
+    hidden: tuple[int, ...]
+
+
 @dataclass(frozen=True, kw_only=True)
 class DCLConfig(HiddenLayersIO):
     """Hyperparameters of :func:`~replenish.solvers.dcl.train_dcl` (validated; keyword-only).
 
     Attributes:
         generations: policy-improvement steps (each: sample, label by rollouts, train).
+            ``None`` (and likewise ``states``, ``rollouts``, ``hidden``): the budget of
+            :data:`COMPILED_BUDGET` where the rollouts are compiled (the current policy is
+            tabulated on a chain of at most ``exact_states`` states: ``L <= 4`` on Zipkin's
+            instances), else :data:`NETWORK_BUDGET` (every rollout period a forward pass of
+            the network); :meth:`resolved` fills them in.
         states: states sampled per generation from the current policy's trajectories.
         warmup: periods each sampling path runs (from the empty state) before its state is taken.
         rollouts: rollouts per candidate order (common random numbers across the candidates
@@ -51,14 +82,14 @@ class DCLConfig(HiddenLayersIO):
         threads: ``torch.set_num_threads`` during training.
     """
 
-    generations: int = 3
-    states: int = 10_000
+    generations: int | None = None
+    states: int | None = None
     warmup: int = 100
-    rollouts: int = 128
+    rollouts: int | None = None
     horizon: int | None = None
     window: int = 3
     significance: float = 1.0
-    hidden: tuple[int, ...] = (64, 64)
+    hidden: tuple[int, ...] | None = None
     epochs: int = 30
     lr: float = 3e-3
     batch_size: int = 128
@@ -78,15 +109,17 @@ class DCLConfig(HiddenLayersIO):
             require(isinstance(v, int) and not isinstance(v, bool) and v >= low, f"dcl.{name}", v,
                     f"must be an integer >= {low}")
 
-        if self.horizon is not None:
-            pos_int("horizon")
-        for n in ("generations", "states", "epochs", "batch_size", "rollout_batch",
-                  "exact_states", "eval_paths", "eval_horizon", "threads"):
+        for n in ("horizon", "generations", "states"):
+            if getattr(self, n) is not None:
+                pos_int(n)
+        for n in ("epochs", "batch_size", "rollout_batch", "exact_states", "eval_paths",
+                  "eval_horizon", "threads"):
             pos_int(n)
         pos_int("warmup", 0)
         pos_int("eval_warmup", 0)
         pos_int("window", 1)
-        pos_int("rollouts", 2)
+        if self.rollouts is not None:
+            pos_int("rollouts", 2)
         pos_int("max_actions", 2)
         s = self.significance
         require(isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s) and s >= 0,
@@ -94,14 +127,28 @@ class DCLConfig(HiddenLayersIO):
         lr = self.lr
         require(isinstance(lr, (int, float)) and not isinstance(lr, bool) and 0 < lr <= 1,
                 "dcl.lr", lr, "must be a number in (0, 1]")
-        require(isinstance(self.hidden, tuple) and len(self.hidden) >= 1
-                and all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden),
+        require(self.hidden is None or (isinstance(self.hidden, tuple) and len(self.hidden) >= 1 and all(
+                    isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden)),
                 "dcl.hidden", self.hidden, "must be a non-empty list of positive integers")
         require(self.eval_mode in ("auto", "exact", "simulate"), "dcl.eval_mode", self.eval_mode,
                 "must be 'auto', 'exact' or 'simulate'")
         require(self.eval_warmup < self.eval_horizon, "dcl.eval_warmup", self.eval_warmup,
                 f"must be < eval_horizon = {self.eval_horizon}")
         require(isinstance(self.keep_best, bool), "dcl.keep_best", self.keep_best, "must be true/false")
+
+    def resolved(self, *, compiled: bool) -> DCLConfig:
+        """This config with the budget fields left ``None`` filled in: :data:`COMPILED_BUDGET`
+        when the rollouts are compiled (``compiled``), else :data:`NETWORK_BUDGET`."""
+        budget = COMPILED_BUDGET if compiled else NETWORK_BUDGET
+        return replace(self, **{k: v for k, v in budget.items() if getattr(self, k) is None})
+
+    def budget(self) -> Budget:
+        """The budget fields of a :meth:`resolved` config (an error if one is still ``None``)."""
+        g, n, r, hid = self.generations, self.states, self.rollouts, self.hidden
+        require(g is not None and n is not None and r is not None and hid is not None, "dcl",
+                [g, n, r, hid], "budget not resolved (DCLConfig.resolved)")
+        assert g is not None and n is not None and r is not None and hid is not None
+        return Budget(generations=g, states=n, rollouts=r, hidden=hid)
 
     def rollout_horizon(self, lead_time: int) -> int:
         """``horizon``, or ``5·(L + 1)`` when it is ``None``."""

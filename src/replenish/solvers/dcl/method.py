@@ -33,4 +33,4 @@ def dcl_method(problem: Problem, *, options: dict[str, Any], seed: int,
               "train_seconds": r.seconds, "resumed_from": r.resumed_from, "checkpoint": r.checkpoint,
               "actions": r.policy.observation.n_actions, "action_stride": r.policy.observation.stride,
               "history": r.history}
-    return MethodOutput(policy=r.policy, params=cfg.to_dict(), extras=extras)
+    return MethodOutput(policy=r.policy, params=r.config.to_dict(), extras=extras)

@@ -132,14 +132,16 @@ class DCLTrainer:
                  logdir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
                  progress: bool = False, optimum: float | None = None) -> None:
         self.t_start = time.perf_counter()
-        self.problem, self.cfg, self.seed = problem, config, seed
+        self.problem, self.seed = problem, seed
         self.logdir, self.progress, self.optimum = logdir, progress, optimum
-        cfg = config
+        self.exact_eval = config.eval_mode == "exact" or (
+            config.eval_mode == "auto"
+            and exact_evaluation_fits(problem, reduced=True, limit=config.exact_states))
+        # the budget left open follows the rollouts' cost: compiled where the policy is tabulated
+        self.cfg = cfg = config.resolved(compiled=self.exact_eval)
+        self.budget = cfg.budget()
         self.obs = Observation.from_problem(problem, reduced=True, max_actions=cfg.max_actions,
                                             demand_features=True)
-        self.exact_eval = cfg.eval_mode == "exact" or (
-            cfg.eval_mode == "auto"
-            and exact_evaluation_fits(problem, reduced=True, limit=cfg.exact_states))
         rng_eval = np.random.default_rng(np.random.SeedSequence([seed, _EVAL_KEY]))
         self.eval_demand = draw_demand(problem, rng_eval, n_paths=cfg.eval_paths, horizon=cfg.eval_horizon)
         self.generation = 0
@@ -160,7 +162,7 @@ class DCLTrainer:
 
     def _policy_of(self, net: nn.Module) -> DQNPolicy:
         net.eval()
-        return DQNPolicy(problem=self.problem, network=net, observation=self.obs, hidden=self.cfg.hidden,
+        return DQNPolicy(problem=self.problem, network=net, observation=self.obs, hidden=self.budget.hidden,
                          label="dcl")
 
     # ============================================================================
@@ -203,7 +205,7 @@ class DCLTrainer:
     # ============================================================================
     def sample(self, policy: Policy, rng: np.random.Generator) -> np.ndarray:
         """``states`` independent paths of ``policy``, each taken after ``warmup`` periods."""
-        return sample_states(self.problem, policy, rng, n=self.cfg.states, warmup=self.cfg.warmup)
+        return sample_states(self.problem, policy, rng, n=self.budget.states, warmup=self.cfg.warmup)
 
     # ============================================================================
     # Label: rollouts of every candidate with common random numbers
@@ -235,7 +237,7 @@ class DCLTrainer:
         for lo in range(0, n, cfg.rollout_batch):
             sl = slice(lo, min(n, lo + cfg.rollout_batch))
             first = np.where(valid[sl], cands[sl], current[sl, None]) * step_units
-            demand = draw_rollout_demand(problem, states[sl], rng, rollouts=cfg.rollouts,
+            demand = draw_rollout_demand(problem, states[sl], rng, rollouts=self.budget.rollouts,
                                          periods=cfg.rollout_horizon(problem.lead_time) + 1)
             costs = (table_rollout_costs(problem, table, states[sl], first, demand) if table is not None
                      else rollout_costs(problem, policy, states[sl], first, demand))
@@ -257,7 +259,7 @@ class DCLTrainer:
         shuffled by ``gen``, the learning rate decaying linearly to a tenth; returns the network,
         the last epoch's mean loss and the training accuracy of its masked argmax."""
         cfg, obs = self.cfg, self.obs
-        net = build_q_network(obs.n_features, obs.n_actions, cfg.hidden, generator=gen)
+        net = build_q_network(obs.n_features, obs.n_actions, self.budget.hidden, generator=gen)
         x = obs.features(data.states)
         mask = obs.mask(data.states, feasible_max(self.problem, data.states))
         y = torch.from_numpy(data.actions)
@@ -340,7 +342,7 @@ class DCLTrainer:
         diff = self.cfg.resume_conflicts(DCLConfig.from_dict(meta["config"]))
         if diff:
             raise SpecError("resume", ", ".join(diff), "hyperparameters differ from the checkpoint's")
-        net = build_q_network(self.obs.n_features, self.obs.n_actions, self.cfg.hidden)
+        net = build_q_network(self.obs.n_features, self.obs.n_actions, self.budget.hidden)
         net.load_state_dict(ck["current"])
         self.policy = self._policy_of(net)
         self.generation = int(meta["generation"])
@@ -372,11 +374,12 @@ class DCLTrainer:
         if self.progress:
             from replenish.core.progress import progress_bar
 
-            bar = progress_bar(total=cfg.generations * cfg.states, initial=self.generation * cfg.states,
+            bar = progress_bar(total=self.budget.generations * self.budget.states,
+                               initial=self.generation * self.budget.states,
                                desc=f"dcl {self.problem.name}", unit="state")
         last = None
         try:
-            while self.generation < cfg.generations:
+            while self.generation < self.budget.generations:
                 g = self.generation + 1
                 rng_states, rng_roll, tgen = self._streams(g)
                 acting = self._acting(self.policy)
@@ -409,7 +412,7 @@ class DCLTrainer:
             if writer is not None:
                 writer.close()
         assert isinstance(self.policy, DQNPolicy)
-        net = build_q_network(self.obs.n_features, self.obs.n_actions, cfg.hidden)
+        net = build_q_network(self.obs.n_features, self.obs.n_actions, self.budget.hidden)
         best_gen = self.generation
         if cfg.keep_best and self.best is not None:
             best_gen = self.best[0]
