@@ -51,9 +51,10 @@ tabulated and the rollouts run in one compiled loop (chains of at most
 states, 256 rollouts per candidate and a 128×128 classifier; else (every rollout
 period a forward pass of the network) 3 generations of 10,000 states, 128 rollouts
 and 64×64.  Measured (``benchmarks/frontier.py``; tables in
-``benchmarks/RESULTS.md``): the first budget reaches exact gaps of 0.007–0.04% at
-Zipkin's ``L = 3, 4`` instances where the second stopped at 0.02–0.4%, in 6–8 CPU
-minutes per instance; label precision (rollouts) mattered more than generations.
+``benchmarks/RESULTS.md``): the first budget reaches exact gaps of 0–0.04% on all 16
+of Zipkin's Poisson instances (seed 0; worst of three seeds 0.061% at ``L = 4, p = 39``)
+where the second stopped at 0.02–0.4% at ``L = 3, 4``, in 3.5–8 CPU minutes per
+instance; label precision (rollouts) mattered more than generations.
 
 The package, in reading order: :mod:`~replenish.solvers.dcl.config`
 (:class:`DCLConfig`, no torch), :mod:`~replenish.solvers.dcl.rollouts`

@@ -24,7 +24,8 @@ _RESUMABLE_CHANGES = {"generations", "threads", "eval_mode", "exact_states", "ev
 #: per batch): 10 generations of 20,000 states, 256 rollouts per candidate, a 128×128 classifier.
 #: Measured on Zipkin's L = 3, 4 instances against 3 generations / 10,000 / 128 / 64×64 (seed 0,
 #: exact gaps): L = 4, p = 39 0.040% against 0.245%; L = 4, p = 19 0.022% against 0.42%;
-#: L = 3, p = 39 0.007% against 0.12%; 364–471 CPU s against about 40 (benchmarks/RESULTS.md).
+#: L = 3, p = 39 0.007% against 0.12%; 364–471 CPU s against about 40.  On all 16 instances
+#: 0–0.04% (seed 0), worst of three seeds 0.061% (benchmarks/RESULTS.md).
 #: The label precision mattered most: at L = 4, p = 39 with 20,000 states and 128×128,
 #: 16 generations of 128 rollouts reached 0.074% (435 CPU s), 10 of 256 rollouts 0.040%.
 COMPILED_BUDGET: dict[str, Any] = {"generations": 10, "states": 20_000, "rollouts": 256,
