@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
-from replenish.core.validate import require
+from replenish.core.validate import SpecError, require
 from replenish.solvers.base import HiddenLayersIO
 
 #: fields that may differ when resuming (budget and bookkeeping, not the learning rule)
@@ -146,9 +146,8 @@ class DCLConfig(HiddenLayersIO):
     def budget(self) -> Budget:
         """The budget fields of a :meth:`resolved` config (an error if one is still ``None``)."""
         g, n, r, hid = self.generations, self.states, self.rollouts, self.hidden
-        require(g is not None and n is not None and r is not None and hid is not None, "dcl",
-                [g, n, r, hid], "budget not resolved (DCLConfig.resolved)")
-        assert g is not None and n is not None and r is not None and hid is not None
+        if g is None or n is None or r is None or hid is None:
+            raise SpecError("dcl", [g, n, r, hid], "budget not resolved (DCLConfig.resolved)")
         return Budget(generations=g, states=n, rollouts=r, hidden=hid)
 
     def rollout_horizon(self, lead_time: int) -> int:
