@@ -98,11 +98,13 @@ def test_observation_is_weekday_and_per_day_forecast(trained):
 
 
 def pol_forecaster(cd: ContextData):
-    """The forecaster dqn-context fits (same arguments, seed 0)."""
+    """The forecaster dqn-context fits (same arguments, seed 0): the lookahead's, on horizons
+    1 .. 14, though the observation reads only days t .. t + L."""
     from replenish.model.forecast import fit_forecaster
+    from replenish.solvers.contextual import HORIZON
 
-    return fit_forecaster(cd.context, cd.spec, train_end=cd.train_end, horizon=2, critical_ratio=0.9,
-                          seed=0)
+    return fit_forecaster(cd.context, cd.spec, train_end=cd.train_end, horizon=HORIZON,
+                          critical_ratio=0.9, seed=0)
 
 
 def test_learns_and_beats_the_weekday_rule_on_promotions(trained):
