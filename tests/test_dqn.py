@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -237,6 +238,36 @@ def test_save_load_round_trip_gives_identical_actions(tmp_path, obs_kw):
     assert not list(tmp_path.glob(".*tmp"))  # atomic write left no temporary file
 
 
+def test_order_bound_masks_orders_above_mortons_level_and_round_trips(tmp_path):
+    """Zipkin's L = 2, p = 9 instance: Morton's bound is the 3-period newsvendor level,
+    the smallest S with P(Poisson(15) <= S) > 0.9, i.e. 20 (P(<= 19) = 0.875, P(<= 20) =
+    0.917); the trainer puts it in the mask, which keeps order 0 and cuts every order
+    raising the position above it; files keep it."""
+    from scipy.stats import poisson
+
+    from replenish.solvers.dqn.trainer import proven_order_bound
+
+    assert poisson.cdf(19, 15) < 0.9 < poisson.cdf(20, 15)
+    pr = rp.Problem(demand=rp.Poisson(5), lead_time=2, holding_cost=1, stockout_cost=9)
+    assert proven_order_bound(pr, DQNConfig()) == 20
+    assert proven_order_bound(pr, DQNConfig(order_bound=False)) == 0
+    assert proven_order_bound(replace(pr, fixed_order_cost=5.0), DQNConfig()) == 0
+    assert proven_order_bound(pr, DQNConfig(objective="discounted")) == 0
+    pol = random_policy(pr, 3, order_bound=20)
+    states = StateSpace(pr, reduced=False).enumerate()
+    position = states[:, :3].sum(axis=1)
+    mask = pol.observation.mask(states, feasible_max(pr, states)).numpy()
+    orders = np.arange(mask.shape[1])[None, :]
+    assert mask[:, 0].all()
+    assert not (mask & (position[:, None] + orders > 20))[:, 1:].any()
+    assert mask[position <= 20].sum(axis=1).min() >= 1
+    np.testing.assert_array_equal(mask[position < 20, 1], True)
+    assert (pol.act(states) + position <= np.maximum(position, 20)).all()
+    back = rp.load_policy(pol.save(tmp_path / "b.pt"))
+    assert back.observation.order_bound == 20
+    assert np.array_equal(back.act(states), pol.act(states))
+
+
 class _Evil:
     def __reduce__(self):
         return (print, ("unpickled arbitrary code",))
@@ -409,11 +440,18 @@ def test_short_run_learns_a_good_bike_shop_policy():
     cfg = DQNConfig(steps=20_000, learning_starts=2000, eval_every=2000, eval_paths=50,
                     eval_horizon=300, eps_decay_steps=12_000)
     untrained = evaluate_exact(pr, random_policy(pr, 0)).average_cost
-    r = train_dqn(pr, config=cfg, seed=0)
+    from replenish.solvers.dqn import DQNTrainer
+
+    tr = DQNTrainer(pr, config=cfg, seed=0)
+    r = tr.train()
     cost = evaluate_exact(pr, r.policy).average_cost
     assert cost < BIKE_FILL_TO_10 - 5
     assert cost < untrained - 2
     assert cost < BIKE_OPT * 1.05
+    # the average reward ρ tracks the cost of the policy being learned (16.43 against
+    # 16.26 measured); when its TD error was taken against the online network's values it
+    # fed on their growth and ended at −49 $/period
+    assert tr.gain is not None and -tr.gain == pytest.approx(cost, rel=0.03)
 
 
 @pytest.mark.slow
@@ -482,6 +520,72 @@ def test_stored_demand_reproduces_the_stored_transition(tmp_path):
     np.testing.assert_allclose(-res.total_cost, buf["returns"].numpy(), rtol=1e-6)
     np.testing.assert_array_equal(res.states, buf["next_states"].numpy())
     assert d.min() >= 0 and d.mean() == pytest.approx(4.0, rel=0.15)
+
+
+def _zero_network_trainer(pr: rp.Problem, **kw):
+    """A trainer whose online and target networks output 0 everywhere: its greedy policy
+    orders nothing (ties go to the first action, order 0) and it bootstraps with 0."""
+    from replenish.solvers.dqn import DQNTrainer
+
+    tr = DQNTrainer(pr, config=tiny_config(**kw), seed=0)
+    with torch.no_grad():
+        for net in (tr.online, tr.target):
+            for prm in net.parameters():
+                prm.zero_()
+    return tr
+
+
+@pytest.mark.parametrize("objective,gain,expected", [
+    # costs of periods 0, 1, 2 by order a = 0..4 (hand calculation in the docstring)
+    ("average", 0.0, [9 + 18 + 18, 9 + 9 + 18, 9 + 0 + 18, 9 + 1 + 9, 9 + 2 + 0]),
+    ("average", -3.0, [45 - 9, 36 - 9, 27 - 9, 19 - 9, 11 - 9]),
+    ("discounted", 0.0, [9 + 9 + 4.5, 9 + 4.5 + 4.5, 9 + 0 + 4.5, 9 + 0.5 + 2.25, 9 + 1 + 0]),
+])
+def test_multi_period_all_action_targets_equal_a_hand_calculation(objective, gain, expected):
+    """``target_periods = 3``, demand always 2, L = 1, lost sales, h = 1, p = 9, state
+    [α = 0, β₁ = 1], scale 1, a network that orders nothing and values everything at 0.
+    Period 0: 1 on the shelf, 1 short (cost 9), order a goes out; period 1: a on the
+    shelf, cost (a − 2)⁺ + 9·(2 − a)⁺; period 2 (order 0): (a − 2)⁺ on the shelf, cost
+    ((a − 2)⁺ − 2)⁺ + 9·(2 − (a − 2)⁺)⁺.  Targets: minus the sum (γ = 0.5: weights 1, ½, ¼);
+    with ``ρ = −3`` $/period each period's reward gains 3."""
+    pr = rp.Problem(demand=rp.Empirical((0, 0, 1)), lead_time=1, holding_cost=1, stockout_cost=9,
+                    discount=0.5)
+    tr = _zero_network_trainer(pr, objective=objective, target_periods=3)
+    s = np.array([[0, 1]], dtype=np.int64)
+    y = tr.all_action_targets(s, np.array([2]), scale=1.0, gain=gain)
+    assert tr.obs.order_step == 1 and feasible_max(pr, s)[0] == 4
+    np.testing.assert_allclose(y[0, :5].numpy(), -np.array(expected, dtype=np.float64), rtol=1e-6)
+
+
+def test_expected_targets_average_over_the_demand_pmf_by_hand():
+    """Demand 0 or 2 with probability ½ each, L = 0, h = 1, p = 9, empty shelf, a network
+    that values everything at 0: order a leaves (a − d)⁺ on the shelf and (d − a)⁺ short,
+    so E[cost] = ½·a + ½·((a − 2)⁺ + 9·(2 − a)⁺) = 9, 5, 1, 2 for a = 0..3; the observed
+    demand (here 0) plays no part."""
+    pr = rp.Problem(demand=rp.Empirical((0.5, 0, 0.5)), lead_time=0, holding_cost=1, stockout_cost=9,
+                    position_bound=6)
+    tr = _zero_network_trainer(pr, expected_targets=True, order_bound=False)  # S̄ = 2 masks a = 3
+    s = np.array([[0]], dtype=np.int64)
+    y = tr.all_action_targets(s, np.array([0]), scale=1.0, gain=0.0)
+    np.testing.assert_allclose(y[0, :4].numpy(), [-9.0, -5.0, -1.0, -2.0], rtol=1e-6)
+    with pytest.raises(SpecError, match=r"dqn\.expected_targets"):
+        DQNConfig(expected_targets=True, target_periods=2)
+
+
+def test_multi_period_targets_use_common_demand_draws_for_all_actions():
+    """L = 2 and H = 2: an order arrives after both target periods, so with a network that
+    orders nothing and values 0, every action of a state has the same target (and no
+    ordering cost): the continuation demand is one draw per state, shared by its actions,
+    and the draws differ between states."""
+    pr = rp.Problem(demand=rp.Poisson(4.0), lead_time=2, capacity=14, max_order=6)
+    tr = _zero_network_trainer(pr, target_periods=2)
+    s = np.tile(np.array([[3, 1, 2]], dtype=np.int64), (200, 1))
+    y = tr.all_action_targets(s, np.full(200, 4), scale=1.0, gain=0.0).numpy()
+    mask = tr.obs.mask(s, feasible_max(pr, s)).numpy()
+    assert mask.sum(axis=1).min() >= 2
+    for row, ok in zip(y, mask, strict=True):
+        assert np.ptp(row[ok]) == 0.0
+    assert len(np.unique(y[:, 0])) > 3
 
 
 def test_exact_model_selection_keeps_the_best_exactly_evaluated_snapshot():

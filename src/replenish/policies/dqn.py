@@ -93,6 +93,10 @@ class Observation:
             with ``phase_offset`` the weekday of day 0 (``dqn-context``); ``0``: the phase
             one-hot when ``P > 1`` (the plain DQN).
         phase_offset: see ``onehot_period``.
+        order_bound: ``S̄`` (units): actions that would raise the inventory position above
+            it are masked (order 0 always stays feasible); ``0``: no bound.  The trainer sets
+            Morton's bound (:func:`replenish.solvers.dp_matrix_free.morton_bound`) where it
+            is proven, with ``DQNConfig.order_bound``.
         stock_slots: ``n``, the on-hand entries of a state (a perishable product's age
             classes, each its own feature; 1 for a product that keeps).
         prior_mean: per phase, the mean demand of the ``L`` days *before* the day an order
@@ -121,6 +125,7 @@ class Observation:
     phase_offset: int = 0
     prior_mean: tuple[float, ...] = ()
     stock_slots: int = 1
+    order_bound: int = 0
 
     def __post_init__(self) -> None:
         n = len(self.demand_mean)
@@ -137,7 +142,7 @@ class Observation:
     @classmethod
     def from_problem(cls, problem: Problem, *, reduced: bool = True, max_actions: int = 128,
                      action_mode: str = "order", demand_features: bool = False,
-                     post_decision: bool = False) -> Observation:
+                     post_decision: bool = False, order_bound: int = 0) -> Observation:
         """The observation of ``problem``; coarse action grid beyond ``max_actions`` outputs."""
         if not (isinstance(max_actions, int) and max_actions >= 2):
             raise SpecError("dqn.max_actions", max_actions, "must be an integer >= 2")
@@ -166,7 +171,8 @@ class Observation:
         return cls(lead_time=problem.lead_time, period=problem.period, reduced=bool(reduced),
                    scale=float(max(problem.bound, 1)), multiple=m, stride=stride, n_actions=n,
                    action_mode=action_mode, bound=problem.bound, demand_mean=mean, demand_std=std,
-                   post_decision=bool(post_decision), stock_slots=problem.stock_slots)
+                   post_decision=bool(post_decision), stock_slots=problem.stock_slots,
+                   order_bound=int(order_bound))
 
     @property
     def n_features(self) -> int:
@@ -245,9 +251,13 @@ class Observation:
 
         Order mode: ``j·stride·m <= a_max(s)``.  Level mode: levels whose order
         lies in ``[0, a_max(s)]``, plus the highest level at or below the
-        position (order 0), so every row has a feasible action.
+        position (order 0), so every row has a feasible action.  With an
+        ``order_bound`` ``S̄``, also ``position + order <= S̄`` (or order 0).
         """
         fmax = np.asarray(feasible_units, dtype=np.int64)[:, None]
+        if self.order_bound > 0:
+            x = np.asarray(states, dtype=np.int64)[:, : self.position_slots].sum(axis=1)[:, None]
+            fmax = np.minimum(fmax, np.maximum(self.order_bound - x, 0))
         raw = self.raw_orders(states)
         ok = (raw >= 0) & (raw <= fmax)
         if self.action_mode == "level":
@@ -406,7 +416,7 @@ class DQNPolicy(Policy):
 
     def params(self) -> dict[str, Any]:
         obs = asdict(self.observation)
-        for key in ("onehot_period", "phase_offset", "prior_mean"):  # plain DQN files unchanged
+        for key in ("onehot_period", "phase_offset", "prior_mean", "order_bound"):  # files as before
             if not obs[key]:
                 del obs[key]
         return {"hidden": list(self.hidden), "dueling": self.dueling, "observation": obs,

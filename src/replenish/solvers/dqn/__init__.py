@@ -25,7 +25,17 @@ pay off on inventory problems:
   *Deep inventory management*).  The next states of the ``batch × actions``
   pairs repeat a lot (different orders and demands reach the same stock), so
   each distinct one is valued once.  The usual sampled ``n``-step target of the
-  taken action remains available (``all_actions = false``);
+  taken action remains available (``all_actions = false``).  Two variants:
+  ``expected_targets`` averages the one-period target over the demand model's pmf
+  (no demand noise in the targets: on Zipkin's L = 4, p = 39 instance the gap fell
+  from 3.7% to 0.54%, see ``benchmarks/RESULTS.md``; off by default: its cost grows
+  with the demand's support, hundreds of values on the bakery series, and the
+  other benchmarks were not re-measured with it), and ``target_periods = H``
+  follows each action with ``H − 1`` greedy periods on common demand draws before
+  bootstrapping (measured and not better there: 3.4–3.7% with ``H = 5``);
+* a mask of the orders above Morton's bound ``S̄`` (``order_bound``, default on
+  where the bound is proven: lost sales or backorders of a product that keeps, no
+  ordering costs, stationary demand), the cut the DP uses;
 * an optional post-decision head (``post_decision``,
   :class:`replenish.policies.dqn.QNetwork`): ``Q(s, a) = −o(a) + V(s, u_a)``,
   the ordering cost ``o(a) = K·[a > 0] + c·a``, known from the rules, plus the
@@ -53,11 +63,14 @@ Objectives (``objective``):
   ``ρ`` the average reward per period.  ``ρ`` starts as the mean reward of the
   random warm-up transitions and then moves with the mean TD error of each
   batch, ``ρ ← ρ + η·mean(δ)/n`` (``η = gain_rate``), which keeps the relative
-  values from drifting.  ``−ρ`` is logged as ``train/gain`` in $/period: a learning
-  variable, not the policy's cost (it drifts with the relative values: 52 $/period at the
-  end of a 30k-step bike-shop run whose greedy policy costs 16.18–16.30; see
-  :mod:`replenish.solvers.dqn.monitor`); the cost is ``eval/average_cost`` (greedy
-  policy) and ``train/cost`` (the collected transitions, exploration included).
+  values from drifting.  With all-action targets ``δ`` is taken against the
+  *target* network, ``δ = y(a) − Q̄(s, a)`` over the feasible actions: against the
+  online network, which lags the targets' growth by a copy, ``δ`` stayed negative
+  while the values rose, and ``ρ`` fed on it (−168 $/period on Zipkin's L = 4,
+  p = 39 instance, optimum 10.79; −49 on the bike shop, 16.18).  ``−ρ`` is logged
+  as ``train/gain`` in $/period: it follows the cost of the policy being learned
+  (:mod:`replenish.solvers.dqn.monitor`); the policy's cost is ``eval/average_cost``
+  (greedy policy) and ``train/cost`` (the collected transitions, exploration included).
   The alternatives that were measured and dropped (among them ``ρ`` from the
   network at reference states, RVI Q-learning, Abounadi, Bertsekas & Borkar
   2001) are in ``benchmarks/RESULTS.md``.

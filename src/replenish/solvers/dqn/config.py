@@ -38,8 +38,18 @@ class DQNConfig(HiddenLayersIO):
         lr: Adam learning rate; ``lr_final``: linearly annealed to this (``None``: constant).
         batch_size: transitions per gradient step (with ``all_actions``: sampled states,
             each giving a target for every feasible action).
-        all_actions: all-action ("hindsight") one-period targets from the observed demand
+        all_actions: all-action ("hindsight") targets from the observed demand
             (see :mod:`replenish.solvers.dqn`); ``False``: the usual target of the taken action only.
+        target_periods: ``H``, periods of the all-action target before it bootstraps: the
+            order of each action is followed by ``H − 1`` periods of the target network's
+            greedy policy on demand drawn from the model, the same draws for every action
+            of a state (common random numbers), so the cost of the period an order
+            arrives in (``L + 1`` periods later) enters its target directly instead of
+            through ``L`` bootstrapped values.  ``1``: the one-period target.
+        expected_targets: the one-period all-action target averaged over the demand
+            model's pmf instead of taken at the observed demand (``target_periods = 1``;
+            the model is the problem's demand, as in the simulated experience): the
+            targets then carry no demand noise, only the bootstrapped values' error.
         buffer_size: replay capacity (transitions).
         learning_starts: transitions collected (random actions) before learning.
         gradient_steps: gradient steps per vector step (one step of all paths).
@@ -60,6 +70,12 @@ class DQNConfig(HiddenLayersIO):
         action_mode: ``"order"`` (action = order quantity) or ``"level"`` (action =
             order-up-to level; see :class:`~replenish.policies.dqn.Observation`).
         max_actions: network outputs; larger order ranges use a coarse grid.
+        order_bound: mask the orders that would raise the inventory position above
+            Morton's bound ``S̄`` (the ``L + 1``-period newsvendor level), which no optimal
+            order exceeds where it is proven (average cost, no ordering costs, a product
+            that keeps: :func:`replenish.solvers.dp_matrix_free.morton_bound`; the DP uses
+            the same cut); elsewhere it has no effect.  The DQN then never learns values
+            for the far larger orders, whose next states it rarely sees.
         cost_scale: reward = −cost / cost_scale ($), or how to set it from the
             ``learning_starts`` random warm-up transitions: ``None`` / ``"warmup"``, their
             mean cost; ``"demand"``, the holding cost of their mean demand, ``h·mean(D)``,
@@ -98,6 +114,8 @@ class DQNConfig(HiddenLayersIO):
     gradient_steps: int = 1
     target_update: int = 250
     all_actions: bool = True
+    target_periods: int = 1
+    expected_targets: bool = False
     tau: float | None = None
     huber_delta: float = 1.0
     max_grad_norm: float = 10.0
@@ -110,6 +128,7 @@ class DQNConfig(HiddenLayersIO):
     post_decision: bool = False
     action_mode: Literal["order", "level"] = "order"
     max_actions: int = 128
+    order_bound: bool = True
     cost_scale: float | Literal["warmup", "demand"] | None = None
     eval_every: int = 10_000
     eval_paths: int = 100
@@ -136,7 +155,7 @@ class DQNConfig(HiddenLayersIO):
 
         for n in ("steps", "num_envs", "n_step", "batch_size", "buffer_size", "gradient_steps",
                   "target_update", "eval_every", "eval_paths", "eval_horizon", "checkpoint_every",
-                  "threads", "exact_states"):
+                  "threads", "exact_states", "target_periods"):
             pos_int(n)
         pos_int("learning_starts", 0)
         pos_int("eval_warmup", 0)
@@ -176,8 +195,13 @@ class DQNConfig(HiddenLayersIO):
         require(self.eval_warmup < self.eval_horizon, "dqn.eval_warmup", self.eval_warmup,
                 f"must be < eval_horizon = {self.eval_horizon}")
         for b in ("all_actions", "double", "dueling", "reduced_obs", "demand_features", "post_decision",
-                  "keep_best"):
+                  "keep_best", "order_bound", "expected_targets"):
             require(isinstance(getattr(self, b), bool), f"dqn.{b}", getattr(self, b), "must be true/false")
+
+        require(not (self.expected_targets and self.target_periods > 1), "dqn.expected_targets",
+                self.expected_targets, "needs target_periods = 1")
+        require(not self.expected_targets or self.all_actions, "dqn.expected_targets",
+                self.expected_targets, "needs all_actions = true")
 
     def epsilon(self, step: int) -> float:
         """``ε`` after ``step`` transitions (linear decay, then constant)."""

@@ -147,7 +147,8 @@ class DQNTrainer:
         cfg = config
         self.obs = observation if observation is not None else Observation.from_problem(
             problem, reduced=cfg.reduced_obs, max_actions=cfg.max_actions, action_mode=cfg.action_mode,
-            demand_features=cfg.demand_features, post_decision=cfg.post_decision)
+            demand_features=cfg.demand_features, post_decision=cfg.post_decision,
+            order_bound=proven_order_bound(problem, cfg))
         self.num_envs, self.n = cfg.num_envs, cfg.n_step
         self.average = cfg.objective == "average"
         self.gamma = 1.0 if self.average else float(cfg.gamma if cfg.gamma is not None else problem.discount)
@@ -298,21 +299,61 @@ class DQNTrainer:
         return stats
 
     def _learn_all_actions(self, *, scale: float, gain: float) -> tuple[StepStats, float]:
-        """One-period targets for *every* feasible action of the sampled states, under the
-        demand that was observed (demand is exogenous: the rules, :func:`step`, give the
-        cost and next state of any order for that demand).  ``b = batch_size`` states,
-        ``A`` actions: rewards and targets are (b, A); the loss covers the feasible ones.
+        """One gradient step on the all-action targets (:meth:`all_action_targets`) of
+        ``b = batch_size`` sampled states; the loss covers their feasible actions.
         ``scale``: $ per reward unit; ``gain``: ``ρ`` ($/period).  Returns the step's
         stats and the new ``ρ``."""
-        cfg, problem, obs, n_act = self.cfg, self.problem, self.obs, self.obs.n_actions
+        cfg, obs = self.cfg, self.obs
         s, _, _, _, _, d = self.buffer.sample(self.rng_replay, cfg.batch_size)
+        mask = obs.mask(s, feasible_max(self.problem, s))
+        y = self.all_action_targets(s, d, scale=scale, gain=gain)
+        f = gain / scale if self.average else 0.0  # ρ in reward units, before this step moves it
+        q_all = self.online(obs.features(s))
+        if self.average:  # ρ follows the TD error of the target network (per period)
+            with torch.no_grad():
+                q_bar = self.target(obs.features(s))
+            td = float((y - q_bar)[mask].mean())
+            gain += cfg.gain_rate * td / cfg.target_periods * scale
+        loss = nn.functional.huber_loss(q_all[mask], y[mask], delta=cfg.huber_delta)
+        self._gradient_step(loss)
+        return (float(loss.detach()), float(q_all.detach()[mask].mean()), f), gain
+
+    def all_action_targets(self, s: np.ndarray, d: np.ndarray, *, scale: float, gain: float) -> torch.Tensor:
+        """float32 (b, A) targets of *every* action in the states ``s`` (int64 (b, dim)),
+        whose first-period demand ``d`` (int64 (b,)) was observed: demand is exogenous,
+        so the rules (:func:`step`) give the cost and next state of any order under it.
+
+        With ``H = target_periods``, each action's order is followed by ``H − 1`` periods
+        of the target network's greedy policy on demand drawn with the replay generator
+        from the model, one draw per state and period shared by all its actions (common
+        random numbers); then the target bootstraps (double DQN when ``double``)::
+
+            y(a) = Σ_{k<H} (−c_k/scale − ρ/scale) + Q̄(s_H, a*)     (average objective)
+            y(a) = Σ_{k<H} γ^k·(−c_k/scale) + γ^H·Q̄(s_H, a*)       (discounted)
+
+        Infeasible actions get a target too (their orders clipped); the loss masks them.
+        """
+        cfg, problem, obs, n_act = self.cfg, self.problem, self.obs, self.obs.n_actions
         amax = feasible_max(problem, s)
-        mask = obs.mask(s, amax)
-        orders = np.clip(obs.raw_orders(s), 0, amax[:, None])  # (b, A); masked ones unused
+        orders = np.clip(obs.raw_orders(s), 0, amax[:, None])  # (b, A)
+        if cfg.expected_targets:
+            return self._expected_targets(s, orders, obs.mask(s, amax).numpy(), scale=scale, gain=gain)
         res = step(problem, np.repeat(s, n_act, axis=0), orders.ravel(), np.repeat(d, n_act))
-        r = torch.from_numpy((-res.total_cost / scale).astype(np.float32)).view(-1, n_act)
-        # next states: many (action, demand) pairs lead to the same one; value each once
+        f = torch.tensor(gain / scale if self.average else 0.0, dtype=torch.float32)
+        r = torch.from_numpy((-res.total_cost / scale).astype(np.float32)).view(-1, n_act) - f
         s2 = res.states
+        H = cfg.target_periods
+        for k in range(1, H):  # rows i·A .. i·A + A − 1 continue state i
+            phases = s2[::n_act, -1] if problem.seasonal else np.zeros(len(s), dtype=np.int64)
+            dk = np.repeat(problem.demand.sample(self.rng_replay, phases), n_act)
+            fk = feasible_max(problem, s2)
+            with torch.no_grad():
+                ak = masked_argmax(self.target(obs.features(s2)), obs.mask(s2, fk)).numpy()
+            res = step(problem, s2, obs.orders(s2, ak, fk), dk)
+            rk = torch.from_numpy((-res.total_cost / scale).astype(np.float32)).view(-1, n_act)
+            r = r + (rk - f if self.average else self.gamma**k * rk)
+            s2 = res.states
+        # the last states: many (action, demand) pairs lead to the same one; value each once
         fmax2 = feasible_max(problem, s2)
         x2 = obs.features(s2)
         key = np.ascontiguousarray(np.concatenate([x2.numpy(), fmax2[:, None].astype(np.float32)], 1))
@@ -324,15 +365,45 @@ class DQNTrainer:
             q2_target = self.target(x2)
             a2 = masked_argmax(self.online(x2) if cfg.double else q2_target, mask2)
             v2 = q2_target.gather(1, a2[:, None])[:, 0][torch.from_numpy(inverse.ravel())].view(-1, n_act)
-            f = torch.tensor(gain / scale if self.average else 0.0, dtype=torch.float32)
-            y = r - f + v2 if self.average else r + self.gamma * v2
-        q_all = self.online(obs.features(s))
-        if self.average:  # ρ follows the TD error of the greedy action
-            g = masked_argmax(q_all.detach(), mask)[:, None]
-            gain += cfg.gain_rate * float((y.gather(1, g) - q_all.detach().gather(1, g)).mean()) * scale
-        loss = nn.functional.huber_loss(q_all[mask], y[mask], delta=cfg.huber_delta)
-        self._gradient_step(loss)
-        return (float(loss.detach()), float(q_all.detach()[mask].mean()), float(f)), gain
+        return r + v2 if self.average else r + self.gamma**H * v2
+
+    def _expected_targets(self, s: np.ndarray, orders: np.ndarray, mask: np.ndarray, *, scale: float,
+                          gain: float) -> torch.Tensor:
+        """(b, A) one-period targets averaged over the demand pmf of each state's phase,
+        for the feasible ``mask`` entries (0 elsewhere; the loss masks them)::
+
+            y(a) = Σ_d P(d)·(−c(s, a, d)/scale − ρ/scale + Q̄(s'(s, a, d), a*))
+        """
+        cfg, problem, obs = self.cfg, self.problem, self.obs
+        b, n_act = orders.shape
+        phases = s[:, -1] if problem.seasonal else np.zeros(b, dtype=np.int64)
+        pmfs = {int(w): np.asarray(problem.demand.pmf(int(w)), dtype=np.float64) for w in np.unique(phases)}
+        width = max(len(q) for q in pmfs.values())
+        prob = np.zeros((b, width))
+        for w, q in pmfs.items():
+            prob[phases == w, : len(q)] = q
+        i, j = np.nonzero(mask)  # feasible (state, action) pairs
+        dem = np.arange(width, dtype=np.int64)
+        rows = np.repeat(i, width)
+        res = step(problem, s[rows], np.repeat(orders[i, j], width), np.tile(dem, len(i)))
+        f = gain / scale if self.average else 0.0
+        s2 = res.states
+        fmax2 = feasible_max(problem, s2)
+        x2 = obs.features(s2)
+        key = np.ascontiguousarray(np.concatenate([x2.numpy(), fmax2[:, None].astype(np.float32)], 1))
+        _, first, inverse = np.unique(key.view(np.dtype((np.void, key.shape[1] * 4)))[:, 0],
+                                      return_index=True, return_inverse=True)
+        xu = x2[torch.from_numpy(first)]
+        mask2 = obs.mask(s2[first], fmax2[first])
+        with torch.no_grad():
+            q2 = self.target(xu)
+            a2 = masked_argmax(self.online(xu) if cfg.double else q2, mask2)
+            v2 = q2.gather(1, a2[:, None])[:, 0].double().numpy()[inverse.ravel()]
+        g = 1.0 if self.average else self.gamma
+        per = (-res.total_cost / scale - f + g * v2).reshape(len(i), width)
+        y = np.zeros((b, n_act))
+        y[i, j] = (per * prob[i]).sum(axis=1)
+        return torch.from_numpy(y.astype(np.float32))
 
     def _learn_sampled(self, *, scale: float, gain: float) -> tuple[StepStats, float]:
         """``n``-step target of the taken action only (classic DQN), ``batch_size`` transitions;
@@ -564,6 +635,17 @@ class _DeferredInterrupt:
         if self._active:
             signal.signal(signal.SIGINT, self._old)
             self._active = False
+
+
+def proven_order_bound(problem: Problem, config: DQNConfig) -> int:
+    """Morton's ``S̄`` for the action mask when ``config.order_bound`` and it is proven for
+    ``problem`` (:func:`~replenish.solvers.dp_matrix_free.morton_bound`; not for perishable
+    stock), else ``0`` (no bound)."""
+    if not config.order_bound or problem.perishable:
+        return 0
+    from replenish.solvers.dp_matrix_free import morton_bound
+
+    return morton_bound(problem, config.objective) or 0
 
 
 def _load_checkpoint(path: Path) -> dict[str, Any]:
