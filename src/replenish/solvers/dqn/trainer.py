@@ -353,19 +353,25 @@ class DQNTrainer:
             rk = torch.from_numpy((-res.total_cost / scale).astype(np.float32)).view(-1, n_act)
             r = r + (rk - f if self.average else self.gamma**k * rk)
             s2 = res.states
-        # the last states: many (action, demand) pairs lead to the same one; value each once
-        fmax2 = feasible_max(problem, s2)
+        v2 = self._bootstrap_values(s2).view(-1, n_act)
+        return r + v2 if self.average else r + self.gamma**H * v2
+
+    def _bootstrap_values(self, s2: np.ndarray) -> torch.Tensor:
+        """float32 (n,) ``Q̄(s', a*)`` of the states ``s2`` (int64 (n, dim)), ``a*`` the
+        online network's masked argmax with ``double``, else the target's.  Many (action,
+        demand) pairs lead to the same state: each distinct one is valued once."""
+        obs = self.obs
+        fmax2 = feasible_max(self.problem, s2)
         x2 = obs.features(s2)
         key = np.ascontiguousarray(np.concatenate([x2.numpy(), fmax2[:, None].astype(np.float32)], 1))
         _, first, inverse = np.unique(key.view(np.dtype((np.void, key.shape[1] * 4)))[:, 0],
                                       return_index=True, return_inverse=True)
-        x2, s2 = x2[torch.from_numpy(first)], s2[first]
-        mask2 = obs.mask(s2, fmax2[first])
+        xu = x2[torch.from_numpy(first)]
+        mask2 = obs.mask(s2[first], fmax2[first])
         with torch.no_grad():
-            q2_target = self.target(x2)
-            a2 = masked_argmax(self.online(x2) if cfg.double else q2_target, mask2)
-            v2 = q2_target.gather(1, a2[:, None])[:, 0][torch.from_numpy(inverse.ravel())].view(-1, n_act)
-        return r + v2 if self.average else r + self.gamma**H * v2
+            q2 = self.target(xu)
+            a2 = masked_argmax(self.online(xu) if self.cfg.double else q2, mask2)
+            return q2.gather(1, a2[:, None])[:, 0][torch.from_numpy(inverse.ravel())]
 
     def _expected_targets(self, s: np.ndarray, orders: np.ndarray, mask: np.ndarray, *, scale: float,
                           gain: float) -> torch.Tensor:
@@ -374,7 +380,7 @@ class DQNTrainer:
 
             y(a) = Σ_d P(d)·(−c(s, a, d)/scale − ρ/scale + Q̄(s'(s, a, d), a*))
         """
-        cfg, problem, obs = self.cfg, self.problem, self.obs
+        problem = self.problem
         b, n_act = orders.shape
         phases = s[:, -1] if problem.seasonal else np.zeros(b, dtype=np.int64)
         pmfs = {int(w): np.asarray(problem.demand.pmf(int(w)), dtype=np.float64) for w in np.unique(phases)}
@@ -387,18 +393,7 @@ class DQNTrainer:
         rows = np.repeat(i, width)
         res = step(problem, s[rows], np.repeat(orders[i, j], width), np.tile(dem, len(i)))
         f = gain / scale if self.average else 0.0
-        s2 = res.states
-        fmax2 = feasible_max(problem, s2)
-        x2 = obs.features(s2)
-        key = np.ascontiguousarray(np.concatenate([x2.numpy(), fmax2[:, None].astype(np.float32)], 1))
-        _, first, inverse = np.unique(key.view(np.dtype((np.void, key.shape[1] * 4)))[:, 0],
-                                      return_index=True, return_inverse=True)
-        xu = x2[torch.from_numpy(first)]
-        mask2 = obs.mask(s2[first], fmax2[first])
-        with torch.no_grad():
-            q2 = self.target(xu)
-            a2 = masked_argmax(self.online(xu) if cfg.double else q2, mask2)
-            v2 = q2.gather(1, a2[:, None])[:, 0].double().numpy()[inverse.ravel()]
+        v2 = self._bootstrap_values(res.states).double().numpy()
         g = 1.0 if self.average else self.gamma
         per = (-res.total_cost / scale - f + g * v2).reshape(len(i), width)
         y = np.zeros((b, n_act))
