@@ -63,8 +63,8 @@ Objectives (``objective``):
   ``ρ`` the average reward per period.  ``ρ`` starts as the mean reward of the
   random warm-up transitions and then moves with the mean TD error of each
   batch, ``ρ ← ρ + η·mean(δ)/n`` (``η = gain_rate``), which keeps the relative
-  values from drifting.  With all-action targets ``δ`` is taken against the
-  *target* network, ``δ = y(a) − Q̄(s, a)`` over the feasible actions: against the
+  values from drifting.  ``δ`` is taken against the *target* network, ``δ = y(a) −
+  Q̄(s, a)`` (over the feasible actions with all-action targets): against the
   online network, which lags the targets' growth by a copy, ``δ`` stayed negative
   while the values rose, and ``ρ`` fed on it (−168 $/period on Zipkin's L = 4,
   p = 39 instance, optimum 10.79; −49 on the bike shop, 16.18).  ``−ρ`` is logged

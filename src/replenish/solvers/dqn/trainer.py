@@ -419,8 +419,10 @@ class DQNTrainer:
                 f = torch.zeros(())
                 y = torch.from_numpy(R) + self.gamma**n * v2
         q = self.online(x).gather(1, torch.from_numpy(a)[:, None])[:, 0]
-        if self.average:  # differential Q-learning: ρ follows the mean TD error (per period)
-            gain += cfg.gain_rate * float((y - q).detach().mean()) / n * scale
+        if self.average:  # ρ follows the TD error of the target network (per period), as above
+            with torch.no_grad():
+                q_bar = self.target(x).gather(1, torch.from_numpy(a)[:, None])[:, 0]
+            gain += cfg.gain_rate * float((y - q_bar).mean()) / n * scale
         loss = nn.functional.huber_loss(q, y, delta=cfg.huber_delta)
         self._gradient_step(loss)
         return (float(loss.detach()), float(q.detach().mean()), float(f)), gain
