@@ -308,10 +308,11 @@ class DQNTrainer:
         mask = obs.mask(s, feasible_max(self.problem, s))
         y = self.all_action_targets(s, d, scale=scale, gain=gain)
         f = gain / scale if self.average else 0.0  # ρ in reward units, before this step moves it
-        q_all = self.online(obs.features(s))
+        x = obs.features(s)
+        q_all = self.online(x)
         if self.average:  # ρ follows the TD error of the target network (per period)
             with torch.no_grad():
-                q_bar = self.target(obs.features(s))
+                q_bar = self.target(x)
             td = float((y - q_bar)[mask].mean())
             gain += cfg.gain_rate * td / cfg.target_periods * scale
         loss = nn.functional.huber_loss(q_all[mask], y[mask], delta=cfg.huber_delta)
