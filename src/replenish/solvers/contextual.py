@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -46,6 +46,9 @@ from replenish.policies.base import Policy, register_policy
 from replenish.policies.classic import Myopic, effective_shortage_cost
 from replenish.solvers.base import MethodOutput
 from replenish.solvers.lookahead import GRID, lookahead_order
+
+if TYPE_CHECKING:
+    from replenish.evaluation.evaluate import Evaluation
 
 #: Options of ``[forecast-base-stock]``.
 FORECAST_BASE_STOCK_OPTIONS: dict[str, Any] = {"select": bool, "seed": int, "in_sample_days": int}
@@ -324,33 +327,46 @@ class Lookahead(ContextualPolicy):
 # ----------------------------------------------------------------------------
 # methods
 # ----------------------------------------------------------------------------
-def _fit(problem: Problem, context: ContextData | None, method: str, horizon: int,
-         options: dict[str, Any]) -> Forecaster:
+def fit_method_forecaster(problem: Problem, context: ContextData | None, method: str, horizon: int, *,
+                          seed: int = 0, select: bool = True) -> Forecaster:
+    """The forecaster of a contextual method: fitted on ``context``'s training window for
+    ``horizon`` days ahead at the problem's critical ratio ``p/(p + h)``; a one-line error
+    naming ``method`` without future demand information (a history config with a
+    ``[features]`` table)."""
     if context is None:
         raise SpecError("method", method, "needs future demand information: a history config "
                                           "([demand] kind = 'history') with a [features] table")
     h, p = problem.holding_cost, effective_shortage_cost(problem)
     return fit_forecaster(context.context, context.spec, train_end=context.train_end,
-                          horizon=horizon, critical_ratio=p / (p + h),
-                          seed=int(options.get("seed", 0)), select=bool(options.get("select", True)))
+                          horizon=horizon, critical_ratio=p / (p + h), seed=seed, select=select)
 
 
-def _output(policy: ContextualPolicy, train_end: int, days: int = 0) -> MethodOutput:
-    """The policy with its in-sample evaluation: a replay of the training window's actual sales
-    (its last ``days`` days when ``days > 0``; a contextual policy has no stationary chain to
-    evaluate exactly)."""
+def _fit(problem: Problem, context: ContextData | None, method: str, horizon: int,
+         options: dict[str, Any]) -> Forecaster:
+    return fit_method_forecaster(problem, context, method, horizon, seed=int(options.get("seed", 0)),
+                                 select=bool(options.get("select", True)))
+
+
+def replay_training_window(policy: Policy, problem: Problem, demand: np.ndarray, train_end: int, *,
+                           days: int = 0) -> Evaluation:
+    """A calendar policy's in-sample evaluation: its replay of the training window's actual
+    sales ``demand[:train_end]`` (the last ``days`` of them when ``days > 0``) from a stocked
+    start; a policy on a calendar has no stationary chain to evaluate exactly."""
     from replenish.evaluation.evaluate import Evaluation
     from replenish.evaluation.simulate import simulate
 
-    fc = policy.forecaster
-    pr = policy.problem
     first = max(0, train_end - days) if days > 0 else 0
-    start = pr.stocked_state(first)
-    sim = simulate(pr, policy, demand=policy.context.demand[None, first:train_end], start=start,
+    sim = simulate(problem, policy, demand=demand[None, first:train_end], start=problem.stocked_state(first),
                    warmup=0)
-    ev = Evaluation(average_cost=sim.average_cost, exact=False, ci95=None, breakdown=sim.breakdown,
-                    fill_rate=sim.fill_rate, stockout_rate=sim.stockout_days,
-                    average_on_hand=sim.average_on_hand, waste_rate=sim.waste_rate)
+    return Evaluation(average_cost=sim.average_cost, exact=False, ci95=None, breakdown=sim.breakdown,
+                      fill_rate=sim.fill_rate, stockout_rate=sim.stockout_days,
+                      average_on_hand=sim.average_on_hand, waste_rate=sim.waste_rate)
+
+
+def _output(policy: ContextualPolicy, train_end: int, days: int = 0) -> MethodOutput:
+    """The policy with its in-sample evaluation (:func:`replay_training_window`)."""
+    fc = policy.forecaster
+    ev = replay_training_window(policy, policy.problem, policy.context.demand, train_end, days=days)
     return MethodOutput(policy, params=policy.params(), evaluation=ev,
                         extras={"forecaster": fc.choice, "cv": fc.cv, "importances": fc.importances,
                                 "train_end": fc.train_end, "evaluation": "training-window replay"})

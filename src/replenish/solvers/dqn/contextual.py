@@ -65,12 +65,17 @@ import numpy as np
 from replenish.core.validate import SpecError, check_keys, option_types
 from replenish.model.context import Context
 from replenish.model.demand import DatedDemand
-from replenish.model.forecast import Forecaster, fit_forecaster
+from replenish.model.forecast import Forecaster
 from replenish.model.spec import Problem
-from replenish.policies.classic import effective_shortage_cost
 from replenish.policies.dqn import DQNPolicy, Observation
 from replenish.solvers.base import MethodOutput
-from replenish.solvers.contextual import HORIZON, ContextData, calendar_problem
+from replenish.solvers.contextual import (
+    HORIZON,
+    ContextData,
+    calendar_problem,
+    fit_method_forecaster,
+    replay_training_window,
+)
 from replenish.solvers.dqn.config import DQNConfig
 from replenish.solvers.dqn.trainer import train_dqn
 
@@ -162,11 +167,9 @@ def dqn_context_method(problem: Problem, *, options: dict[str, Any], seed: int, 
         opts["eval_horizon"] = context.train_end + int(opts.get("eval_warmup", DQNConfig.eval_warmup))
     cfg = DQNConfig(**opts)
     ctx, te, L = context.context, context.train_end, problem.lead_time
-    h, p = problem.holding_cost, effective_shortage_cost(problem)
     # the lookahead's forecaster (horizons 1 .. 14 stacked), though the observation reads only
     # the next L + 1 days: see FORECAST_HORIZON
-    fc = fit_forecaster(ctx, context.spec, train_end=te, horizon=max(L + 1, FORECAST_HORIZON),
-                        critical_ratio=p / (p + h), seed=int(seed))
+    fc = fit_method_forecaster(problem, context, "dqn-context", max(L + 1, FORECAST_HORIZON), seed=int(seed))
     # training reads the series cut at the origin: no sales, and no known-ahead feature of the
     # day after the window (the forecast of day d reads the plan of d + 1), are visible
     ctx_train = Context(ctx.dates[:te], ctx.demand[:te], {k: v[:te] for k, v in ctx.columns.items()},
@@ -198,19 +201,5 @@ def dqn_context_method(problem: Problem, *, options: dict[str, Any], seed: int, 
               "forecaster": fc.choice, "forecaster_horizon": fc.horizon, "cv": fc.cv, "train_end": te,
               "evaluation": "training-window replay",
               "history": [dict(x) for x in r.history[-20:]]}
-    return MethodOutput(policy, params=cfg.to_dict(), evaluation=_replay_training_window(policy, ctx, te),
-                        extras=extras)
-
-
-def _replay_training_window(policy: DQNPolicy, ctx: Context, train_end: int):  # type: ignore[no-untyped-def]
-    """The policy's cost on the training window's actual sales (as the other contextual
-    methods report it: a policy on a calendar has no stationary chain to evaluate)."""
-    from replenish.evaluation.evaluate import Evaluation
-    from replenish.evaluation.simulate import simulate
-
-    pr = policy.problem
-    start = pr.stocked_state(0)
-    sim = simulate(pr, policy, demand=ctx.demand[None, :train_end], start=start, warmup=0)
-    return Evaluation(average_cost=sim.average_cost, exact=False, ci95=None, breakdown=sim.breakdown,
-                      fill_rate=sim.fill_rate, stockout_rate=sim.stockout_days,
-                      average_on_hand=sim.average_on_hand, waste_rate=sim.waste_rate)
+    return MethodOutput(policy, params=cfg.to_dict(),
+                        evaluation=replay_training_window(policy, cal, ctx.demand, te), extras=extras)
