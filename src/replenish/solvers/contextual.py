@@ -347,7 +347,7 @@ def _fit(problem: Problem, context: ContextData | None, method: str, horizon: in
                                  select=bool(options.get("select", True)))
 
 
-def replay_training_window(policy: Policy, problem: Problem, demand: np.ndarray, train_end: int, *,
+def replay_training_window(policy: Policy, demand: np.ndarray, train_end: int, *,
                            days: int = 0) -> Evaluation:
     """A calendar policy's in-sample evaluation: its replay of the training window's actual
     sales ``demand[:train_end]`` (the last ``days`` of them when ``days > 0``) from a stocked
@@ -355,6 +355,7 @@ def replay_training_window(policy: Policy, problem: Problem, demand: np.ndarray,
     from replenish.evaluation.evaluate import Evaluation
     from replenish.evaluation.simulate import simulate
 
+    problem = policy.problem
     first = max(0, train_end - days) if days > 0 else 0
     sim = simulate(problem, policy, demand=demand[None, first:train_end], start=problem.stocked_state(first),
                    warmup=0)
@@ -366,7 +367,7 @@ def replay_training_window(policy: Policy, problem: Problem, demand: np.ndarray,
 def _output(policy: ContextualPolicy, train_end: int, days: int = 0) -> MethodOutput:
     """The policy with its in-sample evaluation (:func:`replay_training_window`)."""
     fc = policy.forecaster
-    ev = replay_training_window(policy, policy.problem, policy.context.demand, train_end, days=days)
+    ev = replay_training_window(policy, policy.context.demand, train_end, days=days)
     return MethodOutput(policy, params=policy.params(), evaluation=ev,
                         extras={"forecaster": fc.choice, "cv": fc.cv, "importances": fc.importances,
                                 "train_end": fc.train_end, "evaluation": "training-window replay"})

@@ -202,4 +202,4 @@ def dqn_context_method(problem: Problem, *, options: dict[str, Any], seed: int, 
               "evaluation": "training-window replay",
               "history": [dict(x) for x in r.history[-20:]]}
     return MethodOutput(policy, params=cfg.to_dict(),
-                        evaluation=replay_training_window(policy, cal, ctx.demand, te), extras=extras)
+                        evaluation=replay_training_window(policy, ctx.demand, te), extras=extras)
