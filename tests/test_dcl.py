@@ -116,8 +116,12 @@ def test_label_ties_keep_the_current_action():
     assert lab.label[0] == 1 and not lab.switched[0]
 
 
-def test_rollouts_follow_the_policy_like_simulate():
-    """The rollout of the current action equals a simulation of the policy on the same demand."""
+@pytest.mark.parametrize("chunk_rows", [None, 5])
+def test_rollouts_follow_the_policy_like_simulate(chunk_rows, monkeypatch):
+    """The rollout of the current action equals a simulation of the policy on the same demand
+    (also when the rows are advanced a few states at a time)."""
+    if chunk_rows is not None:
+        monkeypatch.setattr("replenish.solvers.dcl.rollouts.ROLLOUT_ROWS", chunk_rows)
     pr = tiny_problem()
     pol = CappedBaseStock(problem=pr, level=6, cap=3)
     states = np.array([[1, 2], [0, 0], [5, 0]], dtype=np.int64)
@@ -157,17 +161,42 @@ def test_same_seed_same_policy_and_different_seed_differs():
     assert a.start_params == {"level": a.start_params["level"], "cap": a.start_params["cap"]}
 
 
-def test_resume_gives_bit_identical_weights(tmp_path):
+@pytest.mark.parametrize("extra", [{"keep_best": False},
+                                   {"keep_best": True, "trim_outputs": True, "eval_mode": "simulate",
+                                    "eval_paths": 10, "eval_horizon": 200}])
+def test_resume_gives_bit_identical_weights(tmp_path, extra):
     pr = tiny_problem()
-    full = train_dcl(pr, config=tiny_config(generations=2, keep_best=False), seed=1,
-                     checkpoint_dir=tmp_path / "a")
-    train_dcl(pr, config=tiny_config(generations=1, keep_best=False), seed=1, checkpoint_dir=tmp_path / "b")
-    resumed = train_dcl(pr, config=tiny_config(generations=2, keep_best=False), seed=1,
+    full = train_dcl(pr, config=tiny_config(generations=3, **extra), seed=1, checkpoint_dir=tmp_path / "a")
+    train_dcl(pr, config=tiny_config(generations=1, **extra), seed=1, checkpoint_dir=tmp_path / "b")
+    resumed = train_dcl(pr, config=tiny_config(generations=3, **extra), seed=1,
                         checkpoint_dir=tmp_path / "b", resume=True)
-    assert resumed.resumed_from == 1 and len(resumed.history) == len(full.history) == 3
+    assert resumed.resumed_from == 1 and len(resumed.history) == len(full.history) == 4
+    assert resumed.best_generation == full.best_generation
+    assert resumed.policy.observation.n_actions == full.policy.observation.n_actions
     for x, y in zip(_weights(full.policy), _weights(resumed.policy), strict=True):
         np.testing.assert_array_equal(x, y)
     assert [h["average_cost"] for h in full.history] == [h["average_cost"] for h in resumed.history]
+
+
+def test_trimmed_classifier_has_outputs_up_to_its_largest_label():
+    """``trim_outputs``: the classifier's outputs are the grid actions up to the largest label, and
+    the trimmed policy orders exactly what the labels ask on the states it was fitted on as often
+    as the whole-grid one does (both fit the same labels)."""
+    pr = tiny_problem()
+    trainer = DCLTrainer(pr, config=tiny_config(trim_outputs=True, epochs=40), seed=0)
+    start = trainer.start_policy()
+    states = trainer.sample(start, np.random.default_rng(0))
+    data = trainer.label(start, states, np.random.default_rng(1))
+    net, outputs, _, acc = trainer.fit(data, torch.Generator().manual_seed(0))
+    assert outputs == int(data.actions.max()) + 1 < trainer.obs.n_actions
+    policy = trainer._policy_of(net, outputs)
+    assert policy.q_values(states).shape == (len(states), outputs)
+    orders = policy.act(states)
+    assert orders.max() <= data.actions.max() * trainer.obs.order_step
+    full = DCLTrainer(pr, config=tiny_config(trim_outputs=False, epochs=40), seed=0)
+    _, full_outputs, _, full_acc = full.fit(data, torch.Generator().manual_seed(0))
+    assert full_outputs == full.obs.n_actions
+    assert acc >= full_acc - 0.02
 
 
 def test_resume_refuses_other_hyperparameters_seed_and_missing_checkpoint(tmp_path):

@@ -29,22 +29,25 @@ _RESUMABLE_CHANGES = {"generations", "threads", "eval_mode", "exact_states", "ev
 #: The label precision mattered most: at L = 4, p = 39 with 20,000 states and 128×128,
 #: 16 generations of 128 rollouts reached 0.074% (435 CPU s), 10 of 256 rollouts 0.040%.
 COMPILED_BUDGET: dict[str, Any] = {"generations": 10, "states": 20_000, "rollouts": 256,
-                                   "hidden": (128, 128)}
+                                   "hidden": (128, 128), "trim_outputs": False}
 #: The budget where every rollout period is a forward pass of the network (chains too large to
-#: tabulate: L >= 6 on Zipkin's instances, about 15 CPU minutes a run with it at L = 6).
+#: tabulate: L >= 6 on Zipkin's instances).  The classifier's outputs are trimmed to the
+#: largest label (``trim_outputs``): at L = 10 the action grid has 96 outputs, the labels use
+#: about 10, and the output layer, its mask and argmax were most of a rollout period's cost.
 NETWORK_BUDGET: dict[str, Any] = {"generations": 3, "states": 10_000, "rollouts": 128,
-                                  "hidden": (64, 64)}
+                                  "hidden": (64, 64), "trim_outputs": True}
 
 
 @dataclass(frozen=True)
 class Budget:
     """The resolved budget of a run (:meth:`DCLConfig.budget`): generations, states per
-    generation, rollouts per candidate, hidden layer widths."""
+    generation, rollouts per candidate, hidden layer widths, whether the outputs are trimmed."""
 
     generations: int
     states: int
     rollouts: int
     hidden: tuple[int, ...]
+    trim_outputs: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,6 +72,13 @@ class DCLConfig(HiddenLayersIO):
             best candidate only when the paired mean difference of their rollout costs is below
             ``−k`` standard errors (``0``: plain argmin, ties to the current action).
         hidden: widths of the classifier's hidden layers.
+        trim_outputs: each generation's classifier has outputs for the grid actions
+            ``0 .. max label`` only, not the whole action grid (``None``: trimmed with the
+            network budget, where every rollout period is a forward pass and the output
+            layer, mask and argmax over unused actions cost most of it; untrimmed with the
+            compiled one).  A classifier trained by cross-entropy pushes the logits of actions
+            no state is labelled with down, so trimming them changes what it can learn
+            little; orders can still grow by ``window`` grid steps a generation.
         epochs: passes over a generation's labelled states.
         lr: Adam learning rate.
         batch_size: labelled states per gradient step.
@@ -91,6 +101,7 @@ class DCLConfig(HiddenLayersIO):
     window: int = 3
     significance: float = 1.0
     hidden: tuple[int, ...] | None = None
+    trim_outputs: bool | None = None
     epochs: int = 30
     lr: float = 3e-3
     batch_size: int = 128
@@ -136,6 +147,8 @@ class DCLConfig(HiddenLayersIO):
         require(self.eval_warmup < self.eval_horizon, "dcl.eval_warmup", self.eval_warmup,
                 f"must be < eval_horizon = {self.eval_horizon}")
         require(isinstance(self.keep_best, bool), "dcl.keep_best", self.keep_best, "must be true/false")
+        require(self.trim_outputs is None or isinstance(self.trim_outputs, bool), "dcl.trim_outputs",
+                self.trim_outputs, "must be true/false")
 
     def resolved(self, *, compiled: bool) -> DCLConfig:
         """This config with the budget fields left ``None`` filled in: :data:`COMPILED_BUDGET`
@@ -145,10 +158,10 @@ class DCLConfig(HiddenLayersIO):
 
     def budget(self) -> Budget:
         """The budget fields of a :meth:`resolved` config (an error if one is still ``None``)."""
-        g, n, r, hid = self.generations, self.states, self.rollouts, self.hidden
-        if g is None or n is None or r is None or hid is None:
-            raise SpecError("dcl", [g, n, r, hid], "budget not resolved (DCLConfig.resolved)")
-        return Budget(generations=g, states=n, rollouts=r, hidden=hid)
+        g, n, r, hid, trim = self.generations, self.states, self.rollouts, self.hidden, self.trim_outputs
+        if g is None or n is None or r is None or hid is None or trim is None:
+            raise SpecError("dcl", [g, n, r, hid, trim], "budget not resolved (DCLConfig.resolved)")
+        return Budget(generations=g, states=n, rollouts=r, hidden=hid, trim_outputs=trim)
 
     def rollout_horizon(self, lead_time: int) -> int:
         """``horizon``, or ``5·(L + 1)`` when it is ``None``."""

@@ -28,6 +28,10 @@ transition, layout = kernels().transition, kernels().layout
 
 #: largest dense lookup table (entries, int64) of :class:`PolicyTable`
 MAX_TABLE_BOX = 20_000_000
+#: rollout rows :func:`rollout_costs` advances together: a network policy's forward pass on
+#: 32k rows stays in cache; at L = 10 (64×64 classifier) a period costs a third to a half less
+#: per row than on the 229k rows of a whole ``rollout_batch`` (measured, one thread)
+ROLLOUT_ROWS = 32_768
 
 
 def sample_states(problem: Problem, policy: Policy, rng: np.random.Generator, *, n: int,
@@ -70,22 +74,29 @@ def rollout_costs(problem: Problem, policy: Policy, states: np.ndarray, first_or
     candidate order ``first_orders[i, k]`` (feasible, units), then ``policy``, on demand
     ``demand[i, r]`` (n, R, T) — the same demand for every candidate of a state.
 
-    The rows ``(i, k, r)`` are advanced together: per period one ``policy.act`` on all of them and
-    one compiled :func:`~replenish.model.dynamics.step`.
+    The rows ``(i, k, r)`` of up to :data:`ROLLOUT_ROWS` of them at a time are advanced together:
+    per period one ``policy.act`` on all of them and one compiled
+    :func:`~replenish.model.dynamics.step`.
     """
     n, K = first_orders.shape
     _, R, T = demand.shape
-    rows = np.repeat(np.ascontiguousarray(states, dtype=np.int64), K * R, axis=0)
-    orders = np.repeat(np.asarray(first_orders, dtype=np.int64), R, axis=1).reshape(-1)
-    total = np.zeros(n * K * R)
-    for t in range(T):
-        if t > 0:
-            orders = clip_orders(problem, rows, policy.act(rows))
-        d_t = np.broadcast_to(demand[:, None, :, t], (n, K, R)).reshape(-1)
-        res = step(problem, rows, orders, d_t)
-        total += res.total_cost
-        rows = res.states
-    return total.reshape(n, K, R)
+    out = np.empty((n, K, R))
+    per = max(1, ROLLOUT_ROWS // (K * R))  # states a chunk
+    for lo in range(0, n, per):
+        sl = slice(lo, min(n, lo + per))
+        m = sl.stop - lo
+        rows = np.repeat(np.ascontiguousarray(states[sl], dtype=np.int64), K * R, axis=0)
+        orders = np.repeat(np.asarray(first_orders[sl], dtype=np.int64), R, axis=1).reshape(-1)
+        total = np.zeros(m * K * R)
+        for t in range(T):
+            if t > 0:
+                orders = clip_orders(problem, rows, policy.act(rows))
+            d_t = np.broadcast_to(demand[sl, None, :, t], (m, K, R)).reshape(-1)
+            res = step(problem, rows, orders, d_t)
+            total += res.total_cost
+            rows = res.states
+        out[sl] = total.reshape(m, K, R)
+    return out
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +149,8 @@ class DCLTrainer:
         self.start_params: dict[str, Any] = {}
         self.start_cost = math.nan
         self.history: list[dict[str, Any]] = []
-        self.best: tuple[int, float, dict[str, torch.Tensor]] | None = None  # generation, cost, weights
+        # generation, cost, weights, outputs of the best evaluated classifier
+        self.best: tuple[int, float, dict[str, torch.Tensor], int] | None = None
         self.resumed_from: int | None = None
         self.ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
 
@@ -160,10 +161,19 @@ class DCLTrainer:
         tgen = torch.Generator().manual_seed(int(ss.generate_state(1, dtype=np.uint32)[0]))
         return np.random.default_rng(s_states), np.random.default_rng(s_roll), tgen
 
-    def _policy_of(self, net: nn.Module) -> DQNPolicy:
+    def _policy_of(self, net: nn.Module, outputs: int) -> DQNPolicy:
+        """The greedy policy of the classifier ``net`` with ``outputs`` outputs (grid actions
+        ``0 .. outputs − 1``)."""
         net.eval()
-        return DQNPolicy(problem=self.problem, network=net, observation=self.obs, hidden=self.budget.hidden,
-                         label="dcl")
+        return DQNPolicy(problem=self.problem, network=net, observation=self._observation(outputs),
+                         hidden=self.budget.hidden, label="dcl")
+
+    def _observation(self, outputs: int) -> Observation:
+        """The observation of a classifier with ``outputs`` outputs (the full grid: ``self.obs``)."""
+        return self.obs if outputs == self.obs.n_actions else replace(self.obs, n_actions=outputs)
+
+    def _network(self, outputs: int, generator: torch.Generator | None = None) -> nn.Module:
+        return build_q_network(self.obs.n_features, outputs, self.budget.hidden, generator=generator)
 
     # ============================================================================
     # Generation 0: the best capped base-stock policy
@@ -253,13 +263,16 @@ class DCLTrainer:
     # ============================================================================
     # Fit: a classifier on the labels
     # ============================================================================
-    def fit(self, data: GenerationData, gen: torch.Generator) -> tuple[nn.Module, float, float]:
+    def fit(self, data: GenerationData, gen: torch.Generator) -> tuple[nn.Module, int, float, float]:
         """A fresh network (weights from ``gen``) trained by Adam on the cross-entropy of the labels
         among the feasible actions (infeasible logits masked), ``epochs`` passes in minibatches
         shuffled by ``gen``, the learning rate decaying linearly to a tenth; returns the network,
-        the last epoch's mean loss and the training accuracy of its masked argmax."""
-        cfg, obs = self.cfg, self.obs
-        net = build_q_network(obs.n_features, obs.n_actions, self.budget.hidden, generator=gen)
+        its number of outputs (the whole grid, or ``max label + 1`` with ``trim_outputs``), the
+        last epoch's mean loss and the training accuracy of its masked argmax."""
+        cfg = self.cfg
+        outputs = int(data.actions.max()) + 1 if self.budget.trim_outputs else self.obs.n_actions
+        obs = self._observation(outputs)
+        net = self._network(outputs, gen)
         x = obs.features(data.states)
         mask = obs.mask(data.states, feasible_max(self.problem, data.states))
         y = torch.from_numpy(data.actions)
@@ -285,7 +298,7 @@ class DCLTrainer:
         net.eval()
         with torch.no_grad():
             pred = net(x).masked_fill(~mask, -torch.inf).argmax(dim=1)
-        return net, loss_sum / n, float((pred == y).to(torch.float64).mean())
+        return net, outputs, loss_sum / n, float((pred == y).to(torch.float64).mean())
 
     # ============================================================================
     # Evaluate
@@ -315,10 +328,12 @@ class DCLTrainer:
         """Write ``checkpoint_dir/last.pt`` atomically after a generation (``net``: its network)."""
         if self.ckpt_path is None:
             return None
+        assert isinstance(self.policy, DQNPolicy)
         meta = {"problem": self.problem.to_dict(), "config": self.cfg.to_dict(), "seed": self.seed,
                 "generation": self.generation, "history": self.history,
                 "start_params": self.start_params, "start_cost": self.start_cost,
-                "best": None if self.best is None else [self.best[0], self.best[1]]}
+                "outputs": self.policy.observation.n_actions,
+                "best": None if self.best is None else [self.best[0], self.best[1], self.best[3]]}
         blob = {"format": CHECKPOINT_FORMAT, "meta": json.dumps(meta),
                 "current": {k: v.detach().clone() for k, v in net.state_dict().items()},
                 "best": {} if self.best is None else self.best[2]}
@@ -339,17 +354,20 @@ class DCLTrainer:
             raise SpecError("resume", str(path), "checkpoint was trained on a different problem")
         if int(meta["seed"]) != self.seed:
             raise SpecError("seed", self.seed, f"the checkpoint was trained with seed {meta['seed']}")
-        diff = self.cfg.resume_conflicts(DCLConfig.from_dict(meta["config"]))
+        # checkpoints written before ``trim_outputs`` existed have whole-grid classifiers
+        diff = self.cfg.resume_conflicts(DCLConfig.from_dict({"trim_outputs": False, **meta["config"]}))
         if diff:
             raise SpecError("resume", ", ".join(diff), "hyperparameters differ from the checkpoint's")
-        net = build_q_network(self.obs.n_features, self.obs.n_actions, self.budget.hidden)
+        outputs = int(meta.get("outputs", self.obs.n_actions))
+        net = self._network(outputs)
         net.load_state_dict(ck["current"])
-        self.policy = self._policy_of(net)
+        self.policy = self._policy_of(net, outputs)
         self.generation = int(meta["generation"])
         self.history = list(meta["history"])
         self.start_params, self.start_cost = dict(meta["start_params"]), float(meta["start_cost"])
         if meta["best"] is not None:
-            self.best = (int(meta["best"][0]), float(meta["best"][1]), dict(ck["best"]))
+            b = meta["best"]
+            self.best = (int(b[0]), float(b[1]), dict(ck["best"]), int(b[2]) if len(b) > 2 else outputs)
         self.resumed_from = self.generation
 
     # ============================================================================
@@ -385,14 +403,14 @@ class DCLTrainer:
                 acting = self._acting(self.policy)
                 states = self.sample(acting, rng_states)
                 data = self.label(acting, states, rng_roll, bar)
-                net, loss, acc = self.fit(data, tgen)
-                policy = self._policy_of(net)
+                net, outputs, loss, acc = self.fit(data, tgen)
+                policy = self._policy_of(net, outputs)
                 cost, exact = self.evaluate(policy)
                 self.generation = g
                 self.history.append(self._record(g, cost, exact, switched=data.switched,
                                                  best_differs=data.best_differs, loss=loss, accuracy=acc))
                 if self.best is None or cost < self.best[1]:
-                    self.best = (g, cost, {k: v.detach().clone() for k, v in net.state_dict().items()})
+                    self.best = (g, cost, {k: v.detach().clone() for k, v in net.state_dict().items()}, outputs)
                 self.policy = policy
                 if writer is not None:
                     h = self.history[-1]
@@ -412,14 +430,12 @@ class DCLTrainer:
             if writer is not None:
                 writer.close()
         assert isinstance(self.policy, DQNPolicy)
-        net = build_q_network(self.obs.n_features, self.obs.n_actions, self.budget.hidden)
-        best_gen = self.generation
+        best_gen, outputs, weights = self.generation, self.policy.observation.n_actions, None
         if cfg.keep_best and self.best is not None:
-            best_gen = self.best[0]
-            net.load_state_dict(self.best[2])
-        else:
-            net.load_state_dict(self.policy.network.state_dict())
-        return DCLResult(policy=self._policy_of(net), config=cfg, start_params=self.start_params,
+            best_gen, _, weights, outputs = self.best
+        net = self._network(outputs)
+        net.load_state_dict(weights if weights is not None else self.policy.network.state_dict())
+        return DCLResult(policy=self._policy_of(net, outputs), config=cfg, start_params=self.start_params,
                          start_cost=self.start_cost, history=self.history, best_generation=best_gen,
                          seconds=time.perf_counter() - self.t_start, resumed_from=self.resumed_from,
                          checkpoint=last)
