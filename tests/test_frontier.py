@@ -182,3 +182,18 @@ def test_long_lead_time_learner_is_simulated_on_the_same_matrix():
     assert row["ci95"][0] < row["average_cost"] < row["ci95"][1]
     assert row["cpu_seconds"] > 0
     assert row["ratio_ci95"][0] <= row["ratio_to_base_stock"] <= row["ratio_ci95"][1]
+
+
+# ------------------------------------------------------------------ the shipped config
+def test_long_lead_time_config_is_the_benchmark_instance():
+    """``configs/lost_sales_L10.toml`` is the benchmark's ``poisson:10:39`` instance (the same
+    problem but for its name), and its ``[dcl]`` table is accepted by the method."""
+    import replenish as rp
+    from replenish.solvers.catalogue import method_spec
+    from replenish.solvers.dcl import DCLConfig
+
+    cfg = rp.load_config(ROOT / "configs" / "lost_sales_L10.toml")
+    bench = frontier.parse_instances("poisson:10:39")[0].problem()
+    assert {**cfg.problem.to_dict(), "name": None} == {**bench.to_dict(), "name": None}
+    assert not exact_evaluation_fits(cfg.problem, reduced=True, limit=DCLConfig().exact_states)
+    method_spec("dcl").check_options(cfg.sections["dcl"])

@@ -50,7 +50,10 @@ tabulated and the rollouts run in one compiled loop (chains of at most
 ``exact_states`` states, ``L <= 4`` on Zipkin's instances) 10 generations of 20,000
 states, 256 rollouts per candidate and a 128×128 classifier; else (every rollout
 period a forward pass of the network) 3 generations of 10,000 states, 128 rollouts
-and 64×64.  Measured (``benchmarks/frontier.py``; tables in
+and 64×64, the classifier's outputs trimmed to its largest label (``trim_outputs``:
+the output layer, mask and argmax over the whole order grid were most of a rollout
+period's cost) and the rollouts advanced 32k rows at a time (the forward pass stays in
+cache).  Measured (``benchmarks/frontier.py``; tables in
 ``benchmarks/RESULTS.md``): the first budget reaches exact gaps of 0–0.04% on all 16
 of Zipkin's Poisson instances (seed 0; worst of three seeds 0.061% at ``L = 4, p = 39``)
 where the second stopped at 0.02–0.4% at ``L = 3, 4``, in 3.5–8 CPU minutes per

@@ -410,7 +410,8 @@ class DCLTrainer:
                 self.history.append(self._record(g, cost, exact, switched=data.switched,
                                                  best_differs=data.best_differs, loss=loss, accuracy=acc))
                 if self.best is None or cost < self.best[1]:
-                    self.best = (g, cost, {k: v.detach().clone() for k, v in net.state_dict().items()}, outputs)
+                    weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                    self.best = (g, cost, weights, outputs)
                 self.policy = policy
                 if writer is not None:
                     h = self.history[-1]
