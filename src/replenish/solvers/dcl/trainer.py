@@ -431,11 +431,12 @@ class DCLTrainer:
             if writer is not None:
                 writer.close()
         assert isinstance(self.policy, DQNPolicy)
-        best_gen, outputs, weights = self.generation, self.policy.observation.n_actions, None
+        best_gen, outputs = self.generation, self.policy.observation.n_actions
+        state = self.policy.network.state_dict()
         if cfg.keep_best and self.best is not None:
-            best_gen, _, weights, outputs = self.best
+            best_gen, _, state, outputs = self.best
         net = self._network(outputs)
-        net.load_state_dict(weights if weights is not None else self.policy.network.state_dict())
+        net.load_state_dict(state)
         return DCLResult(policy=self._policy_of(net, outputs), config=cfg, start_params=self.start_params,
                          start_cost=self.start_cost, history=self.history, best_generation=best_gen,
                          seconds=time.perf_counter() - self.t_start, resumed_from=self.resumed_from,
