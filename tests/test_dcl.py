@@ -178,10 +178,12 @@ def test_resume_gives_bit_identical_weights(tmp_path, extra):
     assert [h["average_cost"] for h in full.history] == [h["average_cost"] for h in resumed.history]
 
 
-def test_trimmed_classifier_has_outputs_up_to_its_largest_label():
+def test_trimmed_classifier_has_outputs_up_to_its_largest_label(tmp_path):
     """``trim_outputs``: the classifier's outputs are the grid actions up to the largest label, and
     the trimmed policy orders exactly what the labels ask on the states it was fitted on as often
-    as the whole-grid one does (both fit the same labels)."""
+    as the whole-grid one does (both fit the same labels); its ``.pt`` file reloads it."""
+    from replenish.policies.dqn import load_dqn_policy
+
     pr = tiny_problem()
     trainer = DCLTrainer(pr, config=tiny_config(trim_outputs=True, epochs=40), seed=0)
     start = trainer.start_policy()
@@ -193,6 +195,9 @@ def test_trimmed_classifier_has_outputs_up_to_its_largest_label():
     assert policy.q_values(states).shape == (len(states), outputs)
     orders = policy.act(states)
     assert orders.max() <= data.actions.max() * trainer.obs.order_step
+    loaded = load_dqn_policy(policy.save(tmp_path / "trimmed.pt"))
+    assert loaded.observation.n_actions == outputs
+    np.testing.assert_array_equal(loaded.act(states), orders)
     full = DCLTrainer(pr, config=tiny_config(trim_outputs=False, epochs=40), seed=0)
     _, full_outputs, _, full_acc = full.fit(data, torch.Generator().manual_seed(0))
     assert full_outputs == full.obs.n_actions
