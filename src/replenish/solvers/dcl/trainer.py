@@ -96,6 +96,17 @@ class GenerationData:
 
 
 @dataclass(frozen=True)
+class KeptClassifier:
+    """The best evaluated generation's classifier: ``generation``, its ``cost`` ($/period), its
+    ``weights`` (state dict) and its number of ``outputs``."""
+
+    generation: int
+    cost: float
+    weights: dict[str, torch.Tensor]
+    outputs: int
+
+
+@dataclass(frozen=True)
 class DCLResult:
     """What :func:`train_dcl` returns.
 
@@ -149,8 +160,7 @@ class DCLTrainer:
         self.start_params: dict[str, Any] = {}
         self.start_cost = math.nan
         self.history: list[dict[str, Any]] = []
-        # generation, cost, weights, outputs of the best evaluated classifier
-        self.best: tuple[int, float, dict[str, torch.Tensor], int] | None = None
+        self.best: KeptClassifier | None = None
         self.resumed_from: int | None = None
         self.ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
 
@@ -329,14 +339,15 @@ class DCLTrainer:
         if self.ckpt_path is None:
             return None
         assert isinstance(self.policy, DQNPolicy)
+        kept = self.best
         meta = {"problem": self.problem.to_dict(), "config": self.cfg.to_dict(), "seed": self.seed,
                 "generation": self.generation, "history": self.history,
                 "start_params": self.start_params, "start_cost": self.start_cost,
                 "outputs": self.policy.observation.n_actions,
-                "best": None if self.best is None else [self.best[0], self.best[1], self.best[3]]}
+                "best": None if kept is None else [kept.generation, kept.cost, kept.outputs]}
         blob = {"format": CHECKPOINT_FORMAT, "meta": json.dumps(meta),
                 "current": {k: v.detach().clone() for k, v in net.state_dict().items()},
-                "best": {} if self.best is None else self.best[2]}
+                "best": {} if self.best is None else self.best.weights}
         atomic_write(self.ckpt_path, lambda fh: torch.save(blob, fh))
         return str(self.ckpt_path)
 
@@ -367,7 +378,8 @@ class DCLTrainer:
         self.start_params, self.start_cost = dict(meta["start_params"]), float(meta["start_cost"])
         if meta["best"] is not None:
             b = meta["best"]
-            self.best = (int(b[0]), float(b[1]), dict(ck["best"]), int(b[2]) if len(b) > 2 else outputs)
+            self.best = KeptClassifier(int(b[0]), float(b[1]), dict(ck["best"]),
+                                       int(b[2]) if len(b) > 2 else outputs)
         self.resumed_from = self.generation
 
     # ============================================================================
@@ -409,9 +421,9 @@ class DCLTrainer:
                 self.generation = g
                 self.history.append(self._record(g, cost, exact, switched=data.switched,
                                                  best_differs=data.best_differs, loss=loss, accuracy=acc))
-                if self.best is None or cost < self.best[1]:
+                if self.best is None or cost < self.best.cost:
                     weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                    self.best = (g, cost, weights, outputs)
+                    self.best = KeptClassifier(g, cost, weights, outputs)
                 self.policy = policy
                 if writer is not None:
                     h = self.history[-1]
@@ -434,7 +446,7 @@ class DCLTrainer:
         best_gen, outputs = self.generation, self.policy.observation.n_actions
         state = self.policy.network.state_dict()
         if cfg.keep_best and self.best is not None:
-            best_gen, _, state, outputs = self.best
+            best_gen, state, outputs = self.best.generation, self.best.weights, self.best.outputs
         net = self._network(outputs)
         net.load_state_dict(state)
         return DCLResult(policy=self._policy_of(net, outputs), config=cfg, start_params=self.start_params,
