@@ -135,11 +135,12 @@ def test_rollouts_follow_the_policy_like_simulate(chunk_rows, monkeypatch):
 
 def test_labels_do_not_depend_on_the_rollout_path():
     """A network policy rolled out as a compiled table (tabulable chains) or period by period with
-    one forward pass each (``eval_mode = "simulate"``, the path of large problems): same labels."""
+    one forward pass each (``eval_mode = "simulate"``, the path of large problems): same labels
+    (at the same label threshold: the two budgets' defaults differ)."""
     pr = tiny_problem()
     pol = train_dcl(pr, config=tiny_config(), seed=0).policy
     states = sample_states(pr, pol, np.random.default_rng(1), n=120, warmup=10)
-    out = [DCLTrainer(pr, config=tiny_config(eval_mode=mode), seed=0).label(pol, states,
+    out = [DCLTrainer(pr, config=tiny_config(eval_mode=mode, significance=1.0), seed=0).label(pol, states,
                                                                            np.random.default_rng(2))
            for mode in ("exact", "simulate")]
     np.testing.assert_array_equal(out[0].actions, out[1].actions)

@@ -264,7 +264,7 @@ class DCLTrainer:
             stats.add(group[sl], costs, cfg.window)
             if bar is not None:
                 bar.update(sl.stop - sl.start)
-        lab = label_states(stats, valid[first_of], cfg.window, cfg.significance)
+        lab = label_states(stats, valid[first_of], cfg.window, self.budget.significance)
         actions = cands[np.arange(n), lab.label[group]]
         return GenerationData(states=states, actions=actions, current=current,
                               switched=float(lab.switched[group].mean()),
