@@ -97,7 +97,9 @@ class DCLConfig(HiddenLayersIO):
             ``rollout_batch · (2·window + 1) · rollouts`` rows).
         eval_mode: ``"exact"`` (stationary distribution), ``"simulate"`` or ``"auto"``: exact
             when the (reduced) chain has at most ``exact_states`` states.
-        exact_states: state-count limit of ``eval_mode = "auto"``.
+        exact_states: state-count limit of ``eval_mode = "auto"`` (and of the compiled budget):
+            600,000 takes in the geometric-demand L = 4 instances (up to 487,635 reduced
+            states at p = 39), which with 300,000 fell to the network budget.
         eval_paths, eval_horizon, eval_warmup: the simulated evaluation (fixed demand).
         keep_best: return the best evaluated generation's network, not the last one.
         threads: ``torch.set_num_threads`` during training.
@@ -118,7 +120,7 @@ class DCLConfig(HiddenLayersIO):
     max_actions: int = 128
     rollout_batch: int = 256
     eval_mode: Literal["auto", "exact", "simulate"] = "auto"
-    exact_states: int = 300_000
+    exact_states: int = 600_000
     eval_paths: int = 100
     eval_horizon: int = 1000
     eval_warmup: int = 100
