@@ -25,7 +25,7 @@ _RESUMABLE_CHANGES = {"generations", "threads", "eval_mode", "exact_states", "ev
 #: Measured on Zipkin's L = 3, 4 instances against 3 generations / 10,000 / 128 / 64×64 (seed 0,
 #: exact gaps): L = 4, p = 39 0.040% against 0.245%; L = 4, p = 19 0.022% against 0.42%;
 #: L = 3, p = 39 0.007% against 0.12%; 364–471 CPU s against about 40.  On all 16 instances
-#: 0–0.04% (seed 0), worst of three seeds 0.061% (benchmarks/RESULTS.md).
+#: 0–0.04% (seed 0), worst of three seeds 0.061% (benchmarks/RESULTS.md; threshold 1.0).
 #: The label precision mattered most: at L = 4, p = 39 with 20,000 states and 128×128,
 #: 16 generations of 128 rollouts reached 0.074% (435 CPU s), 10 of 256 rollouts 0.040%.
 #: The label threshold ``significance`` 0.5 instead of 1.0 (2026-12-03; seed 0): Poisson
@@ -33,6 +33,8 @@ _RESUMABLE_CHANGES = {"generations", "threads", "eval_mode", "exact_states", "ev
 #: p = 39 0.103% against 0.276% (long-tailed demand makes the rollouts noisy, and a strict
 #: test kept most improvable states at the current action).  A label switched on noise costs
 #: little here: each generation is evaluated exactly and the best one is kept (``keep_best``).
+#: All 16 Poisson instances with 0.5: 0–0.011% (seed 0), worst run 0.017%; the 16 geometric
+#: ones 0–0.103% (seed 0), 0.121% at L = 4, p = 39 with seed 2 (0.25 gives 0.069–0.081% there).
 COMPILED_BUDGET: dict[str, Any] = {"generations": 10, "states": 20_000, "rollouts": 256,
                                    "hidden": (128, 128), "trim_outputs": False, "significance": 0.5}
 #: The budget where every rollout period is a forward pass of the network (chains too large to
