@@ -347,7 +347,7 @@ class DCLTrainer:
                 "best": None if kept is None else [kept.generation, kept.cost, kept.outputs]}
         blob = {"format": CHECKPOINT_FORMAT, "meta": json.dumps(meta),
                 "current": {k: v.detach().clone() for k, v in net.state_dict().items()},
-                "best": {} if self.best is None else self.best.weights}
+                "best": {} if kept is None else kept.weights}
         atomic_write(self.ckpt_path, lambda fh: torch.save(blob, fh))
         return str(self.ckpt_path)
 
