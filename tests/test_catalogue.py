@@ -14,10 +14,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
+import numpy as np
 import pytest
 
 from replenish import Poisson, Problem, SpecError, WeekdayPoisson, available_methods, solve, solve_dp
-from replenish.core.validate import check_keys, option_types, require, require_int, require_number
+from replenish.core.validate import (
+    check_keys,
+    option_types,
+    require,
+    require_count,
+    require_int,
+    require_number,
+)
 from replenish.solvers.catalogue import METHODS, learners, method_spec, static_methods
 
 BIKE_OPT = 16.1830
@@ -219,6 +227,19 @@ def test_require_int_errors(value, kw, message):
 def test_require_int_accepts():
     assert require_int(0, "x", low=0, high=0) == 0
     assert require_int(-5, "x") == -5
+
+
+@pytest.mark.parametrize("value, low", [(True, 1), (0, 1), (2.0, 1), ("3", 1), (-1, 0), (None, 1)])
+def test_require_count_errors(value, low):
+    with pytest.raises(SpecError) as exc:
+        require_count(value, "dcl.states", low)
+    assert str(exc.value) == f"dcl.states = {value!r}: must be an integer >= {low}"
+
+
+def test_require_count_accepts_python_and_numpy_integers():
+    require_count(1, "x")
+    require_count(0, "x", 0)
+    require_count(np.int64(7), "x", 2)
 
 
 @pytest.mark.parametrize("value, kw, message", [

@@ -99,6 +99,13 @@ def require_int(value: object, field: str, *, low: int | None = None, high: int 
     return n
 
 
+def require_count(value: object, field: str, low: int = 1) -> None:
+    """Unless ``value`` is an integer (Python or numpy, not ``bool``) ``>= low``, raise
+    :class:`SpecError` with ``"must be an integer >= low"``: the check of every count option."""
+    if not (is_int(value) and value >= low):  # type: ignore[operator]
+        raise SpecError(field, value, f"must be an integer >= {low}")
+
+
 def require_number(value: object, field: str, *, low: float | None = None,
                    high: float | None = None) -> float:
     """``value`` as a finite ``float`` within ``[low, high]``; else :class:`SpecError`."""

@@ -73,7 +73,7 @@ from typing import Any
 import numpy as np
 
 from replenish.core.io import atomic_write, json_default, pid_alive
-from replenish.core.validate import MissingDependency, SpecError, require
+from replenish.core.validate import MissingDependency, SpecError, require, require_count
 from replenish.model.spec import Problem
 
 #: Keys of the ``[tune]`` table.
@@ -399,10 +399,10 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
     from replenish.solvers.dp import optimal_average_cost
 
     require(method in tunable(), "--method", method, f"must be one of {', '.join(tunable())}")
-    require(isinstance(trials, int) and trials >= 1, "--trials", trials, "must be an integer >= 1")
-    require(isinstance(repeats, int) and repeats >= 1, "tune.repeats", repeats, "must be an integer >= 1")
+    require_count(trials, "--trials")
+    require_count(repeats, "tune.repeats")
     if steps is not None:
-        require(isinstance(steps, int) and steps >= 1, "--steps", steps, "must be an integer >= 1")
+        require_count(steps, "--steps")
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Literal
 
-from replenish.core.validate import require
+from replenish.core.validate import require, require_count
 from replenish.solvers.base import HiddenLayersIO
 
 #: fields that may differ when resuming (budget and bookkeeping, not the learning rule)
@@ -143,9 +143,7 @@ class DQNConfig(HiddenLayersIO):
 
     def __post_init__(self) -> None:
         def pos_int(name: str, low: int = 1) -> None:
-            v = getattr(self, name)
-            require(isinstance(v, int) and not isinstance(v, bool) and v >= low, f"dqn.{name}", v,
-                    f"must be an integer >= {low}")
+            require_count(getattr(self, name), f"dqn.{name}", low)
 
         def num(name: str, lo: float, hi: float, *, open_lo: bool = False) -> None:
             v = getattr(self, name)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from replenish.core.validate import SpecError, require
+from replenish.core.validate import SpecError, require, require_count
 from replenish.model.spec import Problem
 
 #: Variants of :func:`train_qlearning`.
@@ -84,8 +84,7 @@ class QLearningConfig:
         require(self.variant in VARIANTS, "qlearning.variant", self.variant,
                 f"must be one of {', '.join(VARIANTS)}")
         for name in ("steps", "episode_length"):
-            v = getattr(self, name)
-            require(_is_int(v) and v >= 1, f"qlearning.{name}", v, "must be an integer >= 1")
+            require_count(getattr(self, name), f"qlearning.{name}")
         require(_is_int(self.curve_points) and 0 <= self.curve_points <= 10_000,
                 "qlearning.curve_points", self.curve_points, "must be an integer in [0, 10000]")
         used = _VARIANT_FIELDS[self.variant]

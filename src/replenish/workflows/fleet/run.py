@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from replenish.core.validate import require
+from replenish.core.validate import require, require_count
 from replenish.workflows.fleet.engines import ENGINE_FUNCTIONS, ENGINES
 from replenish.workflows.fleet.journal import (
     JOURNAL,
@@ -109,8 +109,8 @@ def run_fleet(config: Mapping[str, Any], data: str | Path, *, group_by: Sequence
 
     t_start = time.perf_counter()
     require(engine in ENGINES, "--engine", engine, f"must be one of {', '.join(ENGINES)}")
-    require(isinstance(workers, int) and workers >= 1, "--workers", workers, "must be an integer >= 1")
-    require(isinstance(threads, int) and threads >= 1, "threads", threads, "must be an integer >= 1")
+    require_count(workers, "--workers")
+    require_count(threads, "threads")
     methods = tuple(methods)
     require(len(methods) >= 1, "--methods", list(methods), "give at least one method")
     require(len(set(methods)) == len(methods), "--methods", list(methods), "a method is listed twice")
@@ -125,7 +125,7 @@ def run_fleet(config: Mapping[str, Any], data: str | Path, *, group_by: Sequence
     keys = discover_series(data, group_by, filter=keep_filter)
     require(len(keys) >= 1, "--data", str(data), "has no series")
     if limit is not None:
-        require(isinstance(limit, int) and limit >= 1, "--limit", limit, "must be an integer >= 1")
+        require_count(limit, "--limit")
         keys = keys[:limit]
     columns = table_columns(group_by, methods)
     manifest = run_manifest(config, data, group_by, methods, seed)
