@@ -48,20 +48,20 @@ Budget.  ``generations``, ``states``, ``rollouts``, ``hidden`` and ``significanc
 left unset follow the cost of a rollout (:meth:`DCLConfig.resolved`): where the current
 policy is tabulated and the rollouts run in one compiled loop (chains of at most
 ``exact_states`` states, ``L <= 4`` on Zipkin's instances) 10 generations of 20,000
-states, 256 rollouts per candidate, a 128×128 classifier and a label threshold of 0.5
+states, 256 rollouts per candidate, a 128×128 classifier and a label threshold of 0.25
 standard errors (every generation is evaluated exactly and the best kept, so a label
-switched on noise costs little; 1.0 left the long-tailed geometric instances at 0.27%);
+switched on noise costs little; 1.0 left the long-tailed geometric instances at 0.27%,
+0.5 at 0.12%);
 else (every rollout period a forward pass of the network) 3 generations of 10,000
 states, 128 rollouts, 64×64 and 1.0 standard error, the classifier's outputs trimmed
 to its largest label (``trim_outputs``: the output layer, mask and argmax over the
 whole order grid were most of a rollout period's cost) and the rollouts advanced 32k
 rows at a time (the forward pass stays in cache).  Measured (``benchmarks/frontier.py``;
-tables in ``benchmarks/RESULTS.md``): the first budget reaches exact gaps of 0–0.011%
-on all 16 of Zipkin's Poisson instances (seed 0; worst run over the seeds re-run
-0.017%, at ``L = 4, p = 39``) and 0–0.103% on the 16 geometric ones (0.121% with seed 2
-at ``L = 4, p = 39``), where the second stopped at 0.02–0.4% at ``L = 3, 4``, in 3–8
-CPU minutes per instance; label precision (rollouts, the threshold) mattered more than
-generations.
+tables in ``benchmarks/RESULTS.md``): the first budget reaches exact gaps of
+0–0.0165% on all 16 of Zipkin's Poisson instances (every seed run) and mean 0.0119%, max
+0.077% on the 16 geometric ones (seed 0; 0.081% with seed 2 at ``L = 4, p = 39``), where
+the second stopped at 0.02–0.4% at ``L = 3, 4``, in 3–8 CPU minutes per instance;
+label precision (rollouts, the threshold) mattered more than generations.
 
 The package, in reading order: :mod:`~replenish.solvers.dcl.config`
 (:class:`DCLConfig`, no torch), :mod:`~replenish.solvers.dcl.rollouts`
