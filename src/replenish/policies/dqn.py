@@ -48,7 +48,7 @@ import torch
 from torch import nn
 
 from replenish.core.io import atomic_write
-from replenish.core.validate import SpecError
+from replenish.core.validate import SpecError, require_count
 from replenish.model.dynamics import feasible_max
 from replenish.model.spec import Problem
 from replenish.policies.base import SUFFIX_LOADERS, Policy
@@ -144,8 +144,7 @@ class Observation:
                      action_mode: str = "order", demand_features: bool = False,
                      post_decision: bool = False, order_bound: int = 0) -> Observation:
         """The observation of ``problem``; coarse action grid beyond ``max_actions`` outputs."""
-        if not (isinstance(max_actions, int) and max_actions >= 2):
-            raise SpecError("dqn.max_actions", max_actions, "must be an integer >= 2")
+        require_count(max_actions, "dqn.max_actions", 2)
         if action_mode not in ("order", "level"):
             raise SpecError("dqn.action_mode", action_mode, "must be 'order' or 'level'")
         if post_decision and action_mode != "order":

@@ -95,13 +95,12 @@ def run_trainer(make: Any, *, config: Any, config_type: type, seed: Any, resume:
     instance of ``config_type``), ``seed`` and ``resume``, run ``make(int(seed))`` (the
     trainer), restore its checkpoint when resuming and train, with torch limited to
     ``config.threads`` threads (restored afterwards)."""
-    import numpy as np
     import torch
 
-    from replenish.core.validate import require
+    from replenish.core.validate import require, require_count
 
     require(isinstance(config, config_type), "config", config, f"must be a {config_type.__name__}")
-    require(isinstance(seed, (int, np.integer)) and seed >= 0, "seed", seed, "must be an integer >= 0")
+    require_count(seed, "seed", 0)
     if resume:
         require(checkpoint_dir is not None, "resume", resume, "needs a checkpoint folder (--out)")
     old_threads = torch.get_num_threads()
