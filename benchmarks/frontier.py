@@ -223,7 +223,11 @@ def _learn(method: str, prob: Any, seed: int, *, dcl_options: dict, dqn_options:
     fn = method_spec("dqn").function()
     s, cpu, wall = _timed(lambda: fn(prob, options=dict(dqn_options), seed=seed, progress=False))
     info = {k: v for k, v in s.extras.items() if k != "history"}
-    return s.policy, {"params": info, "cpu_seconds": round(cpu, 2), "wall_seconds": round(wall, 2)}
+    # the model selection's evaluations (the last 20): [transitions, average cost], to see
+    # whether the kept snapshot was still improving or one lucky swing
+    evals = [[h["step"], round(h["average_cost"], 6)] for h in s.extras.get("history", [])]
+    return s.policy, {"params": info, "evaluations": evals, "cpu_seconds": round(cpu, 2),
+                      "wall_seconds": round(wall, 2)}
 
 
 def run_exact(inst: Instance, seeds: list[int], methods: Iterable[str], *, dcl_options: dict,

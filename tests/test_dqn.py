@@ -662,3 +662,22 @@ def test_tensorboard_scalars_documented_units(tmp_path):
             costs += [e.value for e in ea.Scalars("train/cost")]
     assert {"train/gain", "train/cost", "train/loss", "train/mean_q", "eval/average_cost"} <= tags
     assert costs and float(np.mean(costs)) > BIKE_OPT
+
+
+def test_bootstrap_values_equal_the_network_on_every_row_without_deduplication():
+    """The expected targets value each distinct successor once (unique rows); the values
+    must be what the target network gives every row, at the double-DQN action."""
+    from replenish.solvers.dqn import DQNTrainer
+
+    pr = rp.Problem(demand=rp.Poisson(4.0), lead_time=2, capacity=14, max_order=6)
+    tr = DQNTrainer(pr, config=tiny_config(expected_targets=True), seed=3)
+    rng = np.random.default_rng(0)
+    s = rng.integers(0, 5, size=(300, 3))
+    s = np.concatenate([s, s[:100]])  # duplicates
+    v = tr._bootstrap_values(s).numpy()
+    with torch.no_grad():
+        x = tr.obs.features(s)
+        a = masked_argmax(tr.online(x), tr.obs.mask(s, feasible_max(pr, s)))
+        ref = tr.target(x).gather(1, a[:, None])[:, 0].numpy()
+    np.testing.assert_allclose(v, ref, rtol=1e-6, atol=1e-6)
+    assert len(np.unique(v)) > 20

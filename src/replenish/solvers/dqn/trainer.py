@@ -64,6 +64,7 @@ import torch
 from torch import nn
 
 from replenish.core.io import atomic_write
+from replenish.core.rows import unique_rows
 from replenish.core.validate import SpecError
 from replenish.evaluation.markov import evaluate_exact
 from replenish.evaluation.simulate import draw_demand, simulate
@@ -360,19 +361,17 @@ class DQNTrainer:
     def _bootstrap_values(self, s2: np.ndarray) -> torch.Tensor:
         """float32 (n,) ``Q̄(s', a*)`` of the states ``s2`` (int64 (n, dim)), ``a*`` the
         online network's masked argmax with ``double``, else the target's.  Many (action,
-        demand) pairs lead to the same state: each distinct one is valued once."""
+        demand) pairs lead to the same state: each distinct one (features and feasible
+        orders are functions of the state) is valued once."""
         obs = self.obs
-        fmax2 = feasible_max(self.problem, s2)
-        x2 = obs.features(s2)
-        key = np.ascontiguousarray(np.concatenate([x2.numpy(), fmax2[:, None].astype(np.float32)], 1))
-        _, first, inverse = np.unique(key.view(np.dtype((np.void, key.shape[1] * 4)))[:, 0],
-                                      return_index=True, return_inverse=True)
-        xu = x2[torch.from_numpy(first)]
-        mask2 = obs.mask(s2[first], fmax2[first])
+        first, inverse = unique_rows(s2)
+        su = s2[first]
+        xu = obs.features(su)
+        mask2 = obs.mask(su, feasible_max(self.problem, su))
         with torch.no_grad():
             q2 = self.target(xu)
             a2 = masked_argmax(self.online(xu) if self.cfg.double else q2, mask2)
-            return q2.gather(1, a2[:, None])[:, 0][torch.from_numpy(inverse.ravel())]
+            return q2.gather(1, a2[:, None])[:, 0][torch.from_numpy(inverse)]
 
     def _expected_targets(self, s: np.ndarray, orders: np.ndarray, mask: np.ndarray, *, scale: float,
                           gain: float) -> torch.Tensor:
