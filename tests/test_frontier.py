@@ -197,3 +197,21 @@ def test_long_lead_time_config_is_the_benchmark_instance():
     assert {**cfg.problem.to_dict(), "name": None} == {**bench.to_dict(), "name": None}
     assert not exact_evaluation_fits(cfg.problem, reduced=True, limit=DCLConfig().exact_states)
     method_spec("dcl").check_options(cfg.sections["dcl"])
+
+
+def test_lead_time_4_config_is_the_benchmark_instance_with_the_measured_dqn_settings():
+    """``configs/lost_sales_L4.toml`` is the benchmark's ``poisson:4:39`` instance with the DP's
+    position bound 45, and its ``[dqn]`` table (the settings of the RESULTS section) is
+    accepted by the method and evaluates exactly (its space fits ``exact_states``)."""
+    import replenish as rp
+    from replenish.model.statespace import StateSpace
+    from replenish.solvers.catalogue import method_spec
+
+    cfg = rp.load_config(ROOT / "configs" / "lost_sales_L4.toml")
+    inst = frontier.parse_instances("poisson:4:39")[0]
+    bench = inst.problem(inst.dp_bound())
+    assert {**cfg.problem.to_dict(), "name": None} == {**bench.to_dict(), "name": None}
+    opts = cfg.sections["dqn"]
+    method_spec("dqn").check_options(opts)
+    assert opts["expected_targets"] and opts["gradient_steps"] == 2
+    assert StateSpace(cfg.problem, reduced=True).count() <= opts["exact_states"]
