@@ -58,13 +58,20 @@ evaluation, so that its seconds are training's and its policy is evaluated once,
 Prints one JSON object per line per (instance, method, seed), then a summary object (per
 method: mean and max gap over the exact runs, the worst seed of each instance, mean and max
 ratio to base-stock over the simulated runs, CPU seconds); ``--markdown`` prints the table as
-well; ``--out`` writes rows and summary as one JSON file (atomically).
+well; ``--out`` writes rows and summary as one JSON file (atomically).  ``--dqn-config FILE`` takes the
+DQN's options from a config's ``[dqn]`` table.  The whole table is hours of CPU: run parts of it
+(instances, seeds) in separate processes with ``--out`` each, then ``--merge`` their files into
+one table and summary (a row measured twice, or a learner run with different options in two
+parts, is refused).
 
 Usage::
 
     python benchmarks/frontier.py --instances poisson:2:9,geometric:3:19,poisson:8:4 --seeds 0,1
     python benchmarks/frontier.py --instances zipkin --seeds 0,1,2 --methods dp,capped_base_stock,dcl
     python benchmarks/frontier.py --instances long --dqn-options '{"steps": 100000}' --markdown
+    python benchmarks/frontier.py --instances poisson:4:39 --methods dqn --seeds 2 \
+        --dqn-config configs/lost_sales_L4.toml --out part-L4p39-s2.json
+    python benchmarks/frontier.py --merge part-*.json --markdown
 """
 
 from __future__ import annotations
@@ -450,6 +457,61 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def learner_config(method: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The complete configuration (every field, defaults filled in) that ``options`` give the
+    learner ``method``: two option sets that differ only by defaults spelled out are the same."""
+    from dataclasses import fields
+
+    if method == "dcl":
+        from replenish.solvers.dcl import DCLConfig
+
+        return DCLConfig.from_dict(options).to_dict()
+    from replenish.solvers.dqn.config import DQNConfig
+
+    opts = dict(options)
+    if "variant" in opts:  # the [dqn] table's name for the objective
+        opts["objective"] = opts.pop("variant")
+    names = {f.name for f in fields(DQNConfig)}  # run options (logdir, ...) do not change results
+    return DQNConfig.from_dict({k: v for k, v in opts.items() if k in names}).to_dict()
+
+
+def merge(parts: list[dict[str, Any]], names: list[str] | None = None) -> dict[str, Any]:
+    """One result from the ``--out`` files of runs of parts of the table (instances or seeds run
+    in separate processes or sessions): their rows, and the summary recomputed over all of them.
+
+    Refuses (``ValueError``) a (instance, method, seed) measured twice, and a learner run with
+    different options in two parts (a table must come from one configuration); parts that do
+    not run a learner may differ in its options.  ``summary["config"]["merged"]`` lists each
+    part's own config (``names[i]``: where it came from)."""
+    names = names or [f"part {i}" for i in range(len(parts))]
+    rows: list[dict[str, Any]] = []
+    seen: dict[tuple[Any, ...], str] = {}
+    learner_cfg: dict[str, tuple[dict[str, Any], str]] = {}
+    for part, name in zip(parts, names, strict=True):
+        if not isinstance(part, dict) or "rows" not in part or "summary" not in part:
+            raise ValueError(f"{name}: not a frontier.py --out file (no rows and summary)")
+        config = part["summary"].get("config", {})
+        for r in part["rows"]:
+            key = (r["instance"], r["method"], r["seed"])
+            if key in seen:
+                raise ValueError(f"{name}: {r['instance']} {r['method']} seed {r['seed']} "
+                                 f"is also in {seen[key]}")
+            seen[key] = name
+            m = r["method"]
+            if m in LEARNERS:
+                mine = learner_config(m, config.get(f"{m}_options", {}))
+                if m in learner_cfg and learner_cfg[m][0] != mine:
+                    first, where = learner_cfg[m]
+                    diff = sorted(k for k in mine if mine[k] != first.get(k))
+                    raise ValueError(f"{name}: {m} options differ from {where}'s in {diff}")
+                learner_cfg.setdefault(m, (mine, name))
+            rows.append(r)
+    merged = [{"part": n, "config": p["summary"].get("config", {})}
+              for p, n in zip(parts, names, strict=True)]
+    config = {"merged": merged, **{f"{m}_config": c for m, (c, _) in learner_cfg.items()}}
+    return {"rows": rows, "summary": {"summary": True, "config": config, **summarize(rows)}}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--instances", default="all",
@@ -459,6 +521,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {METHODS}")
     ap.add_argument("--dcl-options", default="{}", help="DCLConfig fields as JSON")
     ap.add_argument("--dqn-options", default="{}", help="DQN options as JSON ([dqn] keys)")
+    ap.add_argument("--dqn-config", type=Path, default=None,
+                    help="a replenish TOML config whose [dqn] table gives the DQN options "
+                         "(--dqn-options entries override them)")
+    ap.add_argument("--merge", type=Path, nargs="+", default=None, metavar="FILE",
+                    help="instead of running: merge --out files of parts of the table, print "
+                         "the rows and the summary over all of them (and --out, --markdown)")
     ap.add_argument("--dp-long", action="store_true",
                     help="solve L = 6 exactly by the matrix-free DP (minutes per instance)")
     ap.add_argument("--myopic-max-lead", type=int, default=6,
@@ -469,16 +537,37 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=None, help="write rows and summary as one JSON file")
     ap.add_argument("--markdown", action="store_true", help="print the Markdown table at the end")
     args = ap.parse_args(argv)
-    try:
-        instances = parse_instances(args.instances)
-        seeds = parse_seeds(args.seeds)
-    except ValueError as exc:
-        ap.error(str(exc))
-    result = run(instances, seeds, methods=[m for m in args.methods.split(",") if m],
-                 dcl_options=json.loads(args.dcl_options), dqn_options=json.loads(args.dqn_options),
-                 sim=Simulation(**json.loads(args.simulation)), dp_long=args.dp_long,
-                 myopic_max_lead=args.myopic_max_lead,
-                 emit=lambda r: print(json.dumps(r), flush=True))
+    if args.merge is not None:
+        try:
+            parts = [json.loads(f.read_text()) for f in args.merge]
+            result = merge(parts, [str(f) for f in args.merge])
+        except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+            ap.error(f"--merge: {exc}")
+        for r in result["rows"]:
+            print(json.dumps(r), flush=True)
+    else:
+        try:
+            instances = parse_instances(args.instances)
+            seeds = parse_seeds(args.seeds)
+            dqn_options = json.loads(args.dqn_options)
+            if args.dqn_config is not None:
+                from replenish import load_config
+
+                dqn_options = {**load_config(args.dqn_config).sections.get("dqn", {}), **dqn_options}
+            dcl_options = json.loads(args.dcl_options)
+            from replenish.solvers.catalogue import method_spec
+
+            for name, opts in (("dcl", dcl_options), ("dqn", dqn_options)):
+                method_spec(name).check_options(opts)  # a typo fails now, not after the DP
+        except ValueError as exc:  # SpecError (a bad config) is a ValueError too
+            ap.error(str(exc))
+        except OSError as exc:
+            ap.error(f"--dqn-config: {exc}")
+        result = run(instances, seeds, methods=[m for m in args.methods.split(",") if m],
+                     dcl_options=dcl_options, dqn_options=dqn_options,
+                     sim=Simulation(**json.loads(args.simulation)), dp_long=args.dp_long,
+                     myopic_max_lead=args.myopic_max_lead,
+                     emit=lambda r: print(json.dumps(r), flush=True))
     print(json.dumps(result["summary"]), flush=True)
     if args.out is not None:
         from replenish.core.io import atomic_write, dumps_json

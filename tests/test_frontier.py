@@ -215,3 +215,97 @@ def test_lead_time_4_config_is_the_benchmark_instance_with_the_measured_dqn_sett
     method_spec("dqn").check_options(opts)
     assert opts["expected_targets"] and opts["gradient_steps"] == 2
     assert StateSpace(cfg.problem, reduced=True).count() <= opts["exact_states"]
+
+
+# ------------------------------------------------------------------ parts of the table
+_TIMING = ("cpu_seconds", "wall_seconds")
+
+
+def _untimed(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k not in _TIMING}
+
+
+def test_merged_parts_equal_the_run_of_the_whole(tmp_path, capsys):
+    """Seeds run in two processes and merged give the rows and summary of one run of both
+    (but for the seconds); a repeated row, different learner options, and a file that is not
+    a frontier result are refused with one line (exit 2)."""
+    common = ["--instances", "poisson:1:4", "--methods", "capped_base_stock,dcl",
+              "--dcl-options", json.dumps(TINY_DCL)]
+    outs = {}
+    for name, seeds in (("both", "0,1"), ("s0", "0"), ("s1", "1")):
+        outs[name] = tmp_path / f"{name}.json"
+        frontier.main([*common, "--seeds", seeds, "--out", str(outs[name])])
+    capsys.readouterr()
+    whole = json.loads(outs["both"].read_text())
+    # the heuristic row is seedless: keep it from one part only
+    s1 = json.loads(outs["s1"].read_text())
+    s1["rows"] = [r for r in s1["rows"] if r["method"] == "dcl"]
+    outs["s1"].write_text(json.dumps(s1))
+    merged_out = tmp_path / "merged.json"
+    frontier.main(["--merge", str(outs["s0"]), str(outs["s1"]), "--out", str(merged_out), "--markdown"])
+    printed = capsys.readouterr().out.splitlines()
+    merged = json.loads(merged_out.read_text())
+    key = lambda r: (r["method"], -1 if r["seed"] is None else r["seed"])  # noqa: E731
+    assert sorted(map(_untimed, merged["rows"]), key=key) == sorted(map(_untimed, whole["rows"]), key=key)
+    assert [json.loads(x) for x in printed if x.startswith("{")] == [*merged["rows"], merged["summary"]]
+    m, w = merged["summary"]["methods"], whole["summary"]["methods"]
+    for method in ("capped_base_stock", "dcl"):
+        assert {k: v for k, v in m[method].items() if "cpu" not in k} == \
+               {k: v for k, v in w[method].items() if "cpu" not in k}
+    assert merged["summary"]["config"]["dcl_config"]["states"] == TINY_DCL["states"]
+    assert [p["part"] for p in merged["summary"]["config"]["merged"]] == [str(outs["s0"]), str(outs["s1"])]
+    assert any(x.startswith("| poisson-L1-p4 |") for x in printed)
+
+    # refusals: one line on stderr, exit 2, and the earlier --out file untouched
+    before = merged_out.read_text()
+    other = json.loads(outs["s1"].read_text())
+    other["summary"]["config"]["dcl_options"] = {**TINY_DCL, "epochs": 4}
+    bad_opts = tmp_path / "other.json"
+    bad_opts.write_text(json.dumps(other))
+    not_result = tmp_path / "not.json"
+    not_result.write_text("[1, 2]")
+    cases = [([outs["s0"], outs["both"]], "is also in"), ([outs["s0"], bad_opts], "['epochs']"),
+             ([not_result], "not a frontier.py --out file"), ([tmp_path / "missing.json"], "missing.json")]
+    for files, message in cases:
+        with pytest.raises(SystemExit) as exc:
+            frontier.main(["--merge", *map(str, files), "--out", str(merged_out)])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert "--merge" in err[-1] and message in err[-1]
+        assert merged_out.read_text() == before
+
+
+def test_learner_config_fills_defaults():
+    """Options that spell out a default are the same configuration as options that omit it."""
+    from replenish.solvers.dqn.config import DQNConfig
+
+    assert frontier.learner_config("dqn", {"threads": 1, "hidden": [64, 64]}) == \
+           frontier.learner_config("dqn", {}) == DQNConfig().to_dict()
+    assert frontier.learner_config("dqn", {"variant": "discounted"})["objective"] == "discounted"
+    assert frontier.learner_config("dqn", {"logdir": "runs"}) == DQNConfig().to_dict()
+    assert frontier.learner_config("dcl", {"states": 300}) != frontier.learner_config("dcl", {})
+
+
+def test_dqn_config_file_gives_the_dqn_options(tmp_path, capsys):
+    """``--dqn-config`` takes the [dqn] table of a TOML config; ``--dqn-options`` overrides it;
+    a missing or invalid file is a one-line error (exit 2)."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[problem]\nlead_time = 1\nexcess_demand = "lost"\nholding_cost = 1\n'
+                   'stockout_cost = 4\n[demand]\nkind = "poisson"\nmean = 5\n'
+                   '[dqn]\nsteps = 3000\nlearning_starts = 500\neval_every = 1000\nhidden = [16]\n')
+    out = tmp_path / "r.json"
+    frontier.main(["--instances", "poisson:1:4", "--methods", "dqn", "--dqn-config", str(cfg),
+                   "--dqn-options", '{"steps": 2000}', "--out", str(out)])
+    capsys.readouterr()
+    res = json.loads(out.read_text())
+    assert res["summary"]["config"]["dqn_options"] == {"steps": 2000, "learning_starts": 500,
+                                                       "eval_every": 1000, "hidden": [16]}
+    (row,) = res["rows"]
+    assert row["params"]["steps"] == 2000 and row["gap"] >= -1e-9
+    bad = tmp_path / "bad.toml"
+    bad.write_text(cfg.read_text().replace("steps = 3000", "stepz = 3000"))
+    for path, message in ((tmp_path / "none.toml", "none.toml"), (bad, "stepz")):
+        with pytest.raises(SystemExit) as exc:
+            frontier.main(["--instances", "poisson:1:4", "--methods", "dqn", "--dqn-config", str(path)])
+        assert exc.value.code == 2
+        assert message in capsys.readouterr().err.strip().splitlines()[-1]
