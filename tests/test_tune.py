@@ -103,3 +103,61 @@ def test_default_params_are_the_options_defaults():
     assert q["episode_length"] == QLearningConfig().episode_length
     assert d["batch_size"] == DQNConfig().batch_size and d["eps_fraction"] == DQNConfig().eps_fraction
     assert d["hidden"] == ",".join(map(str, DQNConfig().hidden))
+
+
+@pytest.mark.parametrize("drawn", [1, None])
+def test_rerun_after_a_kill_while_drawing_parameters_equals_an_uninterrupted_run(
+        tiny: Problem, tmp_path: Path, drawn: int | None) -> None:
+    """A process killed during a trial leaves it ``RUNNING`` with the parameters drawn so far:
+    one of them (killed inside the search space; the SIGKILL test of ``test_faults.py`` hit this
+    under load) or all (killed while training).  The rerun ends with the finished trials of an
+    uninterrupted run, in the same order."""
+    import socket
+    import subprocess
+    import sys
+
+    from replenish.workflows.tune import search_space
+
+    kw = {"trials": 4, "steps": 2000, "seed": 3}
+    ref = tune(tiny, "qlearning", out=tmp_path / "ref", **kw)
+    tune(tiny, "qlearning", out=tmp_path / "run", **{**kw, "trials": 3})
+
+    class Killed(Exception):
+        pass
+
+    class Interrupted:  # the trial as the objective sees it, up to the kill
+        def __init__(self, trial: object) -> None:
+            self.trial, self.calls = trial, 0
+
+        def __getattr__(self, name: str) -> object:
+            fn = getattr(self.trial, name)
+
+            def call(*args: object, **kwargs: object) -> object:
+                if name.startswith("suggest_"):
+                    if drawn is not None and self.calls == drawn:
+                        raise Killed
+                    self.calls += 1
+                return fn(*args, **kwargs)
+            return call
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid: a process of this machine that is gone
+    url = f"sqlite:///{tmp_path / 'run' / 'tune.db'}"
+    # the trial's point comes from the sampler as tune seeds it (3 trials finished)
+    study = optuna.load_study(study_name=ref.study_name, storage=url,
+                              sampler=optuna.samplers.TPESampler(seed=kw["seed"] + 3))
+    trial = study.ask()
+    trial.set_user_attr("host", socket.gethostname())
+    trial.set_user_attr("pid", dead.pid)
+    try:
+        search_space("qlearning")(Interrupted(trial))
+    except Killed:
+        pass
+    assert len(trial.params) == (drawn if drawn is not None else len(ref.best_params))
+    rerun = tune(tiny, "qlearning", out=tmp_path / "run", **kw)
+
+    def finished(r: object) -> list[tuple[object, object]]:
+        return [(t["params"], t["value"]) for t in r.trials if t["state"] in ("COMPLETE", "PRUNED")]
+
+    assert finished(rerun) == finished(ref)
+    assert rerun.n_failed == 1 and rerun.best_params == ref.best_params

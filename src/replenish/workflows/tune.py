@@ -44,10 +44,13 @@ only the missing ones run.  A trial interrupted by a crash stays ``RUNNING``
 in the storage and does not count; the storage's heartbeat (every 60 s) lets
 the next start mark it failed once it is 180 s stale, and re-queue the
 defaults trial if that was the one lost.  A trial of a dead process on this
-machine (its host and process id are recorded) is marked failed at once and its
-parameters are queued again; with the sampler seeded before each trial from
-the number of finished trials, a run killed and rerun ends with the same
-finished trials, best parameters and values as an uninterrupted run.
+machine (its host and process id are recorded) is marked failed at once; with
+the sampler seeded before each trial from the number of finished trials, the
+rerun's sampler proposes that trial's point again, so a run killed and rerun
+ends with the same finished trials, best parameters and values as an
+uninterrupted run.  (The killed trial's parameters are not queued instead: a
+kill while the objective draws them leaves only some of them recorded, and a
+queued partial point makes the sampler draw the rest from a different stream.)
 
 Output (``--out``, default ``tune-output``): ``tune.db``, ``best-METHOD.toml``
 (the best parameters as a TOML snippet to paste into the config, with the
@@ -59,6 +62,7 @@ first trial of a new study is the method's defaults (:func:`default_params`).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -352,10 +356,10 @@ def toml_snippet(method: str, options: dict[str, Any], comments: list[str]) -> s
     return "\n".join(lines) + "\n"
 
 
-def _requeue_killed(study: Any) -> None:
-    """Mark the ``RUNNING`` trials of dead processes on this machine failed and queue their
-    parameters again (the defaults trial is re-queued by :func:`tune`), so a rerun after a
-    kill evaluates the same points as an uninterrupted run."""
+def _fail_killed(study: Any) -> None:
+    """Mark the ``RUNNING`` trials of dead processes on this machine failed.  The reseeded
+    sampler proposes their points again and :func:`tune` re-queues a lost defaults trial, so
+    a rerun after a kill evaluates the same points as an uninterrupted run (module docstring)."""
     import optuna
 
     TS = optuna.trial.TrialState
@@ -364,12 +368,8 @@ def _requeue_killed(study: Any) -> None:
         pid = t.user_attrs.get("pid")
         if t.user_attrs.get("host") != host or not isinstance(pid, int) or pid_alive(pid):
             continue
-        try:
+        with contextlib.suppress(Exception):  # finished or failed by another process meanwhile
             study._storage.set_trial_state_values(t._trial_id, state=TS.FAIL)
-        except Exception:  # finished or failed by another process meanwhile
-            continue
-        if not t.user_attrs.get("defaults"):
-            study.enqueue_trial(t.params, user_attrs={"requeued": t.number})
 
 
 def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
@@ -428,7 +428,7 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
     study = optuna.create_study(study_name=name, storage=rdb, pruner=pruner, direction="minimize",
                                 load_if_exists=True)
     # the sampler is seeded afresh before each trial from the number of finished trials, so a run
-    # resumed after a kill (the killed trial re-queued) proposes what an uninterrupted run would
+    # resumed after a kill proposes what an uninterrupted run would, the killed trial's point too
     def reseed(study: Any, trial: Any = None) -> None:
         n = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
                                                          optuna.trial.TrialState.PRUNED)))
@@ -448,7 +448,7 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         optuna.storages.fail_stale_trials(study)  # trials of a killed run, after the grace period
-    _requeue_killed(study)  # trials of a killed run on this machine, at once
+    _fail_killed(study)  # trials of a killed run on this machine, at once
     live = (TS.COMPLETE, TS.PRUNED, TS.WAITING, TS.RUNNING)
     if not any(t.user_attrs.get("defaults") for t in study.get_trials(deepcopy=False, states=live)):
         # the defaults run first (again, if a killed run lost them)
