@@ -481,8 +481,9 @@ def merge(parts: list[dict[str, Any]], names: list[str] | None = None) -> dict[s
 
     Refuses (``ValueError``) a (instance, method, seed) measured twice, and a learner run with
     different options in two parts (a table must come from one configuration); parts that do
-    not run a learner may differ in its options.  ``summary["config"]["merged"]`` lists each
-    part's own config (``names[i]``: where it came from)."""
+    not run a learner may differ in its options.  Rows are sorted by demand, ``L``, ``p``, method
+    and seed; ``summary["config"]["merged"]`` lists each part's own config (``names[i]``: where
+    it came from)."""
     names = names or [f"part {i}" for i in range(len(parts))]
     rows: list[dict[str, Any]] = []
     seen: dict[tuple[Any, ...], str] = {}
@@ -506,6 +507,11 @@ def merge(parts: list[dict[str, Any]], names: list[str] | None = None) -> dict[s
                     raise ValueError(f"{name}: {m} options differ from {where}'s in {diff}")
                 learner_cfg.setdefault(m, (mine, name))
             rows.append(r)
+    # the table's order: demand, L, p, then method and seed (glob order is no order)
+    rows.sort(key=lambda r: (DEMANDS.index(r["demand"]) if r.get("demand") in DEMANDS else len(DEMANDS),
+                             r.get("lead_time", 0), r.get("p", 0.0),
+                             METHODS.index(r["method"]) if r["method"] in METHODS else len(METHODS),
+                             -1 if r["seed"] is None else r["seed"]))
     merged = [{"part": n, "config": p["summary"].get("config", {})}
               for p, n in zip(parts, names, strict=True)]
     config = {"merged": merged, **{f"{m}_config": c for m, (c, _) in learner_cfg.items()}}

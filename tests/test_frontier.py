@@ -242,18 +242,21 @@ def test_merged_parts_equal_the_run_of_the_whole(tmp_path, capsys):
     s1["rows"] = [r for r in s1["rows"] if r["method"] == "dcl"]
     outs["s1"].write_text(json.dumps(s1))
     merged_out = tmp_path / "merged.json"
-    frontier.main(["--merge", str(outs["s0"]), str(outs["s1"]), "--out", str(merged_out), "--markdown"])
+    frontier.main(["--merge", str(outs["s1"]), str(outs["s0"]), "--out", str(merged_out), "--markdown"])
     printed = capsys.readouterr().out.splitlines()
     merged = json.loads(merged_out.read_text())
     key = lambda r: (r["method"], -1 if r["seed"] is None else r["seed"])  # noqa: E731
     assert sorted(map(_untimed, merged["rows"]), key=key) == sorted(map(_untimed, whole["rows"]), key=key)
+    # in the table's order whatever the order of the files
+    assert [key(r) for r in merged["rows"]] == [key(r) for r in whole["rows"]] == \
+           [("capped_base_stock", -1), ("dcl", 0), ("dcl", 1)]
     assert [json.loads(x) for x in printed if x.startswith("{")] == [*merged["rows"], merged["summary"]]
     m, w = merged["summary"]["methods"], whole["summary"]["methods"]
     for method in ("capped_base_stock", "dcl"):
         assert {k: v for k, v in m[method].items() if "cpu" not in k} == \
                {k: v for k, v in w[method].items() if "cpu" not in k}
     assert merged["summary"]["config"]["dcl_config"]["states"] == TINY_DCL["states"]
-    assert [p["part"] for p in merged["summary"]["config"]["merged"]] == [str(outs["s0"]), str(outs["s1"])]
+    assert [p["part"] for p in merged["summary"]["config"]["merged"]] == [str(outs["s1"]), str(outs["s0"])]
     assert any(x.startswith("| poisson-L1-p4 |") for x in printed)
 
     # refusals: one line on stderr, exit 2, and the earlier --out file untouched
