@@ -161,3 +161,34 @@ def test_rerun_after_a_kill_while_drawing_parameters_equals_an_uninterrupted_run
 
     assert finished(rerun) == finished(ref)
     assert rerun.n_failed == 1 and rerun.best_params == ref.best_params
+
+
+def test_rerun_after_a_kill_before_the_defaults_trial_ran_runs_it(
+        tiny: Problem, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process killed after its defaults trial became ``RUNNING`` but before the objective
+    recorded anything: tune queues the defaults with its own host and pid, so the rerun fails
+    the trial at once and queues the defaults again instead of losing them."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    kw = {"trials": 2, "steps": 2000, "seed": 3}
+    ref = tune(tiny, "qlearning", out=tmp_path / "ref", **kw)
+    with monkeypatch.context() as m:  # a run that queues the defaults and is killed before a trial
+        m.setattr(optuna.study.Study, "optimize", lambda self, *a, **k: None)
+        tune(tiny, "qlearning", out=tmp_path / "run", **kw)
+    url = f"sqlite:///{tmp_path / 'run' / 'tune.db'}"
+    study = optuna.load_study(study_name=ref.study_name, storage=url)
+    (queued,) = study.trials
+    assert queued.state.name == "WAITING" and queued.user_attrs == {
+        "defaults": True, "host": socket.gethostname(), "pid": os.getpid()}
+    trial = study.ask()  # the queued defaults, now RUNNING; the kill lands here
+    assert trial.user_attrs["defaults"] and study.trials[0].state.name == "RUNNING"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    trial.set_user_attr("pid", dead.pid)  # the enqueuing process is the one killed
+    rerun = tune(tiny, "qlearning", out=tmp_path / "run", **kw)
+    finished = [(t["params"], t["value"]) for t in rerun.trials if t["state"] == "COMPLETE"]
+    assert finished == [(t["params"], t["value"]) for t in ref.trials]
+    assert rerun.default_value == ref.default_value and rerun.n_failed == 1

@@ -452,7 +452,10 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
     live = (TS.COMPLETE, TS.PRUNED, TS.WAITING, TS.RUNNING)
     if not any(t.user_attrs.get("defaults") for t in study.get_trials(deepcopy=False, states=live)):
         # the defaults run first (again, if a killed run lost them)
-        study.enqueue_trial(default_params(method), user_attrs={"defaults": True})
+        # host and pid from the start (the objective sets its runner's): a kill before the
+        # objective runs must not leave a RUNNING defaults trial that no rerun re-queues
+        study.enqueue_trial(default_params(method), user_attrs={
+            "defaults": True, "host": socket.gethostname(), "pid": os.getpid()})
 
     def finished() -> int:
         return len(study.get_trials(deepcopy=False, states=(TS.COMPLETE, TS.PRUNED)))
