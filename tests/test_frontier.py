@@ -312,3 +312,24 @@ def test_dqn_config_file_gives_the_dqn_options(tmp_path, capsys):
             frontier.main(["--instances", "poisson:1:4", "--methods", "dqn", "--dqn-config", str(path)])
         assert exc.value.code == 2
         assert message in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_published_dqn_table_is_the_merge_of_its_parts_with_the_l4_config_settings():
+    """``benchmarks/results/frontier-2026-12-04-session7/merged.json`` (the DQN table of
+    benchmarks/RESULTS.md) is the merge of the part files it names, which are in the
+    repository, and its DQN configuration is ``configs/lost_sales_L4.toml``'s ``[dqn]``."""
+    import replenish as rp
+
+    folder = ROOT / "benchmarks" / "results" / "frontier-2026-12-04-session7"
+    merged = json.loads((folder / "merged.json").read_text())
+    names = [p["part"] for p in merged["summary"]["config"]["merged"]]
+    parts = [json.loads((ROOT / n).read_text()) for n in names]
+    again = frontier.merge(parts, names)
+    assert again == merged
+    earlier = folder.parent / "frontier-2026-12-03-session6"
+    on_disk = [*folder.glob("h128-*.json"), *earlier.glob("gs2lrf5h128-*.json")]
+    assert sorted(names) == sorted(str(p.relative_to(ROOT)) for p in on_disk)
+    cfg = rp.load_config(ROOT / "configs" / "lost_sales_L4.toml")
+    assert frontier.learner_config("dqn", cfg.sections["dqn"]) == merged["summary"]["config"]["dqn_config"]
+    for r in merged["rows"]:
+        assert r["gap"] == pytest.approx(r["average_cost"] / r["optimum"] - 1, abs=1e-12)
