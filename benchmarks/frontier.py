@@ -460,19 +460,16 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 def learner_config(method: str, options: dict[str, Any]) -> dict[str, Any]:
     """The complete configuration (every field, defaults filled in) that ``options`` give the
     learner ``method``: two option sets that differ only by defaults spelled out are the same."""
-    from dataclasses import fields
-
     if method == "dcl":
         from replenish.solvers.dcl import DCLConfig
 
         return DCLConfig.from_dict(options).to_dict()
+    from replenish.solvers.base import learner_options
     from replenish.solvers.dqn.config import DQNConfig
+    from replenish.solvers.dqn.method import RUN_KEYS
 
-    opts = dict(options)
-    if "variant" in opts:  # the [dqn] table's name for the objective
-        opts["objective"] = opts.pop("variant")
-    names = {f.name for f in fields(DQNConfig)}  # run options (logdir, ...) do not change results
-    return DQNConfig.from_dict({k: v for k, v in opts.items() if k in names}).to_dict()
+    # as the dqn method reads its table; the run options (logdir, ...) do not change results
+    return learner_options(options, DQNConfig, RUN_KEYS, "dqn", variant_field="objective").config.to_dict()
 
 
 def merge(parts: list[dict[str, Any]], names: list[str] | None = None) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from replenish.solvers.base import MethodOutput, learner_options
 from replenish.solvers.dqn.config import DQNConfig
 from replenish.solvers.dqn.trainer import train_dqn
 
-_RUN_KEYS: dict[str, type | tuple[type, ...]] = {
+#: the [dqn] table's keys that are not DQNConfig fields (how to run, not what to learn)
+RUN_KEYS: dict[str, type | tuple[type, ...]] = {
     "logdir": str, "checkpoint_dir": str, "resume": bool, "variant": str}
 
 
@@ -22,7 +23,7 @@ def dqn_method(problem: Problem, *, options: dict[str, Any], seed: int,
                progress: bool) -> MethodOutput:
     """DQN (``[dqn]`` table: :class:`DQNConfig` fields; flags ``steps``, ``logdir``,
     ``resume``, ``checkpoint_dir``; ``variant`` = objective ``average|discounted``)."""
-    lo = learner_options(options, DQNConfig, _RUN_KEYS, "dqn", variant_field="objective")
+    lo = learner_options(options, DQNConfig, RUN_KEYS, "dqn", variant_field="objective")
     cfg = lo.config
     from replenish.solvers.dp import optimal_average_cost  # the gap in TensorBoard
 
