@@ -495,15 +495,14 @@ def merge(parts: list[dict[str, Any]], names: list[str] | None = None) -> dict[s
                 raise ValueError(f"{name}: {r['instance']} {r['method']} seed {r['seed']} "
                                  f"is also in {seen[key]}")
             seen[key] = name
-            m = r["method"]
-            if m in LEARNERS:
-                mine = learner_config(m, config.get(f"{m}_options", {}))
-                if m in learner_cfg and learner_cfg[m][0] != mine:
-                    first, where = learner_cfg[m]
-                    diff = sorted(k for k in mine if mine[k] != first.get(k))
-                    raise ValueError(f"{name}: {m} options differ from {where}'s in {diff}")
-                learner_cfg.setdefault(m, (mine, name))
             rows.append(r)
+        for m in dict.fromkeys(r["method"] for r in part["rows"] if r["method"] in LEARNERS):
+            mine = learner_config(m, config.get(f"{m}_options", {}))
+            if m in learner_cfg and learner_cfg[m][0] != mine:
+                first, where = learner_cfg[m]
+                diff = sorted(k for k in mine if mine[k] != first.get(k))
+                raise ValueError(f"{name}: {m} options differ from {where}'s in {diff}")
+            learner_cfg.setdefault(m, (mine, name))
     # the table's order: demand, L, p, then method and seed (glob order is no order)
     rows.sort(key=lambda r: (DEMANDS.index(r["demand"]) if r.get("demand") in DEMANDS else len(DEMANDS),
                              r.get("lead_time", 0), r.get("p", 0.0),
