@@ -25,7 +25,8 @@ method, the forecaster's total pinball ratio, the series on which each
 contextual policy loses to weekday base-stock (with the forecaster's choice
 and the series' mean demand, the usual why), and the largest series' timing.
 
-With ``--dqn-seeds 0,1,2`` the contextual DQN (``dqn-context``, its defaults) is trained once
+With ``--dqn-seeds 0,1,2`` the contextual DQN (``dqn-context``, its defaults; ``--dqn-options
+JSON`` overrides ``[dqn-context]`` keys) is trained once
 per seed on every series, origin and K as well (1–3 CPU minutes a training on 2016–2017; restrict the
 run with ``--series``, ``--origins`` and ``--k``).  Its rows carry ``dqn_context`` (test total
 cost per seed, CPU seconds per seed); the summary adds, per origin and K, the DQN's total over
@@ -83,9 +84,10 @@ def test_cost(res: Any, test: Any) -> float:
 
 def run_series(key: tuple[int, int, float], ks: tuple[float, ...], weather: bool,
                reuse: dict[tuple[int, int, str, float], dict[str, Any]] | None = None,
-               origins: tuple[str, ...] = ORIGINS, dqn_seeds: tuple[int, ...] = ()
-               ) -> list[dict[str, Any]]:
-    """Every origin and K of one series (methods found in ``reuse`` are taken from there)."""
+               origins: tuple[str, ...] = ORIGINS, dqn_seeds: tuple[int, ...] = (),
+               dqn_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every origin and K of one series (methods found in ``reuse`` are taken from there);
+    ``dqn_options``: ``[dqn-context]`` keys over its defaults."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     warnings.simplefilter("ignore")
     import datetime as _dt
@@ -141,11 +143,11 @@ def run_series(key: tuple[int, int, float], ks: tuple[float, ...], weather: bool
                         row["scores"] = fc.scores(c, i0, min(i0 + 364, len(c) - 1))
                         row["importances"] = dict(sorted(fc.importances.items(),
                                                          key=lambda kv: -kv[1])[:5])
-            for seed in dqn_seeds:  # the contextual DQN with its defaults, one training per seed
+            for seed in dqn_seeds:  # the contextual DQN (defaults unless dqn_options), one training a seed
                 c0 = time.process_time()
                 try:
-                    res = solve(problem, "dqn-context", options={}, seed=seed, with_optimum=False,
-                                context=ctx)
+                    res = solve(problem, "dqn-context", options=dict(dqn_options or {}), seed=seed,
+                                with_optimum=False, context=ctx)
                 except Exception as exc:
                     row.setdefault("errors", {})[f"dqn-context seed {seed}"] = str(exc)
                     continue
@@ -245,6 +247,8 @@ def main() -> int:
     ap.add_argument("--no-weather", action="store_true", help="leave rain and temperature out")
     ap.add_argument("--origins", default=",".join(ORIGINS), help="comma-separated origins")
     ap.add_argument("--dqn-seeds", default="", help="train dqn-context with these seeds, e.g. 0,1,2")
+    ap.add_argument("--dqn-options", default="{}", metavar="JSON",
+                    help="[dqn-context] keys over its defaults, e.g. '{\"gradient_steps\": 2}'")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--reuse", type=Path, metavar="ROWS.jsonl",
                     help="take the non-contextual methods' results of matching rows from an earlier run "
@@ -252,6 +256,18 @@ def main() -> int:
     ap.add_argument("--summarise", type=Path, metavar="ROWS.jsonl",
                     help="only summarise the rows of a (possibly stopped) run and exit")
     args = ap.parse_args()
+    try:
+        try:
+            dqn_options = json.loads(args.dqn_options)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--dqn-options {args.dqn_options!r}: {exc}") from None
+        if not isinstance(dqn_options, dict):
+            raise ValueError(f"--dqn-options {args.dqn_options!r}: not a JSON object")
+        from replenish.solvers.catalogue import method_spec
+
+        method_spec("dqn-context").check_options(dqn_options)  # a typo fails now, not after hours
+    except ValueError as exc:  # a JSON error, or a SpecError naming the key
+        ap.error(str(exc))
     if args.summarise is not None:
         rows = [json.loads(line) for line in args.summarise.read_text().splitlines() if line.strip()]
         ks = tuple(sorted({float(r["K"]) for r in rows}))
@@ -279,7 +295,8 @@ def main() -> int:
     t0 = time.time()
     rows: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as ex:
-        futs = {ex.submit(run_series, k, ks, not args.no_weather, reuse, origins, dqn_seeds): k for k in keys}
+        futs = {ex.submit(run_series, k, ks, not args.no_weather, reuse, origins, dqn_seeds,
+                          dqn_options): k for k in keys}
         for i, f in enumerate(as_completed(futs)):
             rows.extend(f.result())
             if args.out:  # rows so far, one JSON object per line (a partial run can be summarised)
@@ -292,6 +309,7 @@ def main() -> int:
     rows.sort(key=lambda r: (r["store"], r["product"], r["origin"], r["K"]))
     result = {"data": str(DATA), "series": len(keys), "weather": not args.no_weather,
               "origins": list(origins), "K": list(ks), "dqn_seeds": list(dqn_seeds),
+              "dqn_options": dqn_options,
               "wall_seconds": time.time() - t0,
               "load_before": os.getloadavg()[0], "summary": summarise(rows, ks, origins), "rows": rows}
     text = json.dumps(result, indent=1, default=float)

@@ -58,3 +58,16 @@ def test_dqn_summary_uses_only_seeds_every_series_has() -> None:
 def test_no_dqn_rows_no_dqn_summary() -> None:
     rows = [_row(1, (300, 200, 100, 90), {})]
     assert "dqn_context" not in bench.summarise(rows, (0.0,), ("2018-01-01",))["2018-01-01 K=0"]
+
+
+@pytest.mark.parametrize("text, named", [('{"gradient_stepz": 2}', "gradient_stepz"),
+                                         ('{"gradient_steps": "two"}', "gradient_steps"),
+                                         ("[1]", "not a JSON object"), ("{gradient", "--dqn-options")])
+def test_bad_dqn_options_fail_at_once_naming_the_key(text: str, named: str, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(sys, "argv", ["context.py", "--dqn-options", text])
+    monkeypatch.setattr(bench, "series_keys", lambda path: pytest.fail("ran after a bad option"))
+    with pytest.raises(SystemExit) as exc:
+        bench.main()
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert named in err[-1]
