@@ -333,3 +333,9 @@ def test_published_dqn_table_is_the_merge_of_its_parts_with_the_l4_config_settin
     assert frontier.learner_config("dqn", cfg.sections["dqn"]) == merged["summary"]["config"]["dqn_config"]
     for r in merged["rows"]:
         assert r["gap"] == pytest.approx(r["average_cost"] / r["optimum"] - 1, abs=1e-12)
+    # the README's claim is over the whole table: 16 Poisson instances x 3 seeds, each once
+    pairs = sorted((r["instance"], r["seed"]) for r in merged["rows"])
+    everything = sorted(
+        (f"poisson-L{lead}-p{p}", s) for lead in (1, 2, 3, 4) for p in (4, 9, 19, 39) for s in (0, 1, 2)
+    )
+    assert pairs == everything
