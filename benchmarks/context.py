@@ -39,6 +39,14 @@ Usage::
     python benchmarks/context.py --jobs 2                 # every series with 2016 sales
     python benchmarks/context.py --series 20 --jobs 2     # 20 evenly spaced series
     python benchmarks/context.py --series 12 --origins 2018-01-01 --dqn-seeds 0,1,2 --jobs 2
+
+A long run can be stopped and continued: ``--out F`` appends each finished series' rows to
+``F.rows.jsonl``, and ``--resume F.rows.jsonl`` (same arguments) skips the series whose rows there
+already cover every origin, K and DQN seed asked for; the series run in a fixed random order, so
+the rows of a stopped run are a random subset (``--summarise F.rows.jsonl`` summarises them)::
+
+    python benchmarks/context.py --origins 2018-01-01 --dqn-seeds 0 --jobs 2 \
+        --out ctx99.json --resume ctx99.rows.jsonl
 """
 
 from __future__ import annotations
@@ -239,6 +247,29 @@ def summarise(rows: list[dict[str, Any]], ks: tuple[float, ...],
     return out
 
 
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a ``.rows.jsonl`` file, one JSON object a line."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def complete_series(rows: list[dict[str, Any]], origins: tuple[str, ...], ks: tuple[float, ...],
+                    dqn_seeds: tuple[int, ...]) -> dict[tuple[int, int], list[dict[str, Any]]]:
+    """The series of ``rows`` that have a row for every origin and K, each with every DQN seed's
+    cost (or a loader error), mapped to those rows (the last one of each origin and K)."""
+    by: dict[tuple[int, int], dict[tuple[str, float], dict[str, Any]]] = {}
+    for r in rows:
+        by.setdefault((r["store"], r["product"]), {})[(r["origin"], float(r["K"]))] = r
+    need = [(o, float(k)) for o in origins for k in ks]
+    seeds = {str(s) for s in dqn_seeds}
+
+    def ok(r: dict[str, Any] | None) -> bool:
+        if r is None:
+            return False
+        got = set(r.get("dqn_context", {}).get("test_total_cost", {}))
+        return "error" in r or seeds <= got
+    return {key: [d[x] for x in need] for key, d in by.items() if all(ok(d.get(x)) for x in need)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--series", type=int, default=0, help="evenly spaced subset (0 = all)")
@@ -253,6 +284,9 @@ def main() -> int:
     ap.add_argument("--reuse", type=Path, metavar="ROWS.jsonl",
                     help="take the non-contextual methods' results of matching rows from an earlier run "
                          "(same code for those methods: saves their tuning time)")
+    ap.add_argument("--resume", type=Path, metavar="ROWS.jsonl",
+                    help="continue a stopped run: series whose rows there cover every origin, K and "
+                         "DQN seed asked for are taken as they are, not run again (same code and options)")
     ap.add_argument("--summarise", type=Path, metavar="ROWS.jsonl",
                     help="only summarise the rows of a (possibly stopped) run and exit")
     args = ap.parse_args()
@@ -269,7 +303,7 @@ def main() -> int:
     except ValueError as exc:  # a JSON error, or a SpecError naming the key
         ap.error(str(exc))
     if args.summarise is not None:
-        rows = [json.loads(line) for line in args.summarise.read_text().splitlines() if line.strip()]
+        rows = read_rows(args.summarise)
         ks = tuple(sorted({float(r["K"]) for r in rows}))
         n = len({(r["store"], r["product"]) for r in rows})
         found = tuple(o for o in ORIGINS if any(r["origin"] == o for r in rows))
@@ -294,6 +328,11 @@ def main() -> int:
                 reuse[(r["store"], r["product"], r["origin"], float(r["K"]))] = r
     t0 = time.time()
     rows: list[dict[str, Any]] = []
+    if args.resume is not None and args.resume.is_file():
+        done = complete_series(read_rows(args.resume), origins, ks, dqn_seeds)
+        rows = [r for key, rs in done.items() for r in rs if key in {k[:2] for k in keys}]
+        keys = [k for k in keys if k[:2] not in done]
+        print(f"resuming: {len(done)} series done in {args.resume}, {len(keys)} to run", file=sys.stderr)
     with ProcessPoolExecutor(max_workers=args.jobs) as ex:
         futs = {ex.submit(run_series, k, ks, not args.no_weather, reuse, origins, dqn_seeds,
                           dqn_options): k for k in keys}
@@ -307,7 +346,8 @@ def main() -> int:
             print(f"[{i + 1}/{len(keys)}] {k[0]}/{k[1]} done ({time.time() - t0:.0f} s)", file=sys.stderr,
                   flush=True)
     rows.sort(key=lambda r: (r["store"], r["product"], r["origin"], r["K"]))
-    result = {"data": str(DATA), "series": len(keys), "weather": not args.no_weather,
+    result = {"data": str(DATA), "series": len({(r["store"], r["product"]) for r in rows}),
+              "weather": not args.no_weather,
               "origins": list(origins), "K": list(ks), "dqn_seeds": list(dqn_seeds),
               "dqn_options": dqn_options,
               "wall_seconds": time.time() - t0,

@@ -71,3 +71,20 @@ def test_bad_dqn_options_fail_at_once_naming_the_key(text: str, named: str, monk
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert named in err[-1]
+
+
+def test_resume_takes_only_series_with_every_origin_k_and_seed() -> None:
+    def row(store: int, K: float, seeds: dict[str, float], **extra: object) -> dict:
+        return _row(store, (3, 2, 1, 1), seeds) | {"K": K} | extra
+    rows = [row(1, 0.0, {"0": 1.0, "1": 2.0}), row(1, 20.0, {"0": 1.0, "1": 2.0}),  # complete
+            row(2, 0.0, {"0": 1.0, "1": 2.0}), row(2, 20.0, {"0": 1.0}),            # seed 1 missing at K = 20
+            row(3, 0.0, {"0": 1.0, "1": 2.0}),                                      # K = 20 missing
+            row(4, 0.0, {}, error="no sales"), row(4, 20.0, {}, error="no sales"),  # refused by the loader
+            row(5, 0.0, {"0": 7.0}), row(5, 0.0, {"0": 1.0, "1": 2.0}), row(5, 20.0, {"0": 1.0, "1": 2.0})]
+    done = bench.complete_series(rows, ("2018-01-01",), (0.0, 20.0), (0, 1))
+    assert sorted(done) == [(1, 101), (4, 101), (5, 101)]
+    assert [r["K"] for r in done[(1, 101)]] == [0.0, 20.0]
+    assert done[(5, 101)][0]["dqn_context"]["test_total_cost"]["0"] == 1.0  # the later row of a rerun
+    # without DQN seeds asked for, series 2 is complete too; with another origin asked for, none is
+    assert (2, 101) in bench.complete_series(rows, ("2018-01-01",), (0.0, 20.0), ())
+    assert bench.complete_series(rows, ("2017-01-01", "2018-01-01"), (0.0, 20.0), (0,)) == {}
