@@ -321,16 +321,13 @@ def main() -> int:
     dqn_seeds = tuple(int(x) for x in args.dqn_seeds.split(",") if x.strip())
     reuse = None
     if args.reuse is not None:
-        reuse = {}
-        for line in args.reuse.read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                reuse[(r["store"], r["product"], r["origin"], float(r["K"]))] = r
+        reuse = {(r["store"], r["product"], r["origin"], float(r["K"])): r for r in read_rows(args.reuse)}
     t0 = time.time()
     rows: list[dict[str, Any]] = []
     if args.resume is not None and args.resume.is_file():
         done = complete_series(read_rows(args.resume), origins, ks, dqn_seeds)
-        rows = [r for key, rs in done.items() for r in rs if key in {k[:2] for k in keys}]
+        asked = {k[:2] for k in keys}
+        rows = [r for key, rs in done.items() if key in asked for r in rs]
         keys = [k for k in keys if k[:2] not in done]
         print(f"resuming: {len(done)} series done in {args.resume}, {len(keys)} to run", file=sys.stderr)
     with ProcessPoolExecutor(max_workers=args.jobs) as ex:
