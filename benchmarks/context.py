@@ -247,6 +247,11 @@ def summarise(rows: list[dict[str, Any]], ks: tuple[float, ...],
     return out
 
 
+def n_series(rows: list[dict[str, Any]]) -> int:
+    """How many distinct series (store, product) ``rows`` cover."""
+    return len({(r["store"], r["product"]) for r in rows})
+
+
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """The rows of a ``.rows.jsonl`` file, one JSON object a line."""
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -305,9 +310,8 @@ def main() -> int:
     if args.summarise is not None:
         rows = read_rows(args.summarise)
         ks = tuple(sorted({float(r["K"]) for r in rows}))
-        n = len({(r["store"], r["product"]) for r in rows})
         found = tuple(o for o in ORIGINS if any(r["origin"] == o for r in rows))
-        print(json.dumps({"rows_file": str(args.summarise), "series": n,
+        print(json.dumps({"rows_file": str(args.summarise), "series": n_series(rows),
                           "summary": summarise(rows, ks, found)},
                          indent=1, default=float))
         return 0
@@ -343,7 +347,7 @@ def main() -> int:
             print(f"[{i + 1}/{len(keys)}] {k[0]}/{k[1]} done ({time.time() - t0:.0f} s)", file=sys.stderr,
                   flush=True)
     rows.sort(key=lambda r: (r["store"], r["product"], r["origin"], r["K"]))
-    result = {"data": str(DATA), "series": len({(r["store"], r["product"]) for r in rows}),
+    result = {"data": str(DATA), "series": n_series(rows),
               "weather": not args.no_weather,
               "origins": list(origins), "K": list(ks), "dqn_seeds": list(dqn_seeds),
               "dqn_options": dqn_options,
