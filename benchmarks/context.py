@@ -329,9 +329,10 @@ def main() -> int:
     t0 = time.time()
     rows: list[dict[str, Any]] = []
     if args.resume is not None and args.resume.is_file():
-        done = complete_series(read_rows(args.resume), origins, ks, dqn_seeds)
         asked = {k[:2] for k in keys}
-        rows = [r for key, rs in done.items() if key in asked for r in rs]
+        done = {key: rs for key, rs in complete_series(read_rows(args.resume), origins, ks, dqn_seeds).items()
+                if key in asked}
+        rows = [r for rs in done.values() for r in rs]
         keys = [k for k in keys if k[:2] not in done]
         print(f"resuming: {len(done)} series done in {args.resume}, {len(keys)} to run", file=sys.stderr)
     with ProcessPoolExecutor(max_workers=args.jobs) as ex:
