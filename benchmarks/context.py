@@ -68,6 +68,7 @@ DATA = ROOT.parent / "shared" / "data" / "bakery_daily_demand.csv.gz"
 ORIGINS = ("2017-01-01", "2018-01-01")
 METHODS = ("sS", "weekday-base-stock", "forecast-base-stock", "lookahead")
 CONTEXTUAL = ("forecast-base-stock", "lookahead")
+SMALL_SERIES = 20  # units a day: below it a series is "small" in the summary
 
 
 def series_keys(path: Path) -> list[tuple[int, int, float]]:
@@ -169,7 +170,8 @@ def run_series(key: tuple[int, int, float], ks: tuple[float, ...], weather: bool
 def dqn_summary(sel: list[dict[str, Any]], best: str) -> dict[str, Any] | None:
     """The contextual DQN of rows ``sel`` (one origin and K) against the best contextual policy
     ``best`` (in total) and against the per-series better of the contextual policies: totals
-    per seed, the worst seed, the series it loses most on (worst seed), CPU seconds."""
+    per seed, the worst seed, the series it loses most on (worst seed), the worst seed series by
+    series (median, counts within 3% and over 5%, small and shrunk series), CPU seconds."""
     withq = [r for r in sel if r.get("dqn_context", {}).get("test_total_cost")]
     if not withq:
         return None
@@ -182,14 +184,34 @@ def dqn_summary(sel: list[dict[str, Any]], best: str) -> dict[str, Any] | None:
     per_seed = {s: float(sum(r["dqn_context"]["test_total_cost"][s] for r in withq)) for s in seeds}
     worst = max(seeds, key=lambda s: per_seed[s])
     cpu = [r["dqn_context"]["cpu_seconds"][s] for r in withq for s in seeds]
-    def gap(r: dict[str, Any]) -> float:
-        return r["dqn_context"]["test_total_cost"][worst] / r["test_total_cost"][best] - 1
+    def gap(r: dict[str, Any], seed: str = worst) -> float:
+        return r["dqn_context"]["test_total_cost"][seed] / r["test_total_cost"][best] - 1
+
+    def total_over_best(rs: list[dict[str, Any]]) -> float | None:
+        den = sum(r["test_total_cost"][best] for r in rs)
+        return sum(r["dqn_context"]["test_total_cost"][worst] for r in rs) / den if rs else None
+
+    gaps = [gap(r) for r in withq]
+    small = [r for r in withq if r["mean_demand"] < SMALL_SERIES]
+    shrunk = [r for r in withq if r.get("forecaster") == "weekday"]
+    per_series = {  # the worst seed (in total), series by series, against `best`
+        "median_over_best_contextual": 1 + float(np.median(gaps)),
+        "lowest_over_best_contextual": 1 + min(gaps),
+        "within_3pct": sum(g <= 0.03 for g in gaps), "over_5pct": sum(g > 0.05 for g in gaps),
+        "within_3pct_on_every_seed": sum(all(gap(r, s) <= 0.03 for s in seeds) for r in withq),
+        "below_weekday_base_stock": sum(r["dqn_context"]["test_total_cost"][worst]
+                                        < r["test_total_cost"]["weekday-base-stock"] for r in withq),
+        f"under_{SMALL_SERIES}_units_a_day": {"series": len(small),
+                                              "total_over_best_contextual": total_over_best(small)},
+        "forecaster_shrunk_to_weekday": {"series": len(shrunk),
+                                         "total_over_best_contextual": total_over_best(shrunk)}}
     return {"series": len(withq), "seeds": [int(s) for s in seeds],
             "total_over_best_contextual": {s: per_seed[s] / best_tot for s in seeds},
             "worst_seed": int(worst), "worst_seed_over_best_contextual": per_seed[worst] / best_tot,
             "worst_seed_over_per_series_best_contextual": per_seed[worst] / each,
             "best_contextual_over_weekday_base_stock": best_tot / weekday,
             "worst_seed_over_weekday_base_stock": per_seed[worst] / weekday,
+            "per_series_worst_seed": per_series,
             "largest_losses_worst_seed": [
                 {"series": f"{r['store']}/{r['product']}", "mean_demand": round(r["mean_demand"], 1),
                  "over_best_contextual": round(gap(r), 4), "forecaster": r.get("forecaster")}

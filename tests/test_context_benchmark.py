@@ -47,6 +47,31 @@ def test_dqn_summary_against_hand_totals() -> None:
     assert dq["largest_losses_worst_seed"][0]["over_best_contextual"] == pytest.approx(0.2)
 
 
+def test_dqn_summary_series_by_series_against_hand_counts() -> None:
+    # lookahead totals 500, forecast-base-stock 580: best in total is lookahead.  DQN totals:
+    # seed 0 102 + 90 + 108 + 201 = 501, seed 1 110 + 101 + 100 + 199 = 510 -> worst seed 1,
+    # whose gaps series by series are +10%, +1%, 0%, −0.5%.
+    def row(store: int, costs: tuple[float, float, float, float], dqn: dict[str, float],
+            mean: float, forecaster: str) -> dict:
+        return _row(store, costs, dqn) | {"mean_demand": mean, "forecaster": forecaster}
+    rows = [row(1, (300, 200, 120, 100), {"0": 102.0, "1": 110.0}, 10.0, "weekday"),
+            row(2, (300, 200, 120, 100), {"0": 90.0, "1": 101.0}, 50.0, "model"),
+            row(3, (300, 100, 120, 100), {"0": 108.0, "1": 100.0}, 15.0, "model"),
+            row(4, (300, 200, 220, 200), {"0": 201.0, "1": 199.0}, 5.0, "model")]
+    dq = bench.summarise(rows, (0.0,), ("2018-01-01",))["2018-01-01 K=0"]["dqn_context"]
+    assert dq["worst_seed"] == 1
+    ps = dq["per_series_worst_seed"]
+    assert ps["median_over_best_contextual"] == pytest.approx(1.005)   # median of −0.5%, 0, 1%, 10%
+    assert ps["lowest_over_best_contextual"] == pytest.approx(0.995)
+    assert (ps["within_3pct"], ps["over_5pct"]) == (3, 1)
+    # series 2 (−10%, +1%) and 4 (+0.5%, −0.5%) are within 3% on both seeds; 1 and 3 (+8% on seed 0) not
+    assert ps["within_3pct_on_every_seed"] == 2
+    assert ps["below_weekday_base_stock"] == 3                          # series 3 ties (100 = 100)
+    small, shrunk = ps["under_20_units_a_day"], ps["forecaster_shrunk_to_weekday"]
+    assert small == {"series": 3, "total_over_best_contextual": pytest.approx(409 / 400)}  # 1, 3, 4
+    assert shrunk == {"series": 1, "total_over_best_contextual": pytest.approx(1.1)}
+
+
 def test_dqn_summary_uses_only_seeds_every_series_has() -> None:
     rows = [_row(1, (300, 200, 100, 90), {"0": 95.0, "2": 99.0}),
             _row(2, (150, 120, 50, 70), {"0": 60.0})]
