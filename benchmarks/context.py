@@ -279,6 +279,36 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def merge_runs(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The rows of several runs (e.g. one DQN seed each) as one: a row for each series, origin
+    and K that *every* run has (the last such row of each run), with the DQN seeds' costs of all
+    runs together. The other methods' costs must agree between runs, and so must a seed's cost
+    measured twice: a ValueError names the row otherwise."""
+    def last(rows: list[dict[str, Any]]) -> dict[tuple[int, int, str, float], dict[str, Any]]:
+        return {(r["store"], r["product"], r["origin"], float(r["K"])): r for r in rows}
+
+    maps = [last(rows) for rows in runs]
+    out = []
+    for key in [k for k in maps[0] if all(k in m for m in maps[1:])]:  # the first run's order
+        merged = json.loads(json.dumps(maps[0][key]))  # a deep copy
+        dq = merged.setdefault("dqn_context", {"test_total_cost": {}, "cpu_seconds": {}})
+        name = f"{key[0]}/{key[1]} {key[2]} K={key[3]:g}"
+        for m in maps[1:]:
+            r = m[key]
+            same = ("error" in r) == ("error" in merged) and r.get("test_total_cost") == merged.get(
+                "test_total_cost")
+            if not same:
+                raise ValueError(f"{name}: the runs disagree on the other methods' costs")
+            other = r.get("dqn_context", {"test_total_cost": {}, "cpu_seconds": {}})
+            for seed, cost in other["test_total_cost"].items():
+                if dq["test_total_cost"].setdefault(seed, cost) != cost:
+                    raise ValueError(f"{name}: dqn-context seed {seed} costs {dq['test_total_cost'][seed]} "
+                                     f"in one run and {cost} in another")
+                dq["cpu_seconds"][seed] = other["cpu_seconds"][seed]
+        out.append(merged)
+    return out
+
+
 def complete_series(rows: list[dict[str, Any]], origins: tuple[str, ...], ks: tuple[float, ...],
                     dqn_seeds: tuple[int, ...]) -> dict[tuple[int, int], list[dict[str, Any]]]:
     """The series of ``rows`` that have a row for every origin and K, each with every DQN seed's
@@ -314,8 +344,10 @@ def main() -> int:
     ap.add_argument("--resume", type=Path, metavar="ROWS.jsonl",
                     help="continue a stopped run: series whose rows there cover every origin, K and "
                          "DQN seed asked for are taken as they are, not run again (same code and options)")
-    ap.add_argument("--summarise", type=Path, metavar="ROWS.jsonl",
-                    help="only summarise the rows of a (possibly stopped) run and exit")
+    ap.add_argument("--summarise", type=Path, nargs="+", metavar="ROWS.jsonl",
+                    help="only summarise the rows of a (possibly stopped) run and exit; with several "
+                         "runs (e.g. one DQN seed each), the series, origins and K all of them have, "
+                         "with every run's seeds")
     args = ap.parse_args()
     try:
         try:
@@ -330,10 +362,14 @@ def main() -> int:
     except ValueError as exc:  # a JSON error, or a SpecError naming the key
         ap.error(str(exc))
     if args.summarise is not None:
-        rows = read_rows(args.summarise)
+        try:
+            rows = merge_runs([read_rows(p) for p in args.summarise])
+        except (OSError, ValueError, KeyError) as exc:
+            ap.error(f"--summarise: {exc}")
         ks = tuple(sorted({float(r["K"]) for r in rows}))
         found = tuple(o for o in ORIGINS if any(r["origin"] == o for r in rows))
-        print(json.dumps({"rows_file": str(args.summarise), "series": n_series(rows),
+        names = [str(p) for p in args.summarise]
+        print(json.dumps({"rows_file": names[0] if len(names) == 1 else names, "series": n_series(rows),
                           "summary": summarise(rows, ks, found)},
                          indent=1, default=float))
         return 0

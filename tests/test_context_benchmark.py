@@ -8,6 +8,7 @@ ratios are those totals divided: nothing is taken from the code under test.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -113,3 +114,40 @@ def test_resume_takes_only_series_with_every_origin_k_and_seed() -> None:
     # without DQN seeds asked for, series 2 is complete too; with another origin asked for, none is
     assert (2, 101) in bench.complete_series(rows, ("2018-01-01",), (0.0, 20.0), ())
     assert bench.complete_series(rows, ("2017-01-01", "2018-01-01"), (0.0, 20.0), (0,)) == {}
+
+
+def test_merge_runs_joins_seeds_on_the_series_every_run_has() -> None:
+    seed0 = [_row(1, (300, 200, 100, 90), {"0": 95.0}), _row(2, (150, 120, 50, 70), {"0": 60.0}),
+             _row(3, (10, 10, 10, 10), {"0": 10.0})]
+    seed1 = [_row(2, (150, 120, 50, 70), {"1": 48.0}), _row(1, (300, 200, 100, 90), {"1": 105.0})]
+    merged = bench.merge_runs([seed0, seed1])
+    assert [r["store"] for r in merged] == [1, 2]  # series 3 is in one run only; the first run's order
+    assert merged[0]["dqn_context"]["test_total_cost"] == {"0": 95.0, "1": 105.0}
+    # the same totals as test_dqn_summary_against_hand_totals, whose rows had both seeds already
+    dq = bench.summarise(merged, (0.0,), ("2018-01-01",))["2018-01-01 K=0"]["dqn_context"]
+    assert dq["seeds"] == [0, 1] and dq["worst_seed_over_best_contextual"] == pytest.approx(155 / 150)
+    assert seed0[0]["dqn_context"]["test_total_cost"] == {"0": 95.0}  # the inputs are not changed
+    # one run: its rows, a rerun's later row replacing the earlier
+    assert bench.merge_runs([[*seed0, _row(1, (300, 200, 100, 90), {"0": 97.0})]])[0][
+        "dqn_context"]["test_total_cost"] == {"0": 97.0}
+
+
+@pytest.mark.parametrize("other, named", [
+    (_row(1, (300, 200, 100, 91), {"1": 105.0}), "other methods"),   # lookahead 90 against 91
+    (_row(1, (300, 200, 100, 90), {"0": 96.0}), "seed 0 costs 95.0 in one run and 96.0")])
+def test_merge_runs_refuses_runs_that_disagree(other: dict, named: str) -> None:
+    with pytest.raises(ValueError, match=named) as exc:
+        bench.merge_runs([[_row(1, (300, 200, 100, 90), {"0": 95.0})], [other]])
+    assert str(exc.value).startswith("1/101 2018-01-01 K=0")
+
+
+def test_summarise_of_runs_that_disagree_is_a_one_line_error(tmp_path, monkeypatch, capsys) -> None:
+    files = []
+    for i, lookahead in enumerate((90, 91)):
+        files.append(tmp_path / f"run{i}.rows.jsonl")
+        files[-1].write_text(json.dumps(_row(1, (300, 200, 100, lookahead), {str(i): 95.0})) + "\n")
+    monkeypatch.setattr(sys, "argv", ["context.py", "--summarise", *map(str, files)])
+    with pytest.raises(SystemExit) as exc:
+        bench.main()
+    assert exc.value.code == 2
+    assert "--summarise: 1/101 2018-01-01 K=0" in capsys.readouterr().err.strip().splitlines()[-1]
