@@ -32,7 +32,8 @@ run with ``--series``, ``--origins`` and ``--k``).  Its rows carry ``dqn_context
 cost per seed, CPU seconds per seed); the summary adds, per origin and K, the DQN's total over
 the best contextual policy's total (the better of ``forecast-base-stock`` and ``lookahead`` in
 total) for every seed and the worst seed, the same against the per-series better of the two,
-and the series where the DQN loses most.
+the series where the DQN loses most, and the worst seed series by series
+(``per_series_worst_seed``: median, counts within 3% and over 5%, within 3% on every seed).
 
 Usage::
 
@@ -47,6 +48,9 @@ the rows of a stopped run are a random subset (``--summarise F.rows.jsonl`` summ
 
     python benchmarks/context.py --origins 2018-01-01 --dqn-seeds 0 --jobs 2 \
         --out ctx99.json --resume ctx99.rows.jsonl
+
+Runs of one seed each are summarised together, on the series they all cover, with
+``--summarise seed0.rows.jsonl seed1.rows.jsonl``.
 """
 
 from __future__ import annotations
