@@ -56,6 +56,7 @@ Runs of one seed each are summarised together, on the series they all cover, wit
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -294,7 +295,7 @@ def merge_runs(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     maps = [last(rows) for rows in runs]
     out = []
     for key in [k for k in maps[0] if all(k in m for m in maps[1:])]:  # the first run's order
-        merged = json.loads(json.dumps(maps[0][key]))  # a deep copy
+        merged = copy.deepcopy(maps[0][key])
         dq = merged.setdefault("dqn_context", {"test_total_cost": {}, "cpu_seconds": {}})
         name = f"{key[0]}/{key[1]} {key[2]} K={key[3]:g}"
         for m in maps[1:]:
