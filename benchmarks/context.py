@@ -284,15 +284,17 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def last_rows(rows: list[dict[str, Any]]) -> dict[tuple[int, int, str, float], dict[str, Any]]:
+    """``rows`` by (store, product, origin, K), the last row of each (a rerun's row wins)."""
+    return {(r["store"], r["product"], r["origin"], float(r["K"])): r for r in rows}
+
+
 def merge_runs(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """The rows of several runs (e.g. one DQN seed each) as one: a row for each series, origin
     and K that *every* run has (the last such row of each run), with the DQN seeds' costs of all
     runs together. The other methods' costs must agree between runs, and so must a seed's cost
     measured twice: a ValueError names the row otherwise."""
-    def last(rows: list[dict[str, Any]]) -> dict[tuple[int, int, str, float], dict[str, Any]]:
-        return {(r["store"], r["product"], r["origin"], float(r["K"])): r for r in rows}
-
-    maps = [last(rows) for rows in runs]
+    maps = [last_rows(rows) for rows in runs]
     out = []
     for key in [k for k in maps[0] if all(k in m for m in maps[1:])]:  # the first run's order
         merged = copy.deepcopy(maps[0][key])
@@ -319,8 +321,8 @@ def complete_series(rows: list[dict[str, Any]], origins: tuple[str, ...], ks: tu
     """The series of ``rows`` that have a row for every origin and K, each with every DQN seed's
     cost (or a loader error), mapped to those rows (the last one of each origin and K)."""
     by: dict[tuple[int, int], dict[tuple[str, float], dict[str, Any]]] = {}
-    for r in rows:
-        by.setdefault((r["store"], r["product"]), {})[(r["origin"], float(r["K"]))] = r
+    for (store, product, origin, K), r in last_rows(rows).items():
+        by.setdefault((store, product), {})[(origin, K)] = r
     need = [(o, float(k)) for o in origins for k in ks]
     seeds = {str(s) for s in dqn_seeds}
 
