@@ -192,3 +192,27 @@ def test_rerun_after_a_kill_before_the_defaults_trial_ran_runs_it(
     finished = [(t["params"], t["value"]) for t in rerun.trials if t["state"] == "COMPLETE"]
     assert finished == [(t["params"], t["value"]) for t in ref.trials]
     assert rerun.default_value == ref.default_value and rerun.n_failed == 1
+
+
+def test_a_kill_while_creating_the_store_leaves_no_store(tiny: Problem, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Optuna creates its tables and the unique index on study names in separate statements; a
+    kill in between once left a store where a rerun registered the study twice and failed
+    (StorageInternalError: multiple rows). The default store is built aside and renamed in."""
+    import sqlite3
+
+    real = optuna.create_study
+
+    def killed(*args, **kwargs):  # the tables exist by now; the process dies here
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(optuna, "create_study", killed)
+    with pytest.raises(KeyboardInterrupt):
+        tune(tiny, "qlearning", out=tmp_path, trials=1, steps=1000, repeats=1, seed=1)
+    assert not (tmp_path / "tune.db").exists()
+    monkeypatch.setattr(optuna, "create_study", real)
+    res = tune(tiny, "qlearning", out=tmp_path, trials=1, steps=1000, repeats=1, seed=1)
+    assert res.ran == 1
+    with sqlite3.connect(tmp_path / "tune.db") as con:
+        unique = [r for r in con.execute("PRAGMA index_list('studies')") if r[2]]
+    assert unique, "the studies table has no unique index"

@@ -372,6 +372,24 @@ def _fail_killed(study: Any) -> None:
             study._storage.set_trial_state_values(t._trial_id, state=TS.FAIL)
 
 
+def _create_default_storage(optuna: Any, db: Path, name: str) -> None:
+    """Create ``db`` (an SQLite study store holding the empty study ``name``) atomically.
+
+    Optuna creates its tables and their unique indexes in separate statements; a kill between
+    them leaves a store without the index on study names, where a rerun can register the study
+    twice and then fail on every lookup. Built in a temporary file and renamed into place, the
+    store is either absent or whole.
+    """
+    tmp = db.with_name(f"{db.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rdb = optuna.storages.RDBStorage(f"sqlite:///{tmp.resolve()}")
+        optuna.create_study(study_name=name, storage=rdb, direction="minimize")
+    rdb.engine.dispose()
+    os.replace(tmp, db)
+
+
 def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
          storage: str | None = None, study_name: str | None = None,
          base_options: dict[str, Any] | None = None,
@@ -408,6 +426,8 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
     out.mkdir(parents=True, exist_ok=True)
     url = storage or f"sqlite:///{(out / 'tune.db').resolve()}"
     name = study_name or f"{problem.name}-{method}"
+    if storage is None and not (out / "tune.db").exists():
+        _create_default_storage(optuna, out / "tune.db", name)
     base = dict(base_options or {})
     if method == "qlearning":
         base.setdefault("curve_points", 0)  # the learning curve is not needed for tuning
