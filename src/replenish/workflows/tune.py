@@ -424,10 +424,11 @@ def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    url = storage or f"sqlite:///{(out / 'tune.db').resolve()}"
+    db = out / "tune.db"
+    url = storage or f"sqlite:///{db.resolve()}"
     name = study_name or f"{problem.name}-{method}"
-    if storage is None and not (out / "tune.db").exists():
-        _create_default_storage(optuna, out / "tune.db", name)
+    if storage is None and not db.exists():
+        _create_default_storage(optuna, db, name)
     base = dict(base_options or {})
     if method == "qlearning":
         base.setdefault("curve_points", 0)  # the learning curve is not needed for tuning
