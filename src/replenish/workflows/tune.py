@@ -382,12 +382,16 @@ def _create_default_storage(optuna: Any, db: Path, name: str) -> None:
     """
     tmp = db.with_name(f"{db.name}.tmp-{os.getpid()}")
     tmp.unlink(missing_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rdb = optuna.storages.RDBStorage(f"sqlite:///{tmp.resolve()}")
-        optuna.create_study(study_name=name, storage=rdb, direction="minimize")
-    rdb.engine.dispose()
-    os.replace(tmp, db)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rdb = optuna.storages.RDBStorage(f"sqlite:///{tmp.resolve()}")
+            optuna.create_study(study_name=name, storage=rdb, direction="minimize")
+        rdb.engine.dispose()
+        os.replace(tmp, db)
+    except BaseException:  # an interrupt or error: leave no half-built file beside the outputs
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def tune(problem: Problem, method: str, *, out: str | Path, trials: int = 20,
